@@ -1,0 +1,85 @@
+"""`bootstrap-flows`: run the embedded default, or manage its local stack.
+
+    bootstrap-flows quickstart          local stack up, deploy, run bootstrap/local, wait, report
+    bootstrap-flows local up|down|status
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from uuid import UUID
+
+from bootstrap_flows import local_stack
+from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, SettingsError, load_settings
+
+
+def deploy_all(settings: BootstrapSettings) -> None:
+    """`prefect deploy --all` from prefect.yaml, against the local Prefect server."""
+    env = {**local_stack.child_env(settings), "BOOTSTRAP_PROJECT_DIR": str(PROJECT_ROOT)}
+    result = subprocess.run(
+        [str(local_stack.BIN / "prefect"), "--no-prompt", "deploy", "--all"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"prefect deploy --all failed:\n{result.stdout}\n{result.stderr}")
+
+
+def run_and_wait(deployment: str, timeout: float = 1800) -> tuple[UUID, str]:
+    """Run a deployment, wait for its final state; return (flow run id, state name)."""
+    from prefect.deployments import run_deployment
+
+    flow_run = run_deployment(deployment, timeout=timeout)
+    state = flow_run.state.name if flow_run.state else "Unknown"
+    return flow_run.id, state
+
+
+def quickstart() -> int:
+    settings = load_settings(environment="local")
+    print("Starting the local stack (emulated AWS, Prefect server, bootstrap worker) ...")
+    ui = local_stack.up(settings)
+    os.environ["PREFECT_API_URL"] = settings.local_prefect_api_url
+    print(f"Prefect UI: {ui}")
+    print("Registering deployments (prefect deploy --all) ...")
+    deploy_all(settings)
+    print("Running bootstrap/local; watch it in the UI ...")
+    run_id, state = run_and_wait("bootstrap/local")
+    print(f"bootstrap/local finished: {state}")
+    print(f"Flow run: {ui}/runs/flow-run/{run_id}")
+    print("Stop the local stack with: bootstrap-flows local down")
+    return 0 if state == "Completed" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bootstrap-flows", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("quickstart", help="run bootstrap/local on the embedded default")
+    local = commands.add_parser("local", help="manage the embedded default's local stack")
+    local.add_argument("action", choices=["up", "down", "status"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "quickstart":
+            return quickstart()
+        settings = load_settings(environment="local")
+        if args.action == "up":
+            print(f"Local stack up; Prefect UI: {local_stack.up(settings)}")
+        elif args.action == "down":
+            print(f"Stopped: {', '.join(local_stack.down(settings)) or 'nothing was running'}")
+        else:
+            for service, pid in local_stack.status(settings).items():
+                print(f"{service:8} {'running (pid %d)' % pid if pid else 'stopped'}")
+        return 0
+    except (SettingsError, local_stack.LocalStackError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The platform stack: network, IAM, ECR, secret, logs, cluster, observer queue.
+
+Its outputs are read into a typed model that later stages (image push, worker stack, work pool)
+receive as task inputs, so the data flow is visible in the Prefect run graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel
+
+from bootstrap_flows import aws
+from bootstrap_flows.settings import BootstrapSettings
+
+STACK = "platform"
+
+
+class PlatformOutputs(BaseModel):
+    """Everything the platform stack hands to the next stages (names match `outputs.tf`)."""
+
+    region: str
+    vpc_id: str
+    vpc_cidr: str
+    public_subnet_ids: list[str]
+    private_subnet_ids: list[str]
+    nat_gateway_ids: list[str]
+    worker_security_group_id: str
+    cluster_name: str
+    cluster_arn: str
+    execution_role_arn: str
+    worker_task_role_arn: str
+    flow_run_task_role_arn: str
+    ecr_repository_name: str
+    ecr_repository_url: str
+    prefect_api_secret_arn: str
+    log_group_name: str
+    observer_queue_name: str
+    observer_queue_url: str
+    observer_queue_arn: str
+    observer_dlq_arn: str
+
+
+def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
+    """Terraform input variables of the platform stack, from settings. No secrets, ever."""
+    return {
+        "environment": settings.environment,
+        "region": settings.aws_region,
+        "name_prefix": settings.name_prefix,
+        "vpc_cidr": settings.vpc_cidr,
+        "az_count": settings.az_count,
+        "nat_mode": settings.nat_mode,
+        "log_retention_days": settings.log_retention_days,
+        "aws_endpoint_url": settings.effective_aws_endpoint_url,
+        # Emulated environments are thrown away whole; real ones keep images and secrets.
+        "ecr_force_delete": settings.is_local,
+        "secret_recovery_window_days": 0 if settings.is_local else 7,
+    }
+
+
+def api_secret_value(settings: BootstrapSettings) -> str | None:
+    secret = settings.prefect_api_key or settings.prefect_api_auth_string
+    return secret.get_secret_value() if secret else None
+
+
+def store_api_secret(settings: BootstrapSettings, secret_arn: str, value: str) -> bool:
+    """Write the worker's Prefect credential into the secret Terraform made; True if it changed.
+
+    The value goes straight from settings to Secrets Manager with boto3, so it is never a
+    Terraform variable and never lands in a state or plan file.
+    """
+    secrets = aws.client(settings, "secretsmanager")
+    try:
+        current = secrets.get_secret_value(SecretId=secret_arn).get("SecretString")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        current = None
+    if current == value:
+        return False
+    secrets.put_secret_value(SecretId=secret_arn, SecretString=value)
+    return True

@@ -1,0 +1,134 @@
+"""Preflight: prove every input and dependency is good before anything is changed.
+
+Settings, tools, AWS identity and the Prefect API the worker will use are checked; each failure
+is one message that says what is wrong and how to fix it. Nothing here creates or modifies.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shutil
+import subprocess
+from urllib.parse import urlparse
+
+import httpx
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+from pydantic import BaseModel
+
+from bootstrap_flows import aws
+from bootstrap_flows.settings import BootstrapSettings
+
+MIN_TERRAFORM = (1, 6)
+
+
+class PreflightError(RuntimeError):
+    """An input or dependency is not usable; nothing has been changed."""
+
+
+class PreflightReport(BaseModel):
+    account_id: str
+    caller_arn: str
+    terraform_version: str
+    prefect_api_url: str
+
+
+def check_terraform(settings: BootstrapSettings) -> str:
+    if shutil.which("terraform") is None:
+        raise PreflightError("terraform is not on PATH: install Terraform >= 1.6")
+    result = subprocess.run(
+        ["terraform", "version", "-json"], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise PreflightError(f"`terraform version` failed: {result.stderr.strip()}")
+    version = str(json.loads(result.stdout)["terraform_version"])
+    major, minor = (int(part) for part in version.split(".")[:2])
+    if (major, minor) < MIN_TERRAFORM:
+        raise PreflightError(f"terraform {version} is too old: install Terraform >= 1.6")
+    mirror = settings.terraform_provider_mirror
+    if mirror is not None and not (mirror / "registry.terraform.io").is_dir():
+        raise PreflightError(
+            f"terraform_provider_mirror {mirror} holds no registry.terraform.io/ providers; "
+            "point BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR at a filesystem mirror or unset it"
+        )
+    stacks = settings.terraform_dir / "stacks"
+    if not (stacks / "platform" / "main.tf").is_file():
+        raise PreflightError(
+            f"no Terraform stacks under {stacks}: set BOOTSTRAP_TERRAFORM_DIR to the "
+            "project's infrastructure/terraform directory"
+        )
+    return version
+
+
+def check_aws_identity(settings: BootstrapSettings) -> tuple[str, str]:
+    where = settings.effective_aws_endpoint_url or f"AWS ({settings.aws_region})"
+    try:
+        identity = aws.client(settings, "sts").get_caller_identity()
+    except NoCredentialsError:
+        raise PreflightError(
+            "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, for the account to provision in"
+        ) from None
+    except EndpointConnectionError:
+        hint = (
+            " Start the embedded default with `bootstrap-flows local up`."
+            if settings.is_local
+            else ""
+        )
+        raise PreflightError(f"cannot reach {where}.{hint}") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise PreflightError(
+            f"AWS rejected the credentials ({error.get('Code')}: {error.get('Message')}); "
+            "refresh them (e.g. `aws sso login`) and run again"
+        ) from None
+    except BotoCoreError as exc:
+        raise PreflightError(f"cannot talk to {where}: {exc}") from None
+    return str(identity["Account"]), str(identity["Arn"])
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_prefect_api(settings: BootstrapSettings) -> str:
+    url = settings.worker_api_url
+    if not settings.is_local and _is_loopback(url):
+        raise PreflightError(
+            f"prefect_api_url {url} is on loopback: a Fargate task cannot reach this machine. "
+            "Set BOOTSTRAP_PREFECT_API_URL to an address the worker can reach (e.g. Prefect Cloud)"
+        )
+    try:
+        response = httpx.get(f"{url}/health", timeout=10)
+    except httpx.HTTPError as exc:
+        raise PreflightError(f"the Prefect API at {url} is not reachable: {exc}") from None
+    # Cloud answers /health only with auth; a 401/403 still proves the URL is a live API.
+    if response.status_code >= 500 or response.status_code == 404:
+        raise PreflightError(
+            f"the Prefect API at {url} answered HTTP {response.status_code} on /health; "
+            "check BOOTSTRAP_PREFECT_API_URL (it should end in /api)"
+        )
+    return url
+
+
+def run_preflight(settings: BootstrapSettings) -> PreflightReport:
+    terraform_version = check_terraform(settings)
+    api_url = check_prefect_api(settings)
+    account_id, caller_arn = check_aws_identity(settings)
+    return PreflightReport(
+        account_id=account_id,
+        caller_arn=caller_arn,
+        terraform_version=terraform_version,
+        prefect_api_url=api_url,
+    )

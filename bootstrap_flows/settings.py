@@ -1,0 +1,274 @@
+"""One settings model for every stage.
+
+Sources, strongest first: flow parameters (``overrides``), ``BOOTSTRAP_*`` environment variables,
+the env file (``.env`` or ``BOOTSTRAP_ENV_FILE``), then the defaults below. A bad value stops the
+run with one readable message naming the setting, before anything talks to AWS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "BOOTSTRAP_"
+LOCAL = "local"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Fargate's allowed CPU units and, for each, the allowed memory sizes in MiB.
+FARGATE_MEMORY: dict[int, list[int]] = {
+    256: [512, 1024, 2048],
+    512: list(range(1024, 4097, 1024)),
+    1024: list(range(2048, 8193, 1024)),
+    2048: list(range(4096, 16385, 1024)),
+    4096: list(range(8192, 30721, 1024)),
+    8192: list(range(16384, 61441, 4096)),
+    16384: list(range(32768, 122881, 8192)),
+}
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class SettingsError(ValueError):
+    """Raised when settings are invalid; the message names each bad setting and how to fix it."""
+
+
+class BootstrapSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=os.environ.get(f"{ENV_PREFIX}ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # --- what and where -------------------------------------------------------------------
+    environment: str = Field(
+        LOCAL, description="Environment name: `local` (embedded default), `dev`, `prod`, ..."
+    )
+    aws_region: str = Field("us-east-1", description="AWS region to provision in.")
+    name_prefix: str = Field("prefect", description="Prefix of every AWS resource name.")
+
+    # --- network ----------------------------------------------------------------------------
+    vpc_cidr: str = Field("10.0.0.0/16", description="IPv4 CIDR of the VPC, /16 to /24.")
+    az_count: int = Field(3, ge=1, le=6, description="Availability zones to spread subnets over.")
+    nat_mode: Literal["single", "per_az", "none"] = Field(
+        "single", description="NAT gateways: one shared, one per AZ, or none."
+    )
+
+    # --- the worker ---------------------------------------------------------------------------
+    worker_cpu: int = Field(512, description="Worker task CPU units (a Fargate size).")
+    worker_memory: int = Field(1024, description="Worker task memory in MiB (valid for the CPU).")
+    worker_count: int = Field(1, ge=0, le=20, description="Worker tasks the ECS service keeps.")
+    work_pool_name: str = Field("ecs-work-pool", description="Name of the ECS work pool.")
+    log_retention_days: int = Field(14, description="CloudWatch log retention in days.")
+
+    # --- Prefect as the worker sees it -------------------------------------------------------
+    prefect_api_url: str | None = Field(
+        None,
+        description="Prefect API URL the ECS worker uses. Local: the embedded Prefect server.",
+    )
+    prefect_api_key: SecretStr | None = Field(
+        None, description="Prefect Cloud API key for the worker (stored in Secrets Manager)."
+    )
+    prefect_api_auth_string: SecretStr | None = Field(
+        None,
+        description="Basic-auth string `user:password` of a self-hosted Prefect server.",
+    )
+
+    # --- Terraform --------------------------------------------------------------------------
+    state_bucket: str | None = Field(
+        None,
+        description="S3 bucket for Terraform state. Default: <prefix>-<env>-tfstate-<account>.",
+    )
+    terraform_provider_mirror: Path | None = Field(
+        None,
+        description="Filesystem mirror of Terraform providers, for machines with no registry.",
+    )
+    terraform_dir: Path = Field(
+        PROJECT_ROOT / "infrastructure" / "terraform",
+        description="Directory holding `modules/` and `stacks/`.",
+    )
+
+    # --- the embedded default ----------------------------------------------------------------
+    aws_endpoint_url: str | None = Field(
+        None,
+        description="AWS endpoint override (the emulator). Only for the `local` environment.",
+    )
+    local_state_dir: Path = Field(
+        PROJECT_ROOT / ".bootstrap-local",
+        description="Where the local stack keeps PIDs, logs, databases and Terraform data.",
+    )
+    local_moto_port: int = Field(4566, ge=1024, le=65535, description="Port of emulated AWS.")
+    local_prefect_port: int = Field(
+        4200, ge=1024, le=65535, description="Port of the local Prefect server."
+    )
+
+    # --- validators ---------------------------------------------------------------------------
+    @field_validator("environment", "name_prefix", "work_pool_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not (2 <= len(value) <= 32 and _NAME.match(value)):
+            raise ValueError(
+                f"{value!r} must be 2-32 characters of lowercase letters, digits and dashes, "
+                "starting with a letter and not ending with a dash"
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_length(cls, value: str) -> str:
+        if len(value) > 16:
+            raise ValueError(f"{value!r} is longer than 16 characters")
+        return value
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix_length(cls, value: str) -> str:
+        if len(value) > 20:
+            raise ValueError(f"{value!r} is longer than 20 characters (AWS name limits)")
+        return value
+
+    @field_validator("aws_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name such as 'us-east-1'")
+        return value
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError(f"{value!r} must have a prefix length between /16 and /24")
+        return value
+
+    @field_validator("worker_cpu")
+    @classmethod
+    def _cpu(cls, value: int) -> int:
+        if value not in FARGATE_MEMORY:
+            raise ValueError(f"{value} is not a Fargate CPU size; use one of {list(FARGATE_MEMORY)}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        allowed = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827]
+        if value not in allowed:
+            raise ValueError(f"{value} is not a CloudWatch retention; use one of {allowed}")
+        return value
+
+    @field_validator("state_bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _BUCKET.match(value):
+            raise ValueError(f"{value!r} is not a valid S3 bucket name")
+        return value
+
+    @field_validator("prefect_api_url", "aws_endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BootstrapSettings:
+        allowed = FARGATE_MEMORY[self.worker_cpu]
+        if self.worker_memory not in allowed:
+            raise ValueError(
+                f"worker_memory: {self.worker_memory} MiB is not valid with worker_cpu "
+                f"{self.worker_cpu}; use one of {allowed}"
+            )
+        if self.prefect_api_key and self.prefect_api_auth_string:
+            raise ValueError(
+                "prefect_api_key and prefect_api_auth_string: set one, not both "
+                "(an API key for Prefect Cloud, an auth string for a self-hosted server)"
+            )
+        if not self.is_local and self.aws_endpoint_url:
+            raise ValueError(
+                "aws_endpoint_url: the endpoint override is only for the 'local' environment; "
+                f"unset BOOTSTRAP_AWS_ENDPOINT_URL for {self.environment!r}"
+            )
+        if not self.is_local and not self.prefect_api_url:
+            raise ValueError(
+                f"prefect_api_url: required for environment {self.environment!r}: the URL the "
+                "ECS worker uses to reach Prefect (set BOOTSTRAP_PREFECT_API_URL)"
+            )
+        if not self.is_local and not (self.prefect_api_key or self.prefect_api_auth_string):
+            raise ValueError(
+                f"prefect_api_key or prefect_api_auth_string: the worker of {self.environment!r} "
+                "needs one to reach Prefect (set BOOTSTRAP_PREFECT_API_KEY for Prefect Cloud, or "
+                "BOOTSTRAP_PREFECT_API_AUTH_STRING for a self-hosted server)"
+            )
+        return self
+
+    # --- derived values -------------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return self.environment == LOCAL
+
+    @property
+    def stack_name(self) -> str:
+        """The `<prefix>-<env>` every resource name starts with."""
+        return f"{self.name_prefix}-{self.environment}"
+
+    @property
+    def local_aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.local_moto_port}"
+
+    @property
+    def local_prefect_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.local_prefect_port}/api"
+
+    @property
+    def effective_aws_endpoint_url(self) -> str | None:
+        if self.aws_endpoint_url:
+            return self.aws_endpoint_url
+        return self.local_aws_endpoint if self.is_local else None
+
+    @property
+    def worker_api_url(self) -> str:
+        return self.prefect_api_url or self.local_prefect_api_url
+
+    @property
+    def environment_dir(self) -> Path:
+        """Per-environment working data (Terraform data dirs, plan files): never in the repo."""
+        return self.local_state_dir / "environments" / self.environment
+
+    def state_bucket_name(self, account_id: str) -> str:
+        return self.state_bucket or f"{self.stack_name}-tfstate-{account_id}"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not field:
+        return f"- {message}"
+    if error.get("type") == "extra_forbidden":
+        return f"- {field}: unknown setting (check the spelling; see README, Configuration)"
+    # Our own validators already quote the value; pydantic's type errors don't. Secrets never.
+    secret = any(word in field for word in ("key", "auth", "secret"))
+    shown = "" if secret or error.get("type") == "value_error" else f" (got {error.get('input')!r})"
+    env_var = f"{ENV_PREFIX}{field.upper()}"
+    return f"- {field} [{env_var}]: {message}{shown}"
+
+
+def load_settings(**overrides: Any) -> BootstrapSettings:
+    """Build settings from overrides, environment and env file; raise SettingsError if invalid."""
+    try:
+        return BootstrapSettings(**overrides)
+    except ValidationError as exc:
+        lines = "\n".join(_describe(dict(err)) for err in exc.errors())
+        raise SettingsError(f"Invalid settings; nothing was changed:\n{lines}") from None

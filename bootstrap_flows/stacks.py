@@ -1,0 +1,67 @@
+"""Where each Terraform root stack lives, how it is configured, and its backend per environment."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from bootstrap_flows import aws
+from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.terraform import Terraform
+
+
+def state_key(settings: BootstrapSettings, stack: str) -> str:
+    """One state object per stack per environment."""
+    return f"{stack}/{settings.environment}.tfstate"
+
+
+def backend_config(settings: BootstrapSettings, bucket: str, stack: str) -> dict[str, str]:
+    config = {
+        "bucket": bucket,
+        "key": state_key(settings, stack),
+        "region": settings.aws_region,
+        "encrypt": "true",
+        # S3-native locking: a second apply of the same stack and environment waits or fails.
+        "use_lockfile": "true",
+    }
+    endpoint = settings.effective_aws_endpoint_url
+    if endpoint:
+        config |= {
+            "endpoints": f'{{s3="{endpoint}",sts="{endpoint}"}}',
+            "use_path_style": "true",
+            "skip_credentials_validation": "true",
+            "skip_requesting_account_id": "true",
+            "skip_metadata_api_check": "true",
+            "skip_region_validation": "true",
+        }
+    return config
+
+
+def stack_terraform(
+    settings: BootstrapSettings, stack: str, logger: logging.Logger | Any
+) -> Terraform:
+    """The runner for one stack in this environment (its data dir survives between tasks)."""
+    return Terraform(
+        stack_dir=settings.terraform_dir / "stacks" / stack,
+        work_dir=settings.environment_dir / stack,
+        env=aws.aws_environment(settings),
+        provider_mirror=settings.terraform_provider_mirror,
+        logger=logger,
+    )
+
+
+def open_stack(
+    settings: BootstrapSettings,
+    stack: str,
+    bucket: str,
+    variables: dict[str, Any],
+    logger: logging.Logger | Any,
+) -> tuple[Terraform, Path]:
+    """`terraform init` the stack against its state; write its variables; return both."""
+    terraform = stack_terraform(settings, stack, logger)
+    terraform.init(backend_config(settings, bucket, stack))
+    var_file = terraform.work_dir / "terraform.tfvars.json"
+    var_file.write_text(json.dumps(variables, indent=2, sort_keys=True))
+    return terraform, var_file

@@ -1,0 +1,60 @@
+"""The S3 bucket that holds every stack's Terraform state, created idempotently before `init`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from bootstrap_flows import aws
+from bootstrap_flows.settings import BootstrapSettings
+
+
+def ensure_state_bucket(
+    settings: BootstrapSettings, account_id: str, logger: logging.Logger | Any
+) -> str:
+    """Create (or confirm) a versioned, encrypted, private bucket; return its name.
+
+    Versioning keeps every earlier state recoverable; nothing here ever deletes or overwrites
+    an object, so an existing bucket (ours or one the user pre-created) is left as it is apart
+    from switching on the protections it lacks.
+    """
+    s3 = aws.client(settings, "s3")
+    bucket = settings.state_bucket_name(account_id)
+    try:
+        s3.head_bucket(Bucket=bucket)
+        logger.info("State bucket %s exists", bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("403", "Forbidden"):
+            raise RuntimeError(
+                f"State bucket {bucket!r} exists but belongs to another account or denies "
+                "access; choose another name with BOOTSTRAP_STATE_BUCKET"
+            ) from None
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if settings.aws_region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
+        s3.create_bucket(**kwargs)
+        logger.info("Created state bucket %s", bucket)
+
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    return bucket

@@ -1,0 +1,272 @@
+"""Drive the `terraform` CLI and turn its machine-readable UI stream into logs and progress.
+
+Why not python-terraform: its last release is from 2019 and it breaks on Terraform 1.x (see the
+README's design notes); and it cannot stream `-json` events line by line, which is the point here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Progress = Callable[[int, int], None]
+"""Called as progress(done, total) each time a resource operation finishes."""
+
+# Terraform's actions, as plan events name them, and how a person says them.
+_VERBS = {
+    "create": "Creating",
+    "update": "Updating",
+    "delete": "Destroying",
+    "replace": "Replacing",
+    "read": "Reading",
+    "noop": "Checking",
+}
+
+
+class TerraformError(RuntimeError):
+    """A terraform command failed; the message carries Terraform's own diagnostics."""
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    address: str
+    action: str
+
+
+@dataclass
+class PlanResult:
+    plan_file: Path
+    changes: list[PlannedChange] = field(default_factory=list)
+    drift: list[PlannedChange] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes) or any(self.counts.get(k) for k in ("add", "change", "remove"))
+
+    def table(self) -> list[dict[str, str]]:
+        return [{"address": c.address, "action": c.action} for c in self.changes]
+
+
+def describe_diagnostic(diagnostic: dict[str, Any]) -> str:
+    """One readable paragraph for a Terraform diagnostic: summary, where, detail."""
+    parts = [diagnostic.get("summary", "error")]
+    if diagnostic.get("address"):
+        parts.append(f"(resource {diagnostic['address']})")
+    where = diagnostic.get("range") or {}
+    if where.get("filename"):
+        parts.append(f"at {where['filename']}:{where.get('start', {}).get('line', '?')}")
+    text = " ".join(parts)
+    if diagnostic.get("detail"):
+        text += f": {diagnostic['detail'].strip()}"
+    return text
+
+
+def parse_events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Parse `-json` UI output; lines that are not JSON (rare: crashes) come back as messages."""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            event = {"type": "text", "@message": line}
+        if isinstance(event, dict):
+            yield event
+
+
+class EventStream:
+    """Turns UI events into log lines, progress callbacks and a plan/apply summary."""
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[Any], total: int = 0,
+                 progress: Progress | None = None) -> None:
+        self.logger = logger
+        self.total = total
+        self.progress = progress
+        self.done = 0
+        self.errors: list[str] = []
+        self.changes: list[PlannedChange] = []
+        self.drift: list[PlannedChange] = []
+        self.counts: dict[str, int] = {}
+        self.outputs: dict[str, Any] = {}
+
+    def handle(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        hook = event.get("hook") or {}
+        address = (hook.get("resource") or {}).get("addr", "")
+        if kind == "planned_change":
+            change = event["change"]
+            self.changes.append(PlannedChange(change["resource"]["addr"], change["action"]))
+        elif kind == "resource_drift":
+            change = event["change"]
+            self.drift.append(PlannedChange(change["resource"]["addr"], change["action"]))
+        elif kind == "change_summary":
+            self.counts = {k: v for k, v in event["changes"].items() if isinstance(v, int)}
+            self.logger.info(event.get("@message", ""))
+        elif kind == "apply_start":
+            self.logger.info("%s %s ...", _VERBS.get(hook.get("action", ""), "Applying"), address)
+        elif kind == "apply_complete":
+            seconds = hook.get("elapsed_seconds", 0)
+            ident = f" [{hook['id_key']}={hook['id_value']}]" if hook.get("id_value") else ""
+            self.logger.info("%s done in %ss%s", address, seconds, ident)
+            self._advance()
+        elif kind == "apply_errored":
+            self.logger.error("%s failed after %ss", address, hook.get("elapsed_seconds", 0))
+            self._advance()
+        elif kind == "diagnostic":
+            diagnostic = event["diagnostic"]
+            text = describe_diagnostic(diagnostic)
+            if diagnostic.get("severity") == "error":
+                self.errors.append(text)
+                self.logger.error(text)
+            else:
+                self.logger.warning(text)
+        elif kind == "outputs":
+            self.outputs = {k: v.get("value") for k, v in event["outputs"].items()}
+        elif kind == "text":
+            self.logger.info(event["@message"])
+        # refresh_start/refresh_complete/apply_progress/version/log: too chatty for a run log.
+
+    def _advance(self) -> None:
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, max(self.total, self.done))
+
+
+class Terraform:
+    """One root stack in one environment: its own data dir, var file and backend."""
+
+    def __init__(
+        self,
+        stack_dir: Path,
+        work_dir: Path,
+        env: dict[str, str] | None = None,
+        provider_mirror: Path | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    ) -> None:
+        if shutil.which("terraform") is None:
+            raise TerraformError("terraform is not on PATH; install Terraform >= 1.6")
+        self.stack_dir = stack_dir
+        self.work_dir = work_dir
+        self.logger = logger or logging.getLogger(__name__)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            **(env or {}),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+            # Keeps `.terraform/` per environment and out of the source tree.
+            "TF_DATA_DIR": str(work_dir / ".terraform"),
+        }
+        cli_config = self.env.get("TF_CLI_CONFIG_FILE")
+        if provider_mirror is not None:
+            config = work_dir / "terraform.rc"
+            config.write_text(
+                "provider_installation {\n"
+                f'  filesystem_mirror {{\n    path    = "{provider_mirror}"\n'
+                '    include = ["registry.terraform.io/*/*"]\n  }\n}\n'
+            )
+            self.env["TF_CLI_CONFIG_FILE"] = str(config)
+        elif cli_config and not Path(cli_config).exists():
+            # A dangling CLI config only produces a warning on every command.
+            del self.env["TF_CLI_CONFIG_FILE"]
+
+    @property
+    def plan_file(self) -> Path:
+        return self.work_dir / "stack.tfplan"
+
+    def _args(self, *args: str) -> list[str]:
+        return ["terraform", f"-chdir={self.stack_dir}", *args]
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self._args(*args), env=self.env, capture_output=True, text=True, check=False
+        )
+
+    def _stream(self, stream: EventStream, *args: str) -> int:
+        """Run a `-json` command, feeding each event to `stream` as it arrives."""
+        with subprocess.Popen(
+            self._args(*args),
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        ) as process:
+            assert process.stdout is not None and process.stderr is not None
+            for event in parse_events(process.stdout):
+                stream.handle(event)
+            stderr = process.stderr.read()
+            code = process.wait()
+        if stderr.strip():
+            stream.errors.extend(line for line in stderr.strip().splitlines() if line.strip())
+        return code
+
+    def _fail(self, what: str, errors: list[str]) -> TerraformError:
+        detail = "\n".join(f"- {e}" for e in errors) or "- (terraform printed no diagnostic)"
+        return TerraformError(f"terraform {what} failed for stack {self.stack_dir.name}:\n{detail}")
+
+    def init(self, backend_config: dict[str, str] | None = None) -> None:
+        args = ["init", "-input=false", "-no-color", "-reconfigure"]
+        if backend_config is None:
+            args.append("-backend=false")
+        else:
+            args += [f"-backend-config={key}={value}" for key, value in backend_config.items()]
+        result = self._run(*args)
+        if result.returncode != 0:
+            errors = [line for line in result.stderr.splitlines() if line.strip()]
+            raise self._fail("init", errors or result.stdout.splitlines()[-20:])
+        self.logger.info("terraform init: %s ready", self.stack_dir.name)
+
+    def plan(
+        self,
+        var_file: Path | None = None,
+        destroy: bool = False,
+        refresh_only: bool = False,
+        lock: bool = True,
+    ) -> PlanResult:
+        stream = EventStream(self.logger)
+        args = ["plan", "-json", "-input=false", "-detailed-exitcode", f"-out={self.plan_file}"]
+        if var_file is not None:
+            args.append(f"-var-file={var_file}")
+        if destroy:
+            args.append("-destroy")
+        if refresh_only:
+            args.append("-refresh-only")
+        if not lock:
+            args.append("-lock=false")
+        code = self._stream(stream, *args)
+        if code == 1 or stream.errors and code != 2:
+            raise self._fail("plan", stream.errors)
+        return PlanResult(self.plan_file, stream.changes, stream.drift, stream.counts)
+
+    def show_json(self, plan_file: Path | None = None) -> dict[str, Any]:
+        result = self._run("show", "-json", str(plan_file or self.plan_file))
+        if result.returncode != 0:
+            raise self._fail("show", result.stderr.splitlines())
+        shown: dict[str, Any] = json.loads(result.stdout)
+        return shown
+
+    def apply(self, plan: PlanResult, progress: Progress | None = None) -> dict[str, Any]:
+        """Apply exactly the saved plan; returns the outputs Terraform reported at the end."""
+        stream = EventStream(self.logger, total=len(plan.changes), progress=progress)
+        code = self._stream(stream, "apply", "-json", "-input=false", str(plan.plan_file))
+        if code != 0:
+            raise self._fail("apply", stream.errors)
+        return stream.outputs
+
+    def output(self) -> dict[str, Any]:
+        result = self._run("output", "-json")
+        if result.returncode != 0:
+            raise self._fail("output", result.stderr.splitlines())
+        return {name: value["value"] for name, value in json.loads(result.stdout).items()}

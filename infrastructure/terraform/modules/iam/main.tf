@@ -1,0 +1,306 @@
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+
+  # Accept the log group ARN with or without the ":*" suffix the console shows.
+  log_group_arn     = trimsuffix(var.log_group_arn, ":*")
+  log_streams_arn   = "${local.log_group_arn}:log-stream:*"
+  log_group_any_arn = "${local.log_group_arn}:*"
+
+  # arn:<partition>:ecs:<region>:<account>:cluster/<name>
+  cluster_name         = element(split("/", var.cluster_arn), length(split("/", var.cluster_arn)) - 1)
+  ecs_arn_prefix       = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
+  cluster_tasks_arn    = "${local.ecs_arn_prefix}:task/${local.cluster_name}/*"
+  task_definitions_arn = "${local.ecs_arn_prefix}:task-definition/*"
+
+  execution_role_name = "${var.name}-execution"
+  worker_role_name    = "${var.name}-worker-task"
+  flow_run_role_name  = "${var.name}-flow-run-task"
+}
+
+################################################################################
+# Shared trust policy: ECS tasks of this account only (confused-deputy guard)
+################################################################################
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    sid     = "EcsTasksAssume"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:*"]
+    }
+  }
+}
+
+################################################################################
+# Task execution role (used by the ECS agent: image pull, logs, secrets)
+################################################################################
+
+resource "aws_iam_role" "execution" {
+  name                 = local.execution_role_name
+  description          = "ECS task execution role for the Prefect worker and its flow runs"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "execution_managed" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "ReadPrefectApiSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.secret_arn]
+  }
+
+  statement {
+    sid       = "CreateLogGroup"
+    actions   = ["logs:CreateLogGroup"]
+    resources = [local.log_group_any_arn]
+  }
+
+  statement {
+    sid = "WriteContainerLogs"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]
+    resources = [local.log_streams_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
+    content {
+      sid       = "DecryptSecretKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "secrets-and-logs"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+################################################################################
+# Flow-run task role (assumed by the flow code itself; minimal by default)
+################################################################################
+
+resource "aws_iam_role" "flow_run" {
+  name                 = local.flow_run_role_name
+  description          = "Task role of Prefect flow-run containers"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "flow_run" {
+  statement {
+    sid       = "DescribeOwnLogStreams"
+    actions   = ["logs:DescribeLogStreams"]
+    resources = [local.log_group_any_arn]
+  }
+
+  statement {
+    sid = "WriteOwnLogs"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]
+    resources = [local.log_streams_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "flow_run" {
+  name   = "logs"
+  role   = aws_iam_role.flow_run.id
+  policy = data.aws_iam_policy_document.flow_run.json
+}
+
+resource "aws_iam_role_policy_attachment" "flow_run_extra" {
+  for_each = toset(var.flow_run_managed_policy_arns)
+
+  role       = aws_iam_role.flow_run.name
+  policy_arn = each.value
+}
+
+################################################################################
+# Worker task role (the prefect-aws ECS worker process)
+################################################################################
+
+resource "aws_iam_role" "worker" {
+  name                 = local.worker_role_name
+  description          = "Task role of the Prefect ECS worker: launches and observes flow-run tasks"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "worker" {
+  # Task-definition management: RegisterTaskDefinition, DeregisterTaskDefinition,
+  # DescribeTaskDefinition and ListTaskDefinitions do not support resource-level
+  # permissions (the IAM Service Authorization Reference lists no resource type
+  # for them), so "*" is required. Scoped to this region via aws:RequestedRegion.
+  #checkov:skip=CKV_AWS_356:Task-definition and EC2 describe actions support only "*"; restricted to the region with aws:RequestedRegion.
+  #checkov:skip=CKV_AWS_111:RegisterTaskDefinition/DeregisterTaskDefinition have no resource type; restricted to the region with aws:RequestedRegion.
+  statement {
+    sid = "ManageTaskDefinitions"
+    actions = [
+      "ecs:RegisterTaskDefinition",
+      "ecs:DeregisterTaskDefinition",
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListTaskDefinitions",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  # RunTask's resource is the task definition; the ecs:cluster condition key
+  # pins it to our cluster.
+  statement {
+    sid       = "RunTasksInCluster"
+    actions   = ["ecs:RunTask"]
+    resources = [local.task_definitions_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    sid = "ManageTasksInCluster"
+    actions = [
+      "ecs:StopTask",
+      "ecs:DescribeTasks",
+    ]
+    resources = [local.cluster_tasks_arn]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  # Needed when RunTask/RegisterTaskDefinition carry tags (tag-on-create).
+  statement {
+    sid     = "TagTasksAndTaskDefinitions"
+    actions = ["ecs:TagResource"]
+    resources = [
+      local.cluster_tasks_arn,
+      local.task_definitions_arn,
+    ]
+  }
+
+  statement {
+    sid       = "DescribeCluster"
+    actions   = ["ecs:DescribeClusters"]
+    resources = [var.cluster_arn]
+  }
+
+  # EC2 Describe* actions do not support resource-level permissions; "*" is
+  # required. Restricted to this region with aws:RequestedRegion.
+  statement {
+    sid = "DescribeNetwork"
+    actions = [
+      "ec2:DescribeSubnets",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeSecurityGroups",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  statement {
+    sid = "LogGroup"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:DescribeLogStreams",
+    ]
+    resources = [local.log_group_any_arn]
+  }
+
+  statement {
+    sid       = "ReadFlowRunLogs"
+    actions   = ["logs:GetLogEvents"]
+    resources = [local.log_streams_arn]
+  }
+
+  statement {
+    sid     = "PassTaskRoles"
+    actions = ["iam:PassRole"]
+    resources = [
+      aws_iam_role.execution.arn,
+      aws_iam_role.flow_run.arn,
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid = "ConsumeTaskStateEvents"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = [var.observer_queue_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "prefect-ecs-worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
+}

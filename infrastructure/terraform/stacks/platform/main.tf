@@ -1,0 +1,56 @@
+locals {
+  name = "${var.name_prefix}-${var.environment}"
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name     = local.name
+  vpc_cidr = var.vpc_cidr
+  az_count = var.az_count
+  nat_mode = var.nat_mode
+}
+
+module "logs" {
+  source = "../../modules/logs"
+
+  name              = "/ecs/${local.name}"
+  retention_in_days = var.log_retention_days
+}
+
+module "secrets" {
+  source = "../../modules/secrets"
+
+  name                    = "${var.name_prefix}/${var.environment}/prefect-api-key"
+  recovery_window_in_days = var.secret_recovery_window_days
+}
+
+module "ecr" {
+  source = "../../modules/ecr"
+
+  name         = "${local.name}-worker"
+  force_delete = var.ecr_force_delete
+}
+
+module "cluster" {
+  source = "../../modules/cluster"
+
+  name = "${local.name}-cluster"
+}
+
+module "observer" {
+  source = "../../modules/observer"
+
+  queue_name  = "${local.name}-ecs-task-events"
+  cluster_arn = module.cluster.cluster_arn
+}
+
+module "iam" {
+  source = "../../modules/iam"
+
+  name               = local.name
+  cluster_arn        = module.cluster.cluster_arn
+  log_group_arn      = module.logs.log_group_arn
+  secret_arn         = module.secrets.secret_arn
+  observer_queue_arn = module.observer.queue_arn
+}

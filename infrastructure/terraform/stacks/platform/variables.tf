@@ -1,0 +1,112 @@
+variable "environment" {
+  description = "Environment name (e.g. local, dev, prod): lowercase letters, digits and dashes, 2-16 characters."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment must be 2-16 characters of lowercase letters, digits and dashes, not starting with a dash."
+  }
+}
+
+variable "region" {
+  description = "AWS region to deploy into (e.g. us-east-1)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like an AWS region name, e.g. us-east-1 or eu-central-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (\"<name_prefix>-<environment>-...\"): lowercase letters, digits and dashes, 2-20 characters, starting with a letter."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name_prefix))
+    error_message = "name_prefix must be 2-20 characters of lowercase letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR block of the VPC, prefix length /16 to /24."
+  type        = string
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be a valid IPv4 CIDR block with a prefix length between /16 and /24."
+  }
+}
+
+variable "az_count" {
+  description = "Number of availability zones (1-6) for public and private subnets."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.az_count >= 1 && var.az_count <= 6 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be an integer between 1 and 6."
+  }
+}
+
+variable "nat_mode" {
+  description = "NAT gateway layout: \"single\", \"per_az\" or \"none\" (workers then need public subnets with assignPublicIp)."
+  type        = string
+  default     = "single"
+
+  validation {
+    condition     = contains(["single", "per_az", "none"], var.nat_mode)
+    error_message = "nat_mode must be one of \"single\", \"per_az\" or \"none\"."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention in days of the worker/flow-run log group (a value CloudWatch Logs accepts)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "ecr_force_delete" {
+  description = "Allow destroying the ECR repository while it still holds images (true only for ephemeral environments)."
+  type        = bool
+  default     = false
+}
+
+variable "secret_recovery_window_days" {
+  description = "Recovery window of the Prefect API key secret after destroy: 0 (delete immediately, ephemeral environments) or 7-30."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30 && floor(var.secret_recovery_window_days) == var.secret_recovery_window_days)
+    error_message = "secret_recovery_window_days must be 0 or an integer between 7 and 30."
+  }
+}
+
+variable "aws_endpoint_url" {
+  description = "Emulator switch: when set (e.g. \"http://127.0.0.1:5011\" for moto) every AWS service endpoint points at this URL and credential/account/region checks are skipped. Null = real AWS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_endpoint_url == null || can(regex("^https?://[^/\\s]+/?$", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must be null or an http(s) URL such as http://127.0.0.1:5011."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags applied to every resource through provider default_tags. Project, Environment, ManagedBy and Stack are always set and cannot be overridden."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "Tag keys must be 1-128 characters and not start with \"aws:\"; values at most 256 characters."
+  }
+}
