@@ -18,7 +18,7 @@ from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, SettingsEr
 
 def deploy_all(settings: BootstrapSettings) -> None:
     """`prefect deploy --all` from prefect.yaml, against the local Prefect server."""
-    env = {**local_stack.child_env(settings), "BOOTSTRAP_PROJECT_DIR": str(PROJECT_ROOT)}
+    env = local_stack.child_env(settings)
     result = subprocess.run(
         [str(local_stack.BIN / "prefect"), "--no-prompt", "deploy", "--all"],
         cwd=PROJECT_ROOT,

@@ -208,12 +208,15 @@ class Terraform:
                 stream.handle(event)
             stderr = process.stderr.read()
             code = process.wait()
-        if stderr.strip():
-            stream.errors.extend(line for line in stderr.strip().splitlines() if line.strip())
+        if code not in (0, 2) and not stream.errors:
+            # Crashes and CLI-level failures print plain text on stderr instead of events.
+            stream.errors.extend(line for line in stderr.splitlines() if line.strip())
         return code
 
     def _fail(self, what: str, errors: list[str]) -> TerraformError:
-        detail = "\n".join(f"- {e}" for e in errors) or "- (terraform printed no diagnostic)"
+        # The same diagnostic repeats once per resource instance; say it once.
+        unique = list(dict.fromkeys(errors))
+        detail = "\n".join(f"- {e}" for e in unique) or "- (terraform printed no diagnostic)"
         return TerraformError(f"terraform {what} failed for stack {self.stack_dir.name}:\n{detail}")
 
     def init(self, backend_config: dict[str, str] | None = None) -> None:
@@ -246,7 +249,7 @@ class Terraform:
         if not lock:
             args.append("-lock=false")
         code = self._stream(stream, *args)
-        if code == 1 or stream.errors and code != 2:
+        if code not in (0, 2):
             raise self._fail("plan", stream.errors)
         return PlanResult(self.plan_file, stream.changes, stream.drift, stream.counts)
 

@@ -7,6 +7,7 @@ vpc_cidr                    = "10.30.0.0/16"
 az_count                    = 3
 nat_mode                    = "per_az"
 log_retention_days          = 90
+enable_flow_logs            = true
 ecr_force_delete            = false
 secret_recovery_window_days = 30
 

@@ -174,8 +174,6 @@ data "aws_iam_policy_document" "worker" {
   # DescribeTaskDefinition and ListTaskDefinitions do not support resource-level
   # permissions (the IAM Service Authorization Reference lists no resource type
   # for them), so "*" is required. Scoped to this region via aws:RequestedRegion.
-  #checkov:skip=CKV_AWS_356:Task-definition and EC2 describe actions support only "*"; restricted to the region with aws:RequestedRegion.
-  #checkov:skip=CKV_AWS_111:RegisterTaskDefinition/DeregisterTaskDefinition have no resource type; restricted to the region with aws:RequestedRegion.
   statement {
     sid = "ManageTaskDefinitions"
     actions = [

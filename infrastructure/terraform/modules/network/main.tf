@@ -30,7 +30,7 @@ locals {
 ################################################################################
 
 resource "aws_vpc" "this" {
-  #checkov:skip=CKV2_AWS_11:Flow logs are opt-in (var.enable_flow_logs, default off) to keep ephemeral/emulated environments cheap; prod tfvars can enable them.
+  #checkov:skip=CKV2_AWS_11:Flow logs are opt-in (var.enable_flow_logs, default off) to keep ephemeral/emulated environments cheap; prod.tfvars enables them.
   cidr_block           = var.vpc_cidr
   enable_dns_support   = true
   enable_dns_hostnames = true # required for awsvpc Fargate tasks (and VPC endpoints)
@@ -233,8 +233,6 @@ resource "aws_security_group" "worker" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
-  #checkov:skip=CKV_AWS_338:Retention is a variable (default 14 days); one-year retention is an explicit cost decision per environment.
-  #checkov:skip=CKV_AWS_158:KMS encryption is optional (var.flow_logs_kms_key_arn); CloudWatch Logs encrypts at rest by default.
   count = var.enable_flow_logs ? 1 : 0
 
   name              = "/vpc/${var.name}/flow-logs"

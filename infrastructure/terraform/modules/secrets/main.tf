@@ -4,7 +4,6 @@
 # Terraform plan files or state.
 resource "aws_secretsmanager_secret" "this" {
   #checkov:skip=CKV2_AWS_57:A Prefect API key cannot be rotated by a Secrets Manager Lambda; it is rotated in Prefect and re-written by the bootstrap flow.
-  #checkov:skip=CKV_AWS_149:CMK encryption is optional (var.kms_key_id); the AWS-managed aws/secretsmanager key is the default.
   name                    = var.name
   description             = var.description
   recovery_window_in_days = var.recovery_window_in_days

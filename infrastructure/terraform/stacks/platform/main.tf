@@ -9,6 +9,9 @@ module "network" {
   vpc_cidr = var.vpc_cidr
   az_count = var.az_count
   nat_mode = var.nat_mode
+
+  enable_flow_logs         = var.enable_flow_logs
+  flow_logs_retention_days = var.log_retention_days
 }
 
 module "logs" {

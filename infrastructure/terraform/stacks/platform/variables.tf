@@ -61,6 +61,12 @@ variable "nat_mode" {
   }
 }
 
+variable "enable_flow_logs" {
+  description = "Ship VPC flow logs (ALL traffic) to a CloudWatch log group named /vpc/<prefix>-<env>/flow-logs."
+  type        = bool
+  default     = false
+}
+
 variable "log_retention_days" {
   description = "Retention in days of the worker/flow-run log group (a value CloudWatch Logs accepts)."
   type        = number
