@@ -97,6 +97,24 @@ class BootstrapSettings(BaseSettings):
         description="Directory holding `modules/` and `stacks/`.",
     )
 
+    # --- the worker image ---------------------------------------------------------------------
+    worker_base_image: str = Field(
+        "prefecthq/prefect:3.8.8-python3.11",
+        description="Base image of the worker image (the official Prefect image by default).",
+    )
+    base_image_fallback: Literal["os-packages", "none"] = Field(
+        "os-packages",
+        description="When the base image cannot be pulled: build one from OS packages, or fail.",
+    )
+    extra_ca_bundle: Path | None = Field(
+        None,
+        description="PEM bundle that pip inside the image build trusts (TLS-intercepting proxies).",
+    )
+    registry_host_override: str | None = Field(
+        None,
+        description="Send image login/push to this registry host instead of ECR's. Local: auto.",
+    )
+
     # --- the embedded default ----------------------------------------------------------------
     aws_endpoint_url: str | None = Field(
         None,
@@ -109,6 +127,9 @@ class BootstrapSettings(BaseSettings):
     local_moto_port: int = Field(4566, ge=1024, le=65535, description="Port of emulated AWS.")
     local_prefect_port: int = Field(
         4200, ge=1024, le=65535, description="Port of the local Prefect server."
+    )
+    local_registry_port: int = Field(
+        5000, ge=1024, le=65535, description="Port of the local registry standing in for ECR."
     )
 
     # --- validators ---------------------------------------------------------------------------
@@ -237,6 +258,13 @@ class BootstrapSettings(BaseSettings):
         if self.aws_endpoint_url:
             return self.aws_endpoint_url
         return self.local_aws_endpoint if self.is_local else None
+
+    @property
+    def effective_registry_host(self) -> str | None:
+        """Where images are pushed when not to ECR's own endpoint (the local registry)."""
+        if self.registry_host_override:
+            return self.registry_host_override
+        return f"127.0.0.1:{self.local_registry_port}" if self.is_local else None
 
     @property
     def worker_api_url(self) -> str:
