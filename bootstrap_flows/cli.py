@@ -1,7 +1,7 @@
 """`bootstrap-flows`: run the embedded default, or manage its local stack.
 
-    bootstrap-flows quickstart          local stack up, deploy, run bootstrap/local, wait, report
-    bootstrap-flows local up|down|status
+bootstrap-flows quickstart          local stack up, deploy, run bootstrap/local, wait, report
+bootstrap-flows local up|down|status
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ def deploy_all(settings: BootstrapSettings) -> None:
 
 def run_and_wait(deployment: str, timeout: float = 1800) -> tuple[UUID, str]:
     """Run a deployment, wait for its final state; return (flow run id, state name)."""
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    flow_run = run_deployment(deployment, timeout=timeout)
-    state = flow_run.state.name if flow_run.state else "Unknown"
+    flow_run: FlowRun = run_deployment(deployment, timeout=timeout)  # type: ignore[assignment]
+    state = (flow_run.state.name if flow_run.state else None) or "Unknown"
     return flow_run.id, state
 
 
@@ -57,8 +58,11 @@ def quickstart() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bootstrap-flows", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bootstrap-flows",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("quickstart", help="run bootstrap/local on the embedded default")
     local = commands.add_parser("local", help="manage the embedded default's local stack")
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Stopped: {', '.join(local_stack.down(settings)) or 'nothing was running'}")
         else:
             for service, pid in local_stack.status(settings).items():
-                print(f"{service:8} {'running (pid %d)' % pid if pid else 'stopped'}")
+                print(f"{service:8} {f'running (pid {pid})' if pid else 'stopped'}")
         return 0
     except (SettingsError, local_stack.LocalStackError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

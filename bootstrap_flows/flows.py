@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -118,7 +119,7 @@ def apply_platform(settings: BootstrapSettings, plan: PlanResult) -> dict[str, A
     if not plan.has_changes:
         logger.info("Platform plan has no changes: nothing to apply")
         return terraform.output()
-    artifact = create_progress_artifact(
+    artifact: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync task
         0.0,
         key=_artifact_key(settings, "platform-progress"),
         description=f"Applying {len(plan.changes)} platform changes",
@@ -153,7 +154,9 @@ def summary(result: BootstrapResult) -> str:
         f"| `{name}` | `{', '.join(v) if isinstance(v, list) else v}` |"
         for name, v in outputs.items()
     )
-    timings = "\n".join(f"| {stage} | {seconds:.1f} s |" for stage, seconds in result.timings.items())
+    timings = "\n".join(
+        f"| {stage} | {seconds:.1f} s |" for stage, seconds in result.timings.items()
+    )
     counts = ", ".join(f"{k}: {v}" for k, v in result.plan_counts.items() if k != "operation")
     markdown = (
         f"# Bootstrap of `{result.environment}`\n\n"
@@ -174,7 +177,9 @@ def summary(result: BootstrapResult) -> str:
 
 
 @flow(name="bootstrap", log_prints=True)
-def bootstrap(environment: str = "local", overrides: dict[str, Any] | None = None) -> BootstrapResult:
+def bootstrap(
+    environment: str = "local", overrides: dict[str, Any] | None = None
+) -> BootstrapResult:
     """Provision (or confirm) the AWS platform for a Prefect ECS worker in `environment`."""
     timings: dict[str, float] = {}
     with _timed(timings, "preflight"):

@@ -6,6 +6,7 @@ pool; `down` stops them by the PIDs it recorded. Ports and the state directory a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -95,8 +96,8 @@ def _start(
         return
     if ready():
         raise LocalStackError(
-            f"{service}: its port is already taken by a process this stack did not start; "
-            "stop it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, BOOTSTRAP_LOCAL_PREFECT_PORT)"
+            f"{service}: its port is already taken by a process this stack did not start; stop "
+            "it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, BOOTSTRAP_LOCAL_PREFECT_PORT)"
         )
     log = log_file(settings, service)
 
@@ -140,11 +141,8 @@ def _ensure_bootstrap_pool() -> None:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    with get_client(sync_client=True) as client:
-        try:
-            client.create_work_pool(WorkPoolCreate(name=BOOTSTRAP_POOL, type="process"))
-        except ObjectAlreadyExists:
-            pass
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name=BOOTSTRAP_POOL, type="process"))
 
 
 def up(settings: BootstrapSettings) -> str:
@@ -154,7 +152,15 @@ def up(settings: BootstrapSettings) -> str:
     _start(
         settings,
         "moto",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(settings.local_moto_port)],
+        [
+            sys.executable,
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(settings.local_moto_port),
+        ],
         ready=lambda: _healthy(f"{settings.local_aws_endpoint}/moto-api/data.json"),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
@@ -164,8 +170,15 @@ def up(settings: BootstrapSettings) -> str:
     _start(
         settings,
         "prefect",
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(settings.local_prefect_port)],
+        [
+            str(BIN / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.local_prefect_port),
+        ],
         ready=lambda: _healthy(f"{settings.local_prefect_api_url}/health"),
         timeout=120,
         env={

@@ -179,7 +179,9 @@ class BootstrapSettings(BaseSettings):
     @classmethod
     def _cpu(cls, value: int) -> int:
         if value not in FARGATE_MEMORY:
-            raise ValueError(f"{value} is not a Fargate CPU size; use one of {list(FARGATE_MEMORY)}")
+            raise ValueError(
+                f"{value} is not a Fargate CPU size; use one of {list(FARGATE_MEMORY)}"
+            )
         return value
 
     @field_validator("log_retention_days")

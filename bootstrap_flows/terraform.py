@@ -11,7 +11,6 @@ import logging
 import os
 import shutil
 import subprocess
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +86,12 @@ def parse_events(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
 class EventStream:
     """Turns UI events into log lines, progress callbacks and a plan/apply summary."""
 
-    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[Any], total: int = 0,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        total: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
         self.logger = logger
         self.total = total
         self.progress = progress

@@ -40,11 +40,19 @@ REMOTE = {"prefect_api_url": "https://api.prefect.cloud/api/accounts/a/workspace
         ({"state_bucket": "Bad_Bucket"}, "state_bucket", "not a valid S3 bucket name"),
         ({"prefect_api_url": "ftp://x"}, "prefect_api_url", "not an http(s) URL"),
         ({"no_such_setting": 1}, "no_such_setting", "unknown setting"),
-        ({"environment": "dev", **REMOTE}, "prefect_api_key or prefect_api_auth_string", "needs one"),
+        (
+            {"environment": "dev", **REMOTE},
+            "prefect_api_key or prefect_api_auth_string",
+            "needs one",
+        ),
         ({"environment": "dev"}, "prefect_api_url", "required for environment 'dev'"),
         (
-            {"environment": "dev", "aws_endpoint_url": "http://127.0.0.1:1", **REMOTE,
-             "prefect_api_key": "k"},
+            {
+                "environment": "dev",
+                "aws_endpoint_url": "http://127.0.0.1:1",
+                **REMOTE,
+                "prefect_api_key": "k",
+            },
             "aws_endpoint_url",
             "only for the 'local' environment",
         ),
@@ -66,8 +74,12 @@ def test_env_var_named_in_message() -> None:
 
 def test_secret_value_never_echoed() -> None:
     with pytest.raises(SettingsError) as caught:
-        load_settings(prefect_api_key="sekrit-123", prefect_api_auth_string="u:sekrit-456",
-                      environment="dev", **REMOTE)
+        load_settings(
+            prefect_api_key="sekrit-123",
+            prefect_api_auth_string="u:sekrit-456",
+            environment="dev",
+            **REMOTE,
+        )
     assert "sekrit" not in str(caught.value)
 
 

@@ -1,0 +1,10 @@
+# Sourced by the other scripts: finds what this machine offers that the project can use.
+# A Terraform provider filesystem mirror (machines with no registry access): use it if present.
+if [ -z "${BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR:-}" ]; then
+  for dir in /opt/tf-plugins /usr/share/terraform/plugins "$HOME/.terraform.d/plugins"; do
+    if [ -d "$dir/registry.terraform.io/hashicorp/aws" ]; then
+      export BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR="$dir"
+      break
+    fi
+  done
+fi

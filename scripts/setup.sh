@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything bootstrap-flows needs into .venv (idempotent; fast when already done).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v terraform >/dev/null; then
+  echo "error: terraform is not on PATH. Install Terraform >= 1.6 and run again." >&2
+  exit 1
+fi
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))'; then
+  echo "error: $PYTHON is not Python 3.11 or 3.12; set PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# constraints.txt pins every transitive dependency to the set measured to work together.
+.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[local,test]"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: install everything, lint, type-check and run every test.
+# Extra arguments go to pytest (e.g. `-m "not slow"` for the fast ones only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+.venv/bin/ruff check bootstrap_flows tests
+.venv/bin/ruff format --check bootstrap_flows tests
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,59 @@
+"""Shared fixtures: the real local stack (moto, Prefect server, process worker) on free ports.
+
+Ports, state dir and the worker's credential are chosen here, before Prefect is imported, so
+Prefect's settings (read once at import) point at the test server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-flows-test-"))
+MOTO_PORT, PREFECT_PORT = free_port(), free_port()
+# The worker's Prefect credential for this test session: must never show up in state or logs.
+AUTH_STRING = f"worker:{secrets.token_hex(16)}"
+
+os.environ.update(
+    {
+        "BOOTSTRAP_ENV_FILE": "/nonexistent",
+        "BOOTSTRAP_LOCAL_STATE_DIR": str(STATE_DIR),
+        "BOOTSTRAP_LOCAL_MOTO_PORT": str(MOTO_PORT),
+        "BOOTSTRAP_LOCAL_PREFECT_PORT": str(PREFECT_PORT),
+        "BOOTSTRAP_PREFECT_API_AUTH_STRING": AUTH_STRING,
+        # Two AZs keep the emulated apply quick; the count is still checked (2 x N subnets).
+        "BOOTSTRAP_AZ_COUNT": "2",
+        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+        "PREFECT_HOME": str(STATE_DIR / "prefect-client"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[object]:
+    """The embedded default, started by the project's own code, stopped by PID afterwards."""
+    from bootstrap_flows import local_stack as stack
+    from bootstrap_flows.settings import load_settings
+
+    settings = load_settings()
+    stack.up(settings)
+    try:
+        yield settings
+    finally:
+        stopped = stack.down(settings)
+        assert set(stopped) == set(stack.SERVICES), f"not all services were running: {stopped}"

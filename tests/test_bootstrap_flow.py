@@ -1,0 +1,176 @@
+"""The bootstrap flow on the embedded default: real moto, real Prefect server, real Terraform.
+
+The main path goes the way a user goes: `prefect deploy --all`, then `bootstrap/local` run by the
+local process worker. Bad-input cases call the flow in-process and check nothing was created.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+
+from bootstrap_flows import aws
+from bootstrap_flows.cli import deploy_all, run_and_wait
+from bootstrap_flows.flows import bootstrap
+from bootstrap_flows.preflight import PreflightError
+from bootstrap_flows.settings import BootstrapSettings, SettingsError
+from tests.conftest import AUTH_STRING, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def run_logs(flow_run_id: UUID) -> str:
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
+        )
+        more = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            limit=200,
+            offset=200,
+        )
+    return "\n".join(log.message for log in [*logs, *more])
+
+
+def run_artifacts(flow_run_id: UUID) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+
+def state_versions(settings: BootstrapSettings) -> list[dict[str, Any]]:
+    """Every stored version of the platform state object."""
+    s3 = aws.client(settings, "s3")
+    bucket = settings.state_bucket_name("123456789012")
+    listed = s3.list_object_versions(Bucket=bucket, Prefix="platform/")
+    return [v for v in listed.get("Versions", []) if v["Key"] == "platform/local.tfstate"]
+
+
+def read_state(settings: BootstrapSettings, version_id: str) -> str:
+    s3 = aws.client(settings, "s3")
+    bucket = settings.state_bucket_name("123456789012")
+    body = s3.get_object(Bucket=bucket, Key="platform/local.tfstate", VersionId=version_id)["Body"]
+    return str(body.read().decode())
+
+
+def tagged_vpcs(settings: BootstrapSettings) -> list[dict[str, Any]]:
+    ec2 = aws.client(settings, "ec2")
+    filters = [
+        {"Name": "tag:Environment", "Values": ["local"]},
+        {"Name": "tag:Project", "Values": ["bootstrap-flows"]},
+    ]
+    return list(ec2.describe_vpcs(Filters=filters)["Vpcs"])
+
+
+@pytest.fixture(scope="module")
+def deployed(local_stack: BootstrapSettings) -> BootstrapSettings:
+    deploy_all(local_stack)
+    return local_stack
+
+
+@pytest.fixture(scope="module")
+def first_run(deployed: BootstrapSettings) -> UUID:
+    run_id, state = run_and_wait("bootstrap/local", timeout=900)
+    assert state == "Completed", run_logs(run_id)[-4000:]
+    return run_id
+
+
+def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: UUID) -> None:
+    settings = deployed
+    versions = state_versions(settings)
+    outputs = {
+        k: v["value"]
+        for k, v in json.loads(read_state(settings, versions[0]["VersionId"]))["outputs"].items()
+    }
+
+    vpcs = tagged_vpcs(settings)
+    assert [v["VpcId"] for v in vpcs] == [outputs["vpc_id"]]
+    ec2 = aws.client(settings, "ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [outputs["vpc_id"]]}])
+    assert len(subnets["Subnets"]) == 2 * settings.az_count
+    assert len(outputs["private_subnet_ids"]) == settings.az_count
+    assert len({s["AvailabilityZone"] for s in subnets["Subnets"]}) == settings.az_count
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [outputs["vpc_id"]]}])
+    assert len([n for n in nats["NatGateways"] if n["State"] != "deleted"]) == 1  # single
+    group = ec2.describe_security_groups(GroupIds=[outputs["worker_security_group_id"]])
+    assert group["SecurityGroups"][0]["IpPermissions"] == []  # no ingress at all
+
+    ecs = aws.client(settings, "ecs")
+    cluster = ecs.describe_clusters(clusters=[outputs["cluster_arn"]])["clusters"][0]
+    assert cluster["status"] == "ACTIVE"
+    iam = aws.client(settings, "iam")
+    for arn in ("execution_role_arn", "worker_task_role_arn", "flow_run_task_role_arn"):
+        iam.get_role(RoleName=outputs[arn].rsplit("/", 1)[-1])
+    repo = aws.client(settings, "ecr").describe_repositories(
+        repositoryNames=[outputs["ecr_repository_name"]]
+    )["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    secret = aws.client(settings, "secretsmanager").get_secret_value(
+        SecretId=outputs["prefect_api_secret_arn"]
+    )
+    assert secret["SecretString"] == AUTH_STRING  # written by the flow, not by Terraform
+    aws.client(settings, "sqs").get_queue_url(QueueName=outputs["observer_queue_name"])
+
+    names = {a.key for a in run_artifacts(first_run)}
+    assert {"local-platform-plan", "local-platform-progress", "local-bootstrap-summary"} <= names
+    logs = run_logs(first_run)
+    assert "Creating module.network" in logs or "Creating module." in logs
+
+
+def test_second_run_applies_nothing(deployed: BootstrapSettings, first_run: UUID) -> None:
+    before = state_versions(deployed)
+    run_id, state = run_and_wait("bootstrap/local", timeout=900)
+    assert state == "Completed", run_logs(run_id)[-4000:]
+    assert state_versions(deployed) == before  # the state object was not rewritten
+    plan = next(a for a in run_artifacts(run_id) if a.key == "local-platform-plan")
+    assert "no changes" in (plan.description or "")
+    assert "nothing to apply" in run_logs(run_id)
+
+
+def test_api_credential_leaks_nowhere(deployed: BootstrapSettings, first_run: UUID) -> None:
+    for version in state_versions(deployed):
+        assert AUTH_STRING not in read_state(deployed, version["VersionId"])
+    assert AUTH_STRING not in run_logs(first_run)
+    for artifact in run_artifacts(first_run):
+        assert AUTH_STRING not in json.dumps(artifact.data) + str(artifact.description)
+    for path in deployed.environment_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert AUTH_STRING.encode() not in path.read_bytes(), path
+
+
+def test_bad_input_fails_before_anything_changes(deployed: BootstrapSettings) -> None:
+    s3 = aws.client(deployed, "s3")
+    buckets_before = s3.list_buckets()["Buckets"]
+    with pytest.raises(SettingsError, match=r"vpc_cidr \[BOOTSTRAP_VPC_CIDR\]"):
+        bootstrap(environment="local", overrides={"vpc_cidr": "10.0.0.0/33", "name_prefix": "bad"})
+    with pytest.raises(SettingsError, match="never pass secrets as flow parameters"):
+        bootstrap(environment="local", overrides={"prefect_api_key": "x", "name_prefix": "bad"})
+    with pytest.raises(PreflightError, match="cannot reach http://127.0.0.1"):
+        bootstrap(
+            environment="local", overrides={"local_moto_port": free_port(), "name_prefix": "bad"}
+        )
+    assert s3.list_buckets()["Buckets"] == buckets_before
+
+
+def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_run: UUID) -> None:
+    run_id, state = run_and_wait("teardown/local", timeout=900)
+    assert state == "Completed", run_logs(run_id)[-4000:]
+    assert tagged_vpcs(deployed) == []
+    assert aws.client(deployed, "ecs").list_clusters()["clusterArns"] == []
+    assert aws.client(deployed, "ecr").describe_repositories()["repositories"] == []
+    assert aws.client(deployed, "sqs").list_queues().get("QueueUrls", []) == []
+    roles = aws.client(deployed, "iam").list_roles()["Roles"]
+    assert [r["RoleName"] for r in roles if r["RoleName"].startswith("prefect-local")] == []
+    assert len(state_versions(deployed)) >= 2  # history of the state is kept
