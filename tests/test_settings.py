@@ -107,3 +107,15 @@ def test_remote_environment_has_no_endpoint() -> None:
     settings = load_settings(environment="prod", prefect_api_key="k", **REMOTE)
     assert settings.effective_aws_endpoint_url is None
     assert settings.worker_api_url == REMOTE["prefect_api_url"]
+
+
+def test_readme_documents_every_setting() -> None:
+    from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [
+        name
+        for name in BootstrapSettings.model_fields
+        if f"| `{name}` | `BOOTSTRAP_{name.upper()}` |" not in readme
+    ]
+    assert missing == []
