@@ -68,6 +68,11 @@ class BootstrapSettings(BaseSettings):
     worker_memory: int = Field(1024, description="Worker task memory in MiB (valid for the CPU).")
     worker_count: int = Field(1, ge=0, le=20, description="Worker tasks the ECS service keeps.")
     work_pool_name: str = Field("ecs-work-pool", description="Name of the ECS work pool.")
+    flow_run_cpu: int = Field(512, description="Default CPU units of a flow run's ECS task.")
+    flow_run_memory: int = Field(1024, description="Default memory (MiB) of a flow run's task.")
+    worker_heartbeat_timeout: int = Field(
+        300, ge=10, le=3600, description="Seconds to wait for the ECS worker to come online."
+    )
     log_retention_days: int = Field(14, description="CloudWatch log retention in days.")
 
     # --- Prefect as the worker sees it -------------------------------------------------------
@@ -175,7 +180,7 @@ class BootstrapSettings(BaseSettings):
             raise ValueError(f"{value!r} must have a prefix length between /16 and /24")
         return value
 
-    @field_validator("worker_cpu")
+    @field_validator("worker_cpu", "flow_run_cpu")
     @classmethod
     def _cpu(cls, value: int) -> int:
         if value not in FARGATE_MEMORY:
@@ -208,12 +213,13 @@ class BootstrapSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> BootstrapSettings:
-        allowed = FARGATE_MEMORY[self.worker_cpu]
-        if self.worker_memory not in allowed:
-            raise ValueError(
-                f"worker_memory: {self.worker_memory} MiB is not valid with worker_cpu "
-                f"{self.worker_cpu}; use one of {allowed}"
-            )
+        for kind in ("worker", "flow_run"):
+            cpu, memory = getattr(self, f"{kind}_cpu"), getattr(self, f"{kind}_memory")
+            if memory not in FARGATE_MEMORY[cpu]:
+                raise ValueError(
+                    f"{kind}_memory: {memory} MiB is not valid with {kind}_cpu {cpu}; "
+                    f"use one of {FARGATE_MEMORY[cpu]}"
+                )
         if self.prefect_api_key and self.prefect_api_auth_string:
             raise ValueError(
                 "prefect_api_key and prefect_api_auth_string: set one, not both "

@@ -1,0 +1,125 @@
+"""The ECS work pool: its base job template's defaults come from what bootstrap provisioned.
+
+Bootstrap owns a fixed set of defaults (cluster, network, roles, image, size, logs, the credential
+secret, the observer queue). Every other part of the template is the user's: an edit there
+survives every re-run, and a template that would not change is not written at all.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+from prefect.exceptions import ObjectNotFound
+from prefect_aws.workers.ecs_worker import ECSWorker
+
+from bootstrap_flows.platform_stack import PlatformOutputs
+from bootstrap_flows.settings import BootstrapSettings
+
+POOL_TYPE = "ecs"
+PoolChange = Literal["created", "updated", "unchanged"]
+
+# A variable of ours, not prefect-aws's: it shows in the pool which queue the worker's ECS
+# observer reads (the worker service gets it as an environment variable).
+OBSERVER_QUEUE_VARIABLE = {
+    "title": "Observer queue",
+    "description": "SQS queue of ECS task state changes read by the worker's ECS observer "
+    "(set by bootstrap-flows; the worker service reads it from its environment).",
+    "type": "string",
+}
+
+
+class WorkPoolError(RuntimeError):
+    """The pool cannot be managed as asked (e.g. a pool of another type has the name)."""
+
+
+def owned_defaults(
+    settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
+) -> dict[str, Any]:
+    """The template defaults bootstrap owns, from settings and stack outputs."""
+    secret_field = (
+        "prefect_api_key_secret_arn"
+        if settings.prefect_api_key
+        else "prefect_api_auth_string_secret_arn"
+    )
+    return {
+        "cluster": platform.cluster_arn,
+        "vpc_id": platform.vpc_id,
+        "network_configuration": {
+            "awsvpcConfiguration": {
+                "subnets": platform.private_subnet_ids,
+                "securityGroups": [platform.worker_security_group_id],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        "execution_role_arn": platform.execution_role_arn,
+        "task_role_arn": platform.flow_run_task_role_arn,
+        "image": image_uri,
+        "cpu": settings.flow_run_cpu,
+        "memory": settings.flow_run_memory,
+        "configure_cloudwatch_logs": True,
+        "cloudwatch_logs_options": {
+            "awslogs-group": platform.log_group_name,
+            "awslogs-region": platform.region,
+        },
+        "cloudwatch_logs_prefix": "flow-runs",
+        secret_field: platform.prefect_api_secret_arn,
+        "observer_queue_name": platform.observer_queue_name,
+    }
+
+
+def desired_template(current: dict[str, Any] | None, owned: dict[str, Any]) -> dict[str, Any]:
+    """`current` (or prefect-aws's default template) with bootstrap's owned defaults applied."""
+    default = ECSWorker.get_default_base_job_template()
+    template = copy.deepcopy(current) if current else copy.deepcopy(default)
+    properties = template.setdefault("variables", {}).setdefault("properties", {})
+    known = default["variables"]["properties"]
+    for name, value in owned.items():
+        schema = properties.setdefault(
+            name, copy.deepcopy(known.get(name, OBSERVER_QUEUE_VARIABLE))
+        )
+        schema["default"] = value
+    # Container-level memory too: Fargate accepts it, and the emulated ECS refuses RunTask
+    # without it. Only added when missing, so a user's own value stays.
+    containers = (
+        template.get("job_configuration", {})
+        .get("task_definition", {})
+        .get("containerDefinitions", [])
+    )
+    if containers:
+        containers[0].setdefault("memory", "{{ memory }}")
+    return template
+
+
+def ensure_work_pool(
+    settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
+) -> tuple[PoolChange, dict[str, Any]]:
+    """Create the pool, update only what bootstrap owns, or leave it alone if nothing changed."""
+    owned = owned_defaults(settings, platform, image_uri)
+    with get_client(sync_client=True) as client:
+        try:
+            pool = client.read_work_pool(settings.work_pool_name)
+        except ObjectNotFound:
+            template = desired_template(None, owned)
+            client.create_work_pool(
+                WorkPoolCreate(
+                    name=settings.work_pool_name,
+                    type=POOL_TYPE,
+                    base_job_template=template,
+                    description=f"ECS Fargate pool of {settings.stack_name}, made by bootstrap",
+                )
+            )
+            return "created", template
+        if pool.type != POOL_TYPE:
+            raise WorkPoolError(
+                f"work pool {settings.work_pool_name!r} exists with type {pool.type!r}, not "
+                f"{POOL_TYPE!r}; choose another name with BOOTSTRAP_WORK_POOL_NAME (it was not "
+                "changed)"
+            )
+        template = desired_template(pool.base_job_template, owned)
+        if template == pool.base_job_template:
+            return "unchanged", template
+        client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
+        return "updated", template

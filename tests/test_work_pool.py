@@ -1,0 +1,113 @@
+"""The ECS work pool stage on a real Prefect server: owned defaults, user edits, no rewrites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+
+from bootstrap_flows.platform_stack import PlatformOutputs
+from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.work_pool import WorkPoolError, ensure_work_pool
+
+pytestmark = pytest.mark.slow
+
+OUTPUTS = PlatformOutputs(
+    region="us-east-1",
+    vpc_id="vpc-1",
+    vpc_cidr="10.0.0.0/16",
+    public_subnet_ids=["subnet-pub1", "subnet-pub2"],
+    private_subnet_ids=["subnet-priv1", "subnet-priv2"],
+    nat_gateway_ids=["nat-1"],
+    worker_security_group_id="sg-worker",
+    cluster_name="c",
+    cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c",
+    execution_role_arn="arn:aws:iam::123456789012:role/exec",
+    worker_task_role_arn="arn:aws:iam::123456789012:role/worker",
+    flow_run_task_role_arn="arn:aws:iam::123456789012:role/flow-run",
+    ecr_repository_name="repo",
+    ecr_repository_url="123456789012.dkr.ecr.us-east-1.amazonaws.com/repo",
+    prefect_api_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
+    log_group_name="/ecs/p",
+    observer_queue_name="q",
+    observer_queue_url="http://q",
+    observer_queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
+    observer_dlq_arn="arn:aws:sqs:us-east-1:123456789012:q-dlq",
+)
+IMAGE = "127.0.0.1:5000/repo@sha256:" + "a" * 64
+
+
+def defaults(pool_name: str) -> dict[str, Any]:
+    with get_client(sync_client=True) as client:
+        template = client.read_work_pool(pool_name).base_job_template
+    return {k: v.get("default") for k, v in template["variables"]["properties"].items()}
+
+
+@pytest.fixture()
+def settings(local_stack: BootstrapSettings, request: pytest.FixtureRequest) -> BootstrapSettings:
+    return load_settings(work_pool_name=f"pool-{request.node.name[5:30].replace('_', '-')}")
+
+
+def test_pool_defaults_come_from_outputs(settings: BootstrapSettings) -> None:
+    change, _ = ensure_work_pool(settings, OUTPUTS, IMAGE)
+    assert change == "created"
+    got = defaults(settings.work_pool_name)
+    assert got["cluster"] == OUTPUTS.cluster_arn
+    assert got["vpc_id"] == "vpc-1"
+    assert got["network_configuration"] == {
+        "awsvpcConfiguration": {
+            "subnets": ["subnet-priv1", "subnet-priv2"],
+            "securityGroups": ["sg-worker"],
+            "assignPublicIp": "DISABLED",
+        }
+    }
+    assert got["execution_role_arn"] == OUTPUTS.execution_role_arn
+    assert got["task_role_arn"] == OUTPUTS.flow_run_task_role_arn
+    assert got["image"] == IMAGE
+    assert (got["cpu"], got["memory"]) == (settings.flow_run_cpu, settings.flow_run_memory)
+    assert got["configure_cloudwatch_logs"] is True
+    assert got["cloudwatch_logs_options"]["awslogs-group"] == "/ecs/p"
+    assert got["prefect_api_auth_string_secret_arn"] == OUTPUTS.prefect_api_secret_arn
+    assert got["prefect_api_key_secret_arn"] is None
+    assert got["observer_queue_name"] == "q"
+
+
+def test_unchanged_pool_is_not_rewritten(settings: BootstrapSettings) -> None:
+    ensure_work_pool(settings, OUTPUTS, IMAGE)
+    with get_client(sync_client=True) as client:
+        before = client.read_work_pool(settings.work_pool_name)
+    assert ensure_work_pool(settings, OUTPUTS, IMAGE)[0] == "unchanged"
+    with get_client(sync_client=True) as client:
+        after = client.read_work_pool(settings.work_pool_name)
+    assert after.updated == before.updated
+
+
+def test_user_edits_of_other_fields_survive(settings: BootstrapSettings) -> None:
+    ensure_work_pool(settings, OUTPUTS, IMAGE)
+    with get_client(sync_client=True) as client:
+        template = client.read_work_pool(settings.work_pool_name).base_job_template
+        template["variables"]["properties"]["auto_deregister_task_definition"]["default"] = True
+        template["variables"]["properties"]["env"]["default"] = {"TEAM": "data"}
+        template["job_configuration"]["task_start_timeout_seconds"] = 900
+        client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
+    new_image = IMAGE.replace("a" * 64, "b" * 64)
+    assert ensure_work_pool(settings, OUTPUTS, new_image)[0] == "updated"
+    got = defaults(settings.work_pool_name)
+    assert got["image"] == new_image
+    assert got["auto_deregister_task_definition"] is True
+    assert got["env"] == {"TEAM": "data"}
+    with get_client(sync_client=True) as client:
+        template = client.read_work_pool(settings.work_pool_name).base_job_template
+    assert template["job_configuration"]["task_start_timeout_seconds"] == 900
+
+
+def test_pool_of_another_type_is_refused_untouched(settings: BootstrapSettings) -> None:
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name=settings.work_pool_name, type="process"))
+        before = client.read_work_pool(settings.work_pool_name)
+    with pytest.raises(WorkPoolError, match="exists with type 'process'"):
+        ensure_work_pool(settings, OUTPUTS, IMAGE)
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool(settings.work_pool_name).updated == before.updated
