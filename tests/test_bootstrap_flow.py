@@ -168,7 +168,10 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     run_id, state = run_and_wait("teardown/local", timeout=900)
     assert state == "Completed", run_logs(run_id)[-4000:]
     assert tagged_vpcs(deployed) == []
-    assert aws.client(deployed, "ecs").list_clusters()["clusterArns"] == []
+    ecs = aws.client(deployed, "ecs")
+    arns = ecs.list_clusters()["clusterArns"]
+    clusters = ecs.describe_clusters(clusters=arns)["clusters"] if arns else []
+    assert [c["clusterName"] for c in clusters if c["status"] == "ACTIVE"] == []
     assert aws.client(deployed, "ecr").describe_repositories()["repositories"] == []
     assert aws.client(deployed, "sqs").list_queues().get("QueueUrls", []) == []
     roles = aws.client(deployed, "iam").list_roles()["Roles"]

@@ -8,6 +8,8 @@ locals {
   region     = data.aws_region.current.name
 
   # Accept the log group ARN with or without the ":*" suffix the console shows.
+  # Log-group-level actions get both forms (IAM matches the log group ARN as
+  # "...:log-group:<name>" or "...:log-group:<name>:*" depending on the API).
   log_group_arn     = trimsuffix(var.log_group_arn, ":*")
   log_streams_arn   = "${local.log_group_arn}:log-stream:*"
   log_group_any_arn = "${local.log_group_arn}:*"
@@ -79,7 +81,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "CreateLogGroup"
     actions   = ["logs:CreateLogGroup"]
-    resources = [local.log_group_any_arn]
+    resources = [local.log_group_arn, local.log_group_any_arn]
   }
 
   statement {
@@ -130,7 +132,7 @@ data "aws_iam_policy_document" "flow_run" {
   statement {
     sid       = "DescribeOwnLogStreams"
     actions   = ["logs:DescribeLogStreams"]
-    resources = [local.log_group_any_arn]
+    resources = [local.log_group_arn, local.log_group_any_arn]
   }
 
   statement {
@@ -260,7 +262,7 @@ data "aws_iam_policy_document" "worker" {
       "logs:CreateLogGroup",
       "logs:DescribeLogStreams",
     ]
-    resources = [local.log_group_any_arn]
+    resources = [local.log_group_arn, local.log_group_any_arn]
   }
 
   statement {

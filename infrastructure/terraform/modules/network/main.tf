@@ -42,6 +42,11 @@ resource "aws_vpc" "this" {
       condition     = length(var.availability_zones != null ? var.availability_zones : data.aws_availability_zones.available.names) >= var.az_count
       error_message = "az_count is larger than the number of availability zones available in ${data.aws_region.current.name}."
     }
+
+    precondition {
+      condition     = tonumber(split("/", var.vpc_cidr)[1]) + var.subnet_newbits <= 28
+      error_message = "vpc_cidr prefix length + subnet_newbits must not exceed 28 (the smallest subnet AWS allows is /28)."
+    }
   }
 }
 

@@ -16,12 +16,26 @@ resource "aws_sqs_queue" "this" {
   visibility_timeout_seconds = var.visibility_timeout_seconds
   sqs_managed_sse_enabled    = true
 
+  tags = var.tags
+
+  lifecycle {
+    # The redrive policy is owned by aws_sqs_queue_redrive_policy.this below.
+    # The queue's computed copy is re-normalised by the provider on every plan,
+    # which shows a whitespace-only diff when the API (moto) returns spaced JSON.
+    ignore_changes = [redrive_policy]
+  }
+}
+
+# Separate resource instead of the inline redrive_policy argument: its read
+# keeps the configured JSON when the API returns an equivalent document, so
+# emulators that re-format JSON (moto adds spaces) do not cause a perpetual diff.
+resource "aws_sqs_queue_redrive_policy" "this" {
+  queue_url = aws_sqs_queue.this.id
+
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
     maxReceiveCount     = var.max_receive_count
   })
-
-  tags = var.tags
 }
 
 resource "aws_cloudwatch_event_rule" "this" {
@@ -67,4 +81,9 @@ data "aws_iam_policy_document" "queue" {
 resource "aws_sqs_queue_policy" "this" {
   queue_url = aws_sqs_queue.this.id
   policy    = data.aws_iam_policy_document.queue.json
+
+  # Set the access policy after the redrive policy. Real SQS only changes the
+  # attributes passed to SetQueueAttributes, but moto (5.x) clears the queue
+  # policy on every SetQueueAttributes call that omits Policy.
+  depends_on = [aws_sqs_queue_redrive_policy.this]
 }
