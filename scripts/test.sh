@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
+# checkov gets its own virtualenv: its pins clash with Prefect's.
+if [ ! -x .venv-checkov/bin/checkov ]; then
+  "${PYTHON:-python3}" -m venv .venv-checkov
+  .venv-checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
+fi
 .venv/bin/ruff check bootstrap_flows tests
 .venv/bin/ruff format --check bootstrap_flows tests
 .venv/bin/mypy
