@@ -13,18 +13,18 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import docker
 import httpx
 
-from bootstrap_flows import aws
+from bootstrap_flows import aws, processes
+from bootstrap_flows.processes import ServiceError
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
 
 REGISTRY_USER = "AWS"
+REGISTRY = "registry"
 REGISTRY_BINARY = "docker-registry"
 INSTALL_HINT = "run scripts/install-docker.sh (root on Debian/Ubuntu) or start Docker"
 
@@ -46,7 +46,7 @@ def redact_ecr_tokens() -> None:
         parsers.addFilter(_RedactEcrToken())
 
 
-class DockerEngineError(RuntimeError):
+class DockerEngineError(ServiceError):
     """No Docker engine, or the local registry could not start; the message says what to do."""
 
 
@@ -74,21 +74,6 @@ def registry_dir(settings: BootstrapSettings) -> Path:
     return settings.local_state_dir / "registry"
 
 
-def _run_dir(settings: BootstrapSettings) -> Path:
-    # Same layout as local_stack, so `run/` holds every PID and log of the embedded default.
-    path = settings.local_state_dir / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def registry_pid_file(settings: BootstrapSettings) -> Path:
-    return _run_dir(settings) / "registry.pid"
-
-
-def registry_log_file(settings: BootstrapSettings) -> Path:
-    return _run_dir(settings) / "registry.log"
-
-
 def registry_url(settings: BootstrapSettings) -> str:
     return f"http://127.0.0.1:{settings.local_registry_port}"
 
@@ -105,27 +90,6 @@ def emulated_ecr_password(settings: BootstrapSettings) -> str:
         ) from None
     _, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     return password
-
-
-def _pid(settings: BootstrapSettings) -> int | None:
-    try:
-        pid = int(registry_pid_file(settings).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if _alive(pid) else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _status(settings: BootstrapSettings, password: str | None = None) -> int | None:
@@ -189,7 +153,7 @@ def registry_up(
     host = f"127.0.0.1:{settings.local_registry_port}"
     if password is None:
         password = emulated_ecr_password(settings)
-    if _pid(settings):
+    if processes.running_pid(settings.local_state_dir, REGISTRY):
         if _status(settings, password) == 200:
             return host
         # Running with another password (the emulator was reset): restart with the current one.
@@ -203,49 +167,25 @@ def registry_up(
     if not binary:
         raise DockerEngineError(f"`{REGISTRY_BINARY}` is not installed; {INSTALL_HINT}")
     config = _write_config(settings, password)
-    log = registry_log_file(settings)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [binary, "serve", str(config)],
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    registry_pid_file(settings).write_text(str(process.pid))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DockerEngineError(
-                f"the local registry exited with code {process.returncode}; see {log}"
-            )
+    processes.start(
+        settings.local_state_dir,
+        REGISTRY,
+        [binary, "serve", str(config)],
         # 401 without credentials: up, and auth is on.
-        if _status(settings) == 401:
-            return host
-        time.sleep(0.2)
-    registry_down(settings)
-    raise DockerEngineError(f"the local registry did not answer in {timeout:.0f} s; see {log}")
+        ready=lambda: _status(settings) == 401,
+        timeout=timeout,
+        env=dict(os.environ),
+        cwd=PROJECT_ROOT,
+        error=DockerEngineError,
+    )
+    return host
 
 
 def registry_down(settings: BootstrapSettings) -> bool:
     """Stop the registry this stack started (by its PID); True if one was running."""
-    pid = _pid(settings)
-    registry_pid_file(settings).unlink(missing_ok=True)
-    if pid is None:
-        return False
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if not _alive(pid):
-            break
-    return True
+    return processes.stop(settings.local_state_dir, REGISTRY, grace=10.0)
 
 
 def registry_running(settings: BootstrapSettings) -> bool:
-    return _pid(settings) is not None and _status(settings) == 401
+    running = processes.running_pid(settings.local_state_dir, REGISTRY) is not None
+    return running and _status(settings) == 401

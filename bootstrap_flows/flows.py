@@ -102,7 +102,7 @@ def plan_platform(settings: BootstrapSettings, bucket: str, destroy: bool = Fals
         settings, platform_stack.STACK, bucket, platform_stack.platform_variables(settings), logger
     )
     plan = terraform.plan(var_file=var_file, destroy=destroy)
-    counts = ", ".join(f"{n} to {k}" for k, n in plan.counts.items() if k != "operation")
+    counts = ", ".join(f"{n} to {k}" for k, n in plan.counts.items() if n)
     create_table_artifact(
         key=_artifact_key(settings, "platform-destroy-plan" if destroy else "platform-plan"),
         table=plan.table() or [{"address": "(no changes)", "action": "none"}],
@@ -157,7 +157,7 @@ def summary(result: BootstrapResult) -> str:
     timings = "\n".join(
         f"| {stage} | {seconds:.1f} s |" for stage, seconds in result.timings.items()
     )
-    counts = ", ".join(f"{k}: {v}" for k, v in result.plan_counts.items() if k != "operation")
+    counts = ", ".join(f"{k}: {v}" for k, v in result.plan_counts.items() if v)
     markdown = (
         f"# Bootstrap of `{result.environment}`\n\n"
         f"**Platform:** {'applied' if result.applied else 'no changes, nothing applied'}"

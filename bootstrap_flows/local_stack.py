@@ -9,48 +9,29 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from bootstrap_flows import docker_engine, processes
 from bootstrap_flows.aws import EMULATOR_CREDENTIALS
+from bootstrap_flows.processes import ServiceError
 from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 
 BOOTSTRAP_POOL = "bootstrap"
-SERVICES = ("moto", "prefect", "worker")
+# Started in this order, stopped in reverse.
+SERVICES = ("moto", "registry", "prefect", "worker")
 BIN = Path(sys.executable).parent
 
 
-class LocalStackError(RuntimeError):
+class LocalStackError(ServiceError):
     """A local service could not start; the message says which and where its log is."""
 
 
-def _run_dir(settings: BootstrapSettings) -> Path:
-    path = settings.local_state_dir / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _pid_file(settings: BootstrapSettings, service: str) -> Path:
-    return _run_dir(settings) / f"{service}.pid"
-
-
 def log_file(settings: BootstrapSettings, service: str) -> Path:
-    return _run_dir(settings) / f"{service}.log"
-
-
-def _pid(settings: BootstrapSettings, service: str) -> int | None:
-    """The recorded PID of `service` if that process is still alive."""
-    try:
-        pid = int(_pid_file(settings, service).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if _alive(pid) else None
+    return processes.log_file(settings.local_state_dir, service)
 
 
 def auth_string(settings: BootstrapSettings) -> str:
@@ -74,6 +55,7 @@ def child_env(settings: BootstrapSettings) -> dict[str, str]:
         f"{ENV_PREFIX}LOCAL_STATE_DIR": str(settings.local_state_dir),
         f"{ENV_PREFIX}LOCAL_MOTO_PORT": str(settings.local_moto_port),
         f"{ENV_PREFIX}LOCAL_PREFECT_PORT": str(settings.local_prefect_port),
+        f"{ENV_PREFIX}LOCAL_REGISTRY_PORT": str(settings.local_registry_port),
     }
 
 
@@ -92,41 +74,23 @@ def _start(
     timeout: float,
     env: dict[str, str] | None = None,
 ) -> None:
-    if _pid(settings, service) and ready():
+    if processes.running_pid(settings.local_state_dir, service) and ready():
         return
     if ready():
         raise LocalStackError(
             f"{service}: its port is already taken by a process this stack did not start; stop "
             "it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, BOOTSTRAP_LOCAL_PREFECT_PORT)"
         )
-    log = log_file(settings, service)
-
-    def restore_signals() -> None:
-        # A process started from a non-interactive shell inherits SIGINT ignored; restore it
-        # so the service (and the flow runs it starts) stop cleanly.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=env or child_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=restore_signals,
-        )
-    _pid_file(settings, service).write_text(str(process.pid))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise LocalStackError(f"{service} exited with code {process.returncode}; see {log}")
-        if ready():
-            return
-        time.sleep(0.5)
-    raise LocalStackError(f"{service} did not become ready in {timeout:.0f} s; see {log}")
+    processes.start(
+        settings.local_state_dir,
+        service,
+        command,
+        ready,
+        timeout,
+        env=env or child_env(settings),
+        cwd=PROJECT_ROOT,
+        error=LocalStackError,
+    )
 
 
 def _worker_online(settings: BootstrapSettings) -> bool:
@@ -166,6 +130,9 @@ def up(settings: BootstrapSettings) -> str:
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
         env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
     )
+    # The registry standing in for ECR: its password is the emulated ECR token's.
+    docker_engine.ensure_docker()
+    docker_engine.registry_up(settings)
     prefect_home = settings.local_state_dir / "prefect"
     _start(
         settings,
@@ -202,41 +169,15 @@ def up(settings: BootstrapSettings) -> str:
 
 
 def down(settings: BootstrapSettings) -> list[str]:
-    """Stop every service this stack started (worker first); return the ones stopped."""
-    stopped = []
-    for service in reversed(SERVICES):
-        pid = _pid(settings, service)
-        if pid is None:
-            _pid_file(settings, service).unlink(missing_ok=True)
-            continue
-        for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.2)
-            if not _alive(pid):
-                break
-        _pid_file(settings, service).unlink(missing_ok=True)
-        stopped.append(service)
-    return stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Stop every service this stack started (last started first); return the ones stopped."""
+    return [
+        service
+        for service in reversed(SERVICES)
+        if processes.stop(settings.local_state_dir, service)
+    ]
 
 
 def status(settings: BootstrapSettings) -> dict[str, int | None]:
-    return {service: _pid(settings, service) for service in SERVICES}
+    return {
+        service: processes.running_pid(settings.local_state_dir, service) for service in SERVICES
+    }

@@ -8,3 +8,8 @@ if [ -z "${BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR:-}" ]; then
     fi
   done
 fi
+# A host that trusts an extra CA (a TLS-intercepting proxy) names its bundle in SSL_CERT_FILE;
+# pip inside the worker image build must trust the same bundle.
+if [ -z "${BOOTSTRAP_EXTRA_CA_BUNDLE:-}" ] && [ -n "${SSL_CERT_FILE:-}" ] && [ -f "$SSL_CERT_FILE" ]; then
+  export BOOTSTRAP_EXTRA_CA_BUNDLE="$SSL_CERT_FILE"
+fi

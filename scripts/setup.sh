@@ -12,6 +12,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3
   echo "error: $PYTHON is not Python 3.11 or 3.12; set PYTHON=/path/to/python3.11" >&2
   exit 1
 fi
+# A Docker engine, a registry and mmdebstrap for the worker image (installed when missing, as
+# root on Debian/Ubuntu; elsewhere it says what to install).
+bash scripts/install-docker.sh
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # constraints.txt pins every transitive dependency to the set measured to work together.
 .venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[local,test]"

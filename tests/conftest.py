@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-flows-test-"))
-MOTO_PORT, PREFECT_PORT = free_port(), free_port()
+MOTO_PORT, PREFECT_PORT, REGISTRY_PORT = free_port(), free_port(), free_port()
 # The worker's Prefect credential for this test session: must never show up in state or logs.
 AUTH_STRING = f"worker:{secrets.token_hex(16)}"
 
@@ -33,6 +33,7 @@ os.environ.update(
         "BOOTSTRAP_LOCAL_STATE_DIR": str(STATE_DIR),
         "BOOTSTRAP_LOCAL_MOTO_PORT": str(MOTO_PORT),
         "BOOTSTRAP_LOCAL_PREFECT_PORT": str(PREFECT_PORT),
+        "BOOTSTRAP_LOCAL_REGISTRY_PORT": str(REGISTRY_PORT),
         "BOOTSTRAP_PREFECT_API_AUTH_STRING": AUTH_STRING,
         # Two AZs keep the emulated apply quick; the count is still checked (2 x N subnets).
         "BOOTSTRAP_AZ_COUNT": "2",
