@@ -59,6 +59,11 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
     }
 
 
+def ecr_repository_name(settings: BootstrapSettings) -> str:
+    """The repository name the platform stack gives ECR (known before it is applied)."""
+    return f"{settings.stack_name}-worker"
+
+
 def api_secret_value(settings: BootstrapSettings) -> str | None:
     secret = settings.prefect_api_key or settings.prefect_api_auth_string
     return secret.get_secret_value() if secret else None

@@ -65,3 +65,12 @@ def open_stack(
     var_file = terraform.work_dir / "terraform.tfvars.json"
     var_file.write_text(json.dumps(variables, indent=2, sort_keys=True))
     return terraform, var_file
+
+
+def read_outputs(
+    settings: BootstrapSettings, stack: str, bucket: str, logger: logging.Logger | Any
+) -> dict[str, Any]:
+    """The outputs recorded in a stack's state ({} when it holds nothing)."""
+    terraform = stack_terraform(settings, stack, logger)
+    terraform.init(backend_config(settings, bucket, stack))
+    return terraform.output()

@@ -1,0 +1,101 @@
+"""The worker stack (the Prefect worker as an ECS Fargate service) and waiting for it online."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from bootstrap_flows.platform_stack import PlatformOutputs
+from bootstrap_flows.settings import BootstrapSettings
+
+STACK = "worker"
+
+
+class WorkerOutputs(BaseModel):
+    """What the worker stack hands on (names match its `outputs.tf`)."""
+
+    service_name: str
+    service_arn: str
+    task_definition_arn: str
+    task_definition_family: str
+    container_name: str
+    alarm_names: list[str]
+    autoscaling_enabled: bool
+
+
+class WorkerNotOnline(RuntimeError):
+    """No worker of the pool sent a heartbeat in time; the message says what to check."""
+
+
+def api_secret_env_name(settings: BootstrapSettings) -> str:
+    return "PREFECT_API_KEY" if settings.prefect_api_key else "PREFECT_API_AUTH_STRING"
+
+
+def worker_variables(
+    settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
+) -> dict[str, Any]:
+    """Terraform input variables of the worker stack: platform outputs, the image, settings."""
+    return {
+        "environment": settings.environment,
+        "region": settings.aws_region,
+        "name_prefix": settings.name_prefix,
+        "aws_endpoint_url": settings.effective_aws_endpoint_url,
+        "cluster_arn": platform.cluster_arn,
+        "cluster_name": platform.cluster_name,
+        "private_subnet_ids": platform.private_subnet_ids,
+        "worker_security_group_id": platform.worker_security_group_id,
+        "execution_role_arn": platform.execution_role_arn,
+        "task_role_arn": platform.worker_task_role_arn,
+        "log_group_name": platform.log_group_name,
+        "prefect_api_secret_arn": platform.prefect_api_secret_arn,
+        "api_secret_env_name": api_secret_env_name(settings),
+        "prefect_api_url": settings.worker_api_url,
+        "work_pool_name": settings.work_pool_name,
+        "image_uri": image_uri,
+        "worker_cpu": settings.worker_cpu,
+        "worker_memory": settings.worker_memory,
+        "desired_count": settings.worker_count,
+        "observer_queue_name": platform.observer_queue_name,
+        # The emulator has no Application Auto Scaling; real accounts get it.
+        "enable_autoscaling": not settings.is_local,
+    }
+
+
+def wait_for_worker(
+    settings: BootstrapSettings,
+    platform: PlatformOutputs,
+    since: datetime,
+    poll_seconds: float = 3.0,
+) -> str:
+    """Block until a worker of the pool heartbeats after `since`; return its name."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + settings.worker_heartbeat_timeout
+    # Heartbeats are stamped by the server; a small allowance absorbs clock differences.
+    cutoff = since.astimezone(UTC) - timedelta(seconds=5)
+    while True:
+        with get_client(sync_client=True) as client:
+            workers = client.read_workers_for_work_pool(settings.work_pool_name)
+        for worker in workers:
+            if worker.last_heartbeat_time and worker.last_heartbeat_time >= cutoff:
+                return str(worker.name)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(poll_seconds)
+    raise WorkerNotOnline(
+        f"no worker of pool {settings.work_pool_name!r} sent a heartbeat within "
+        f"{settings.worker_heartbeat_timeout} s. Check: the ECS service events "
+        f"(`aws ecs describe-services --cluster {platform.cluster_name} --services "
+        f"{settings.stack_name}-worker`); the worker's logs in CloudWatch log group "
+        f"{platform.log_group_name} (stream prefix `worker`); that the private subnets reach "
+        f"{settings.worker_api_url} (NAT gateway, security-group egress); and that secret "
+        f"{platform.prefect_api_secret_arn} holds a valid credential. Raise "
+        "BOOTSTRAP_WORKER_HEARTBEAT_TIMEOUT if the worker is just slow to start."
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
