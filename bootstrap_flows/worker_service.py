@@ -24,6 +24,7 @@ class WorkerOutputs(BaseModel):
     container_name: str
     alarm_names: list[str]
     autoscaling_enabled: bool
+    image_uri: str
 
 
 class WorkerNotOnline(RuntimeError):
@@ -61,6 +62,8 @@ def worker_variables(
         "observer_queue_name": platform.observer_queue_name,
         # The emulator has no Application Auto Scaling; real accounts get it.
         "enable_autoscaling": not settings.is_local,
+        # Local containers share the host's network: a fixed health port could collide.
+        "enable_health_check": not settings.is_local,
     }
 
 

@@ -36,5 +36,6 @@ module "worker_service" {
   autoscaling_max    = var.autoscaling_max
 
   enable_alarms        = var.enable_alarms
+  enable_health_check  = var.enable_health_check
   alarm_sns_topic_arns = var.alarm_sns_topic_arns
 }

@@ -289,3 +289,9 @@ variable "tags" {
     error_message = "Tag keys must be 1-128 characters and not start with \"aws:\"; values at most 256 characters."
   }
 }
+
+variable "enable_health_check" {
+  description = "Run the worker with its health server and an ECS container health check on port 8080. The embedded default turns it off: its containers share the host's network."
+  type        = bool
+  default     = true
+}
