@@ -29,7 +29,15 @@ from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from pydantic import BaseModel, Field
 
-from bootstrap_flows import image, local_stack, platform_stack, stacks, work_pool, worker_service
+from bootstrap_flows import (
+    e2e,
+    image,
+    local_stack,
+    platform_stack,
+    stacks,
+    work_pool,
+    worker_service,
+)
 from bootstrap_flows.docker_engine import ensure_docker
 from bootstrap_flows.image import BuiltImage, PushedImage
 from bootstrap_flows.platform_stack import PlatformOutputs
@@ -52,6 +60,7 @@ class BootstrapResult(BaseModel):
     work_pool: str
     work_pool_change: str
     worker_name: str
+    e2e: e2e.E2EResult
     timings: dict[str, float] = Field(default_factory=dict)
 
 
@@ -211,6 +220,18 @@ def worker_online(settings: BootstrapSettings, platform: PlatformOutputs, since:
     return name
 
 
+@task(name="e2e test flow", cache_policy=NO_CACHE)
+def e2e_test_flow(settings: BootstrapSettings, image_uri: str) -> e2e.E2EResult:
+    result = e2e.run_e2e(settings, image_uri)
+    get_run_logger().info(
+        "e2e test flow run %s Completed in %.0f s on task %s",
+        result.flow_run_id,
+        result.seconds,
+        result.task_arn,
+    )
+    return result
+
+
 @task(name="summary", cache_policy=NO_CACHE)
 def summary(result: BootstrapResult) -> str:
     def table(values: dict[str, Any]) -> str:
@@ -238,6 +259,9 @@ def summary(result: BootstrapResult) -> str:
         f"({'already in ECR' if result.image.skipped else 'pushed'})\n\n"
         f"**Work pool:** `{result.work_pool}` ({result.work_pool_change}); "
         f"**worker online:** `{result.worker_name}`\n\n"
+        f"**e2e test flow:** run `{result.e2e.flow_run_id}` {result.e2e.state} in "
+        f"{result.e2e.seconds:.0f} s on task `{result.e2e.task_arn}` "
+        f"(image `{result.e2e.image_digest}`)\n\n"
         f"## Stage timings\n| stage | time |\n|---|---|\n{timings}\n\n"
         f"## Platform outputs\n| output | value |\n|---|---|\n"
         f"{table(result.platform.model_dump())}\n\n"
@@ -291,6 +315,9 @@ def bootstrap(
             pool_change = create_work_pool(settings, platform, pushed.uri)
         with _timed(timings, "worker online"):
             worker_name = worker_online(settings, platform, since)
+    # Outside the lock: the e2e run only reads what bootstrap made.
+    with _timed(timings, "e2e test flow"):
+        e2e_result = e2e_test_flow(settings, pushed.uri)
     result = BootstrapResult(
         environment=settings.environment,
         applied=applied,
@@ -301,6 +328,7 @@ def bootstrap(
         work_pool=settings.work_pool_name,
         work_pool_change=pool_change,
         worker_name=worker_name,
+        e2e=e2e_result,
         timings=timings,
     )
     summary(result)

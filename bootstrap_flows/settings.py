@@ -70,6 +70,9 @@ class BootstrapSettings(BaseSettings):
     work_pool_name: str = Field("ecs-work-pool", description="Name of the ECS work pool.")
     flow_run_cpu: int = Field(512, description="Default CPU units of a flow run's ECS task.")
     flow_run_memory: int = Field(1024, description="Default memory (MiB) of a flow run's task.")
+    e2e_timeout: int = Field(
+        600, ge=30, le=7200, description="Seconds to wait for the e2e test flow run to finish."
+    )
     worker_heartbeat_timeout: int = Field(
         300, ge=10, le=3600, description="Seconds to wait for the ECS worker to come online."
     )

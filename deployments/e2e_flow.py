@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import prefect
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
@@ -53,6 +54,10 @@ def e2e_test() -> dict[str, Any]:
         "prefect": prefect.__version__,
     }
     logger.info("e2e-test ran in task %s from image %s", result["task_arn"], result["image"])
+    # Bootstrap reads this back: the run's return value stays inside its container.
+    create_table_artifact(
+        key="e2e-where", table=[result], description="Where the e2e test flow ran"
+    )
     if os.environ.get("E2E_FAIL") == "1":
         print("E2E_FAIL=1: exiting with code 3, as a crashing flow would")
         sys.stdout.flush()
