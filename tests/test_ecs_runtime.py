@@ -1,0 +1,718 @@
+"""The local ECS runtime against a real moto server and a real Docker engine.
+
+Slow tests start moto on a free port and the runtime as its own process (as the local stack
+does), and stop both by PID. They need dockerd (scripts/install-docker.sh): a missing engine
+fails them. The probe image is the project's Debian base plus tests/fixtures/ecs_runtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import docker
+import docker.errors
+import httpx
+import pytest
+
+from bootstrap_flows import docker_engine, image
+from bootstrap_flows.ecs_runtime import (
+    CLUSTER_LABEL,
+    RUNTIME_LABEL,
+    TASK_LABEL,
+    EcsRuntime,
+    EcsRuntimeError,
+    container_environment,
+    docker_time_ns,
+    healthy,
+    local_image_ref,
+    log_batches,
+    parse_log_lines,
+    parse_value_from,
+    registry_host_of,
+)
+from bootstrap_flows.settings import BootstrapSettings, load_settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ecs_runtime"
+LOG = logging.getLogger("test_ecs_runtime")
+SLEEP = ["python3", "/probe.py", "sleep"]
+T = TypeVar("T")
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def test_ecr_uris_move_to_the_local_registry() -> None:
+    digest = "sha256:" + "a" * 64
+    ecr = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/prefect-local/worker@{digest}"
+    assert local_image_ref(ecr, "127.0.0.1:5000") == f"127.0.0.1:5000/prefect-local/worker@{digest}"
+    assert local_image_ref(ecr, None) == ecr
+    for other in ("127.0.0.1:5000/repo:1", "python:3.11", "ghcr.io/org/image:tag"):
+        assert local_image_ref(other, "127.0.0.1:5000") == other
+    assert registry_host_of("127.0.0.1:5000/repo@" + digest) == "127.0.0.1:5000"
+    assert registry_host_of("localhost/repo") == "localhost"
+    assert registry_host_of("bootstrap-flows/base:bookworm-py3") is None
+    assert registry_host_of("python") is None
+
+
+def test_value_from_forms() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prefect-api-AbCdEf"
+    assert parse_value_from(arn).service == "secretsmanager"
+    assert parse_value_from(arn).name == arn
+    assert parse_value_from(arn).json_key is None
+    keyed = parse_value_from(f"{arn}:password::")
+    assert (keyed.name, keyed.json_key, keyed.version_stage, keyed.version_id) == (
+        arn,
+        "password",
+        None,
+        None,
+    )
+    staged = parse_value_from(f"{arn}::AWSPREVIOUS:")
+    assert (staged.json_key, staged.version_stage) == (None, "AWSPREVIOUS")
+    ssm_arn = "arn:aws:ssm:us-east-1:123456789012:parameter"
+    assert parse_value_from(f"{ssm_arn}/prefect/api-key").name == "/prefect/api-key"
+    assert parse_value_from(f"{ssm_arn}/flat").name == "flat"
+    assert parse_value_from("plain-name").service == "ssm"
+
+
+def test_docker_log_lines_parse_and_batch() -> None:
+    assert docker_time_ns("1970-01-01T00:00:01.5Z") == 1_500_000_000
+    assert docker_time_ns("1970-01-01T00:00:02Z") == 2_000_000_000
+    raw = (
+        b"1970-01-01T00:00:01.000000001Z first\n"
+        b"1970-01-01T00:00:01.000000002Z \r\n"
+        b"1970-01-01T00:00:02.123456789Z second\r\n"
+        b"not a log line\n"
+    )
+    assert parse_log_lines(raw, 0) == [(1_000_000_001, "first"), (2_123_456_789, "second")]
+    assert parse_log_lines(raw, 1_000_000_001) == [(2_123_456_789, "second")]
+    events = [(i * 1_000_000, "x" * 200_000) for i in range(12)]
+    batches = list(log_batches(events))
+    assert sum(len(batch) for batch, _ in batches) == 12
+    assert all(sum(len(e["message"]) + 26 for e in batch) <= 1_048_576 for batch, _ in batches)
+    assert batches[-1][1] == 11 * 1_000_000
+    huge = list(log_batches([(1, "y" * 300_000)]))
+    assert len(huge[0][0][0]["message"]) == 262_144 - 26
+
+
+def test_environment_precedence() -> None:
+    env = container_environment(
+        {"AWS_REGION": "us-east-1", "MODE": "base"},
+        {"environment": [{"name": "MODE", "value": "definition"}, {"name": "A", "value": "1"}]},
+        {"environment": [{"name": "MODE", "value": "override"}]},
+        {"SECRET": "s"},
+        "arn:task",
+    )
+    assert env == {
+        "AWS_REGION": "us-east-1",
+        "MODE": "override",
+        "A": "1",
+        "SECRET": "s",
+        "ECS_TASK_ARN": "arn:task",
+    }
+
+
+def test_refuses_real_aws() -> None:
+    settings = load_settings(environment="dev", prefect_api_url="https://prefect.example/api")
+    with pytest.raises(EcsRuntimeError, match="only runs against emulated AWS"):
+        EcsRuntime(settings, docker_client=object())
+
+
+# --- fixtures for the slow tests -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def engine() -> docker.DockerClient:
+    return docker_engine.ensure_docker()
+
+
+@pytest.fixture(scope="module")
+def probe_image(engine: docker.DockerClient) -> str:
+    """The probe image, built once per content and kept (one small layer on the base)."""
+    try:
+        engine.images.get(image.FALLBACK_BASE)
+    except docker.errors.ImageNotFound:
+        image.ensure_fallback_base(load_settings(), LOG, engine)
+    content = hashlib.sha256()
+    for name in ("Dockerfile", "probe.py"):
+        content.update((FIXTURES / name).read_bytes())
+    tag = f"bootstrap-flows-test/ecs-runtime-probe:{content.hexdigest()[:12]}"
+    try:
+        engine.images.get(tag)
+    except docker.errors.ImageNotFound:
+        engine.images.build(
+            path=str(FIXTURES), tag=tag, buildargs={"BASE_IMAGE": image.FALLBACK_BASE}, rm=True
+        )
+    return tag
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path) -> Iterator[str]:
+    """A moto server of this test's own, so no test sees another's services."""
+    port = _free_port()
+    log = tmp_path / "moto.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            assert process.poll() is None, f"moto exited; see {log}"
+            try:
+                # Not data.json: with the managed policies loaded it takes ~3 s.
+                probe = f"{url}/moto-api/state-manager/get-transition?model_name=ecs::task"
+                return httpx.get(probe, timeout=2).is_success
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, 60, "moto")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+class Emulated:
+    """boto3 clients of the test's moto, and the ECS pieces the tests build from them."""
+
+    def __init__(self, endpoint: str) -> None:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        self.ecs = session.client("ecs", endpoint_url=endpoint)
+        self.ec2 = session.client("ec2", endpoint_url=endpoint)
+        self.sqs = session.client("sqs", endpoint_url=endpoint)
+        self.events = session.client("events", endpoint_url=endpoint)
+        self.logs = session.client("logs", endpoint_url=endpoint)
+        self.secrets = session.client("secretsmanager", endpoint_url=endpoint)
+        self.account = session.client("sts", endpoint_url=endpoint).get_caller_identity()["Account"]
+        vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        # moto's awsvpc tasks need DNS hostnames for their network interface.
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        self.network = {
+            "awsvpcConfiguration": {
+                "subnets": [subnet],
+                "securityGroups": [],  # moto's RunTask fails without the key
+                "assignPublicIp": "ENABLED",
+            }
+        }
+        self.cluster = self.ecs.create_cluster(clusterName="local")["cluster"]["clusterArn"]
+        self.queue = self._events_queue()
+        self.messages: list[dict[str, Any]] = []
+
+    def _events_queue(self) -> str:
+        """The observer's queue behind an EventBridge rule, as the platform stack builds it."""
+        queue = self.sqs.create_queue(QueueName="prefect-ecs-tasks-events")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        pattern = {
+            "source": ["aws.ecs"],
+            "detail-type": ["ECS Task State Change"],
+            "detail": {"clusterArn": [self.cluster]},
+        }
+        self.events.put_rule(Name="ecs-task-events", EventPattern=json.dumps(pattern))
+        self.events.put_targets(Rule="ecs-task-events", Targets=[{"Id": "q", "Arn": queue_arn}])
+        return str(queue)
+
+    def task_definition(self, family: str, image_ref: str, **container: Any) -> str:
+        container.setdefault("command", SLEEP)
+        definition = {"name": family, "image": image_ref, "memory": 512, **container}
+        return str(
+            self.ecs.register_task_definition(
+                family=family,
+                requiresCompatibilities=["FARGATE"],
+                networkMode="awsvpc",
+                cpu="256",
+                memory="512",
+                containerDefinitions=[definition],
+            )["taskDefinition"]["taskDefinitionArn"]
+        )
+
+    def run_task(self, task_definition: str, **kwargs: Any) -> str:
+        tasks = self.ecs.run_task(
+            cluster=self.cluster,
+            taskDefinition=task_definition,
+            launchType="FARGATE",
+            networkConfiguration=self.network,
+            **kwargs,
+        )["tasks"]
+        return str(tasks[0]["taskArn"])
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return dict(self.ecs.describe_tasks(cluster=self.cluster, tasks=[arn])["tasks"][0])
+
+    def stopped(self, arn: str) -> dict[str, Any] | None:
+        task = self.task(arn)
+        return task if task["lastStatus"] == "STOPPED" else None
+
+    def task_events(self, arn: str) -> list[dict[str, Any]]:
+        """Every ECS Task State Change of `arn` that reached the queue so far, in order."""
+        while True:
+            received = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10)
+            batch = received.get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                self.messages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        return [m for m in self.messages if m["detail"]["taskArn"] == arn]
+
+    def stopped_event(self, arn: str) -> dict[str, Any] | None:
+        found = [m for m in self.task_events(arn) if m["detail"]["lastStatus"] == "STOPPED"]
+        return found[-1] if found else None
+
+
+@pytest.fixture
+def aws(endpoint: str) -> Emulated:
+    return Emulated(endpoint)
+
+
+class Runtime:
+    """`python -m bootstrap_flows.ecs_runtime` as the local stack runs it, on the test's moto."""
+
+    def __init__(self, endpoint: str, state: Path, engine: docker.DockerClient, **env: str):
+        self.engine = engine
+        self.state = state
+        self.log = state / "ecs-runtime.log"
+        self.env = {
+            **os.environ,
+            "BOOTSTRAP_ENV_FILE": "/nonexistent",
+            "BOOTSTRAP_ENVIRONMENT": "local",
+            "BOOTSTRAP_AWS_ENDPOINT_URL": endpoint,
+            "BOOTSTRAP_LOCAL_STATE_DIR": str(state),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            **env,
+        }
+        self.settings: BootstrapSettings = load_settings(
+            environment="local", aws_endpoint_url=endpoint, local_state_dir=state
+        )
+        self.instance = str(state.resolve())
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bootstrap_flows.ecs_runtime",
+                    "--poll-interval",
+                    "0.5",
+                    "--shutdown-grace",
+                    "5",
+                ],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def ready() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            return healthy(self.settings)
+
+        wait_for(ready, 60, "the ECS runtime's first pass")
+
+    def stop(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def containers(self, running_only: bool = True) -> list[Any]:
+        found = self.engine.containers.list(
+            all=not running_only, filters={"label": f"{RUNTIME_LABEL}={self.instance}"}
+        )
+        return list(found)
+
+    def container_of(self, task_arn: str) -> Any | None:
+        found = [c for c in self.containers() if c.labels.get(TASK_LABEL) == task_arn]
+        return found[0] if found else None
+
+
+@pytest.fixture
+def runtime(
+    endpoint: str, tmp_path: Path, engine: docker.DockerClient, probe_image: str
+) -> Iterator[Runtime]:
+    """Not started: a test may set things up first. Stopped and cleaned up afterwards."""
+    result = Runtime(endpoint, tmp_path / "state", engine)
+    try:
+        yield result
+    finally:
+        if result.process is not None:
+            try:
+                result.stop()
+            except subprocess.TimeoutExpired:
+                result.process.kill()
+        for container in result.containers(running_only=False):
+            container.remove(force=True)
+
+
+# --- the slow tests ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_service_keeps_its_desired_count(aws: Emulated, runtime: Runtime, probe_image: str) -> None:
+    td = aws.task_definition("worker", probe_image, stopTimeout=5)
+    aws.ecs.create_service(
+        cluster=aws.cluster,
+        serviceName="worker",
+        taskDefinition=td,
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=aws.network,
+    )
+    runtime.start()
+
+    first = wait_for(lambda: runtime.containers(), 60, "the service's container")
+    assert len(first) == 1
+    first_arn = first[0].labels[TASK_LABEL]
+    task = aws.task(first_arn)
+    assert (task["group"], task["startedBy"], task["lastStatus"]) == (
+        "service:worker",
+        "worker",
+        "RUNNING",
+    )
+    assert first[0].labels[CLUSTER_LABEL] == aws.cluster
+    assert first[0].attrs["HostConfig"]["NetworkMode"] == "host"
+    wait_for(
+        lambda: (
+            aws.ecs.describe_services(cluster=aws.cluster, services=["worker"])["services"][0][
+                "runningCount"
+            ]
+            == 1
+        ),
+        20,
+        "runningCount 1",
+    )
+
+    # A container that dies is replaced by a new task, and its own task stops with its code.
+    first[0].kill()
+    replaced = wait_for(
+        lambda: [c for c in runtime.containers() if c.labels[TASK_LABEL] != first_arn],
+        60,
+        "a replacement container",
+    )
+    assert len(replaced) == 1
+    assert len(runtime.containers()) == 1
+    old = wait_for(lambda: aws.stopped(first_arn), 20, "the dead task STOPPED")
+    assert old["stoppedReason"] == "Essential container in task exited (exit code 137)"
+    event = wait_for(lambda: aws.stopped_event(first_arn), 20, "the STOPPED event")
+    assert event["detail"]["containers"][0]["exitCode"] == 137
+    assert event["detail"]["stopCode"] == "EssentialContainerExited"
+
+    # A new revision rolls out: its task starts, the old revision's stops. moto keeps the
+    # family name UpdateService was given, not the revision's ARN.
+    replaced_arn = replaced[0].labels[TASK_LABEL]
+    revision = aws.task_definition("worker", probe_image, stopTimeout=5)
+    aws.ecs.update_service(cluster=aws.cluster, service="worker", taskDefinition="worker")
+
+    def rolled() -> list[Any] | None:
+        found = runtime.containers()
+        arns = [c.labels[TASK_LABEL] for c in found]
+        return found if len(found) == 1 and replaced_arn not in arns else None
+
+    rolled_out = wait_for(rolled, 60, "the new revision's task replacing the old")
+    second_arn = rolled_out[0].labels[TASK_LABEL]
+    assert aws.task(second_arn)["taskDefinitionArn"] == revision
+    assert aws.task(replaced_arn)["stoppedReason"].startswith("Scaling activity")
+
+    # Desired count 0 stops it; the task says why.
+    aws.ecs.update_service(cluster=aws.cluster, service="worker", desiredCount=0)
+    wait_for(lambda: not runtime.containers(running_only=False), 30, "no containers")
+    second = wait_for(lambda: aws.stopped(second_arn), 10, "the scaled-in task STOPPED")
+    assert second["stoppedReason"].startswith("Scaling activity initiated by (deployment")
+    stopped = wait_for(lambda: aws.stopped_event(second_arn), 10, "its STOPPED event")
+    assert stopped["detail"]["stopCode"] == "ServiceSchedulerInitiated"
+    # A SIGTERM the probe handles: a clean exit, not a kill.
+    assert stopped["detail"]["containers"][0]["exitCode"] == 0
+    aws.ecs.delete_service(cluster=aws.cluster, service="worker")
+
+
+@pytest.mark.slow
+def test_run_task_gets_overrides_secrets_logs_and_events(
+    aws: Emulated, runtime: Runtime, probe_image: str
+) -> None:
+    api_secret = secrets.token_urlsafe(24)
+    json_secret = secrets.token_urlsafe(24)
+    api_arn = aws.secrets.create_secret(Name="probe-api", SecretString=api_secret)["ARN"]
+    json_arn = aws.secrets.create_secret(
+        Name="probe-json", SecretString=json.dumps({"user": "u", "password": json_secret})
+    )["ARN"]
+    aws.logs.create_log_group(logGroupName="probe-logs")
+    td = aws.task_definition(
+        "probe",
+        probe_image,
+        environment=[
+            {"name": "MODE", "value": "definition"},
+            {"name": "FROM_DEFINITION", "value": "yes"},
+            {"name": "API_SECRET_SHA256", "value": hashlib.sha256(api_secret.encode()).hexdigest()},
+            {
+                "name": "JSON_SECRET_SHA256",
+                "value": hashlib.sha256(json_secret.encode()).hexdigest(),
+            },
+        ],
+        secrets=[
+            {"name": "API_SECRET", "valueFrom": api_arn},
+            {"name": "JSON_SECRET", "valueFrom": f"{json_arn}:password::"},
+        ],
+        logConfiguration={
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": "probe-logs",
+                "awslogs-region": "us-east-1",
+                "awslogs-stream-prefix": "prefect",
+            },
+        },
+    )
+    runtime.start()
+    # As the Prefect ECS worker submits a flow run: command and environment overridden.
+    arn = aws.run_task(
+        td,
+        overrides={
+            "containerOverrides": [
+                {
+                    "name": "probe",
+                    "command": ["python3", "/probe.py", "check"],
+                    "environment": [
+                        {"name": "MODE", "value": "override"},
+                        {"name": "EXPECTED_EXIT", "value": "7"},
+                    ],
+                }
+            ]
+        },
+        tags=[{"key": "prefect.io/flow-run-id", "value": str(uuid.uuid4())}],
+    )
+
+    task = wait_for(lambda: aws.stopped(arn), 60, "the task to run and stop")
+    assert task["stoppedReason"] == "Essential container in task exited (exit code 7)"
+
+    task_id = arn.rsplit("/", 1)[-1]
+    stream = f"prefect/probe/{task_id}"
+    lines = [
+        e["message"]
+        for e in aws.logs.get_log_events(
+            logGroupName="probe-logs", logStreamName=stream, startFromHead=True
+        )["events"]
+    ]
+    # stdout and stderr are separate pipes: their relative order is not guaranteed.
+    assert sorted(lines) == sorted([f"task {arn}", "all checks passed", "a line on stderr"])
+
+    event = wait_for(lambda: aws.stopped_event(arn), 20, "the STOPPED event in SQS")
+    statuses = [m["detail"]["lastStatus"] for m in aws.task_events(arn)]
+    assert statuses == ["PENDING", "RUNNING", "STOPPED"]
+    assert event["source"] == "aws.ecs"
+    assert event["detail-type"] == "ECS Task State Change"
+    assert event["resources"] == [arn]
+    uuid.UUID(event["id"])  # The Prefect observer turns it into a Prefect event ID.
+    detail = event["detail"]
+    assert detail["clusterArn"] == aws.cluster
+    assert detail["taskDefinitionArn"] == td
+    assert detail["stopCode"] == "EssentialContainerExited"
+    assert detail["stoppedReason"] == task["stoppedReason"]
+    assert detail["containers"][0]["name"] == "probe"
+    assert detail["containers"][0]["exitCode"] == 7
+    assert detail["containers"][0]["lastStatus"] == "STOPPED"
+
+    # The container is gone, and no secret was written anywhere the runtime writes.
+    assert not runtime.containers(running_only=False)
+    output = runtime.log.read_text()
+    for value in (api_secret, json_secret):
+        assert value not in output
+        assert all(value not in line for line in lines)
+
+
+@pytest.mark.slow
+def test_stop_task_and_a_task_that_cannot_start(
+    aws: Emulated, runtime: Runtime, probe_image: str
+) -> None:
+    runtime.start()
+    sleeper = aws.run_task(aws.task_definition("sleeper", probe_image, stopTimeout=5))
+    wait_for(lambda: runtime.container_of(sleeper), 60, "the sleeper's container")
+    # As Prefect does when a flow run is cancelled.
+    aws.ecs.stop_task(cluster=aws.cluster, task=sleeper, reason="Cancelled by the test")
+    wait_for(lambda: not runtime.containers(running_only=False), 20, "the container to go")
+    event = wait_for(lambda: aws.stopped_event(sleeper), 20, "the STOPPED event")
+    assert event["detail"]["stopCode"] == "UserInitiated"
+    assert event["detail"]["stoppedReason"] == "Cancelled by the test"
+    assert event["detail"]["containers"][0]["exitCode"] == 0
+
+    missing = "127.0.0.1:1/nothing-here@sha256:" + "0" * 64
+    broken = aws.run_task(aws.task_definition("broken", missing))
+    task = wait_for(lambda: aws.stopped(broken), 60, "the unpullable task STOPPED")
+    assert task["stoppedReason"].startswith("CannotPullContainerError: pull of 127.0.0.1:1/")
+    failed = wait_for(lambda: aws.stopped_event(broken), 20, "its STOPPED event")
+    assert failed["detail"]["stopCode"] == "TaskFailedToStart"
+    assert "exitCode" not in failed["detail"]["containers"][0]
+    assert not runtime.containers(running_only=False)
+
+
+def _scratch_context() -> io.BytesIO:
+    # No runnable static binary exists on these machines: an image whose start fails proves
+    # the pull, and costs a few bytes of registry storage.
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in (
+            ("Dockerfile", b'FROM scratch\nCOPY marker /marker\nCMD ["/marker"]\n'),
+            ("marker", uuid.uuid4().hex.encode()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.slow
+def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
+    aws: Emulated, endpoint: str, tmp_path: Path, engine: docker.DockerClient
+) -> None:
+    port = _free_port()
+    runtime = Runtime(endpoint, tmp_path / "state", engine, BOOTSTRAP_LOCAL_REGISTRY_PORT=str(port))
+    settings = load_settings(
+        environment="local",
+        aws_endpoint_url=endpoint,
+        local_state_dir=tmp_path / "state",
+        local_registry_port=port,
+    )
+    host = docker_engine.registry_up(settings)
+    local = f"{host}/ecs-runtime-scratch:{uuid.uuid4().hex[:8]}"
+    pulled = f"{host}/ecs-runtime-scratch"
+    try:
+        built, _ = engine.images.build(
+            fileobj=_scratch_context(), custom_context=True, tag=local, rm=True
+        )
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        data = ecr.get_authorization_token()["authorizationData"][0]
+        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        for event in engine.api.push(
+            local,
+            stream=True,
+            decode=True,
+            auth_config={"username": user, "password": password},
+        ):
+            assert "error" not in event, event
+        digest = engine.images.get(local).attrs["RepoDigests"][0].split("@", 1)[1]
+        # Gone from the engine: the runtime must pull it, through the ECR URI's rewrite.
+        engine.images.remove(built.id, force=True)
+        ecr_uri = f"{aws.account}.dkr.ecr.us-east-1.amazonaws.com/ecs-runtime-scratch@{digest}"
+        runtime.start()
+        arn = aws.run_task(aws.task_definition("scratch", ecr_uri, command=["/marker"]))
+        task = wait_for(lambda: aws.stopped(arn), 60, "the scratch task STOPPED")
+        # Pulled (else CannotPullContainerError), then refused to start: nothing to execute.
+        assert task["stoppedReason"].startswith("CannotStartContainerError"), task
+        pulled = f"{host}/ecs-runtime-scratch@{digest}"
+        engine.images.get(pulled)
+        assert password not in runtime.log.read_text()
+    finally:
+        if runtime.process is not None:
+            runtime.stop()
+        docker_engine.registry_down(settings)
+        for ref in (local, pulled):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                engine.images.remove(ref, force=True)
+
+
+@pytest.mark.slow
+def test_shutdown_stops_its_containers_only_and_start_clears_leftovers(
+    aws: Emulated, runtime: Runtime, engine: docker.DockerClient, probe_image: str
+) -> None:
+    td = aws.task_definition("sleeper", probe_image, stopTimeout=5)
+    unrelated = engine.containers.run(probe_image, SLEEP, detach=True, network_mode="host")
+    # What a crashed runtime leaves: a task RUNNING in moto, its container still labelled.
+    orphan = aws.run_task(td)
+    leftover = engine.containers.run(
+        probe_image,
+        SLEEP,
+        detach=True,
+        labels={RUNTIME_LABEL: runtime.instance, TASK_LABEL: orphan, CLUSTER_LABEL: aws.cluster},
+    )
+    try:
+        runtime.start()
+        with pytest.raises(docker.errors.NotFound):
+            leftover.reload()
+        lost = wait_for(lambda: aws.stopped(orphan), 10, "the orphaned task STOPPED")
+        assert "restarted" in lost["stoppedReason"]
+
+        aws.ecs.create_service(
+            cluster=aws.cluster,
+            serviceName="pair",
+            taskDefinition=td,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration=aws.network,
+        )
+        single = aws.run_task(td)
+        running = wait_for(
+            lambda: len(runtime.containers()) == 3 and runtime.containers(), 60, "3 containers"
+        )
+        arns = [c.labels[TASK_LABEL] for c in running]
+        assert single in arns
+
+        started = time.monotonic()
+        assert runtime.stop() == 0
+        assert time.monotonic() - started < 20
+        assert not runtime.containers(running_only=False)
+        unrelated.reload()
+        assert unrelated.status == "running"
+        for arn in arns:
+            task = aws.task(arn)
+            assert task["lastStatus"] == "STOPPED", task
+            assert task["stoppedReason"] == "Task stopped: the local ECS runtime shut down"
+            assert aws.stopped_event(arn), f"no STOPPED event for {arn}"
+        assert not os.path.exists(
+            runtime.settings.local_state_dir / "run" / "ecs-runtime.heartbeat"
+        )
+    finally:
+        unrelated.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            leftover.remove(force=True)
