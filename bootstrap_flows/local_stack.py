@@ -1,7 +1,8 @@
 """The embedded default: everything the flow talks to, on this machine.
 
-`up` starts a moto server (as AWS), a Prefect server and a process worker for the `bootstrap`
-pool; `down` stops them by the PIDs it recorded. Ports and the state directory are settings.
+`up` starts a moto server (as AWS), a registry standing in for ECR's, a Prefect server, the
+local ECS runtime (Fargate's stand-in) and a process worker for the `bootstrap` pool; `down`
+stops them by the PIDs it recorded. Ports and the state directory are settings.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from pathlib import Path
 
 import httpx
 
-from bootstrap_flows import docker_engine, processes
+from bootstrap_flows import docker_engine, ecs_runtime, processes
 from bootstrap_flows.aws import EMULATOR_CREDENTIALS
 from bootstrap_flows.processes import ServiceError
 from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 
 BOOTSTRAP_POOL = "bootstrap"
 # Started in this order, stopped in reverse.
-SERVICES = ("moto", "registry", "prefect", "worker")
+# The ECS runtime stops while moto and Prefect still run, so it can report its tasks STOPPED.
+SERVICES = ("moto", "registry", "prefect", "ecs-runtime", "worker")
+# Seconds each service gets between SIGTERM and SIGKILL.
+GRACE = {"ecs-runtime": 30.0}
 BIN = Path(sys.executable).parent
 
 
@@ -52,6 +56,7 @@ def child_env(settings: BootstrapSettings) -> dict[str, str]:
         "AWS_DEFAULT_REGION": settings.aws_region,
         "PREFECT_API_URL": settings.local_prefect_api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        f"{ENV_PREFIX}AWS_REGION": settings.aws_region,
         f"{ENV_PREFIX}LOCAL_STATE_DIR": str(settings.local_state_dir),
         f"{ENV_PREFIX}LOCAL_MOTO_PORT": str(settings.local_moto_port),
         f"{ENV_PREFIX}LOCAL_PREFECT_PORT": str(settings.local_prefect_port),
@@ -73,10 +78,11 @@ def _start(
     ready: Callable[[], bool],
     timeout: float,
     env: dict[str, str] | None = None,
+    owns_port: bool = True,
 ) -> None:
     if processes.running_pid(settings.local_state_dir, service) and ready():
         return
-    if ready():
+    if owns_port and ready():
         raise LocalStackError(
             f"{service}: its port is already taken by a process this stack did not start; stop "
             "it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, BOOTSTRAP_LOCAL_PREFECT_PORT)"
@@ -125,7 +131,11 @@ def up(settings: BootstrapSettings) -> str:
             "-p",
             str(settings.local_moto_port),
         ],
-        ready=lambda: _healthy(f"{settings.local_aws_endpoint}/moto-api/data.json"),
+        # Answers in milliseconds, unlike data.json once IAM's managed policies are loaded.
+        ready=lambda: _healthy(
+            f"{settings.local_aws_endpoint}/moto-api/state-manager/get-transition"
+            "?model_name=ecs::task"
+        ),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
         env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
@@ -156,6 +166,15 @@ def up(settings: BootstrapSettings) -> str:
             ),
         },
     )
+    # Fargate's stand-in: runs the emulated ECS's services and tasks as containers.
+    _start(
+        settings,
+        "ecs-runtime",
+        [sys.executable, "-m", "bootstrap_flows.ecs_runtime", "--shutdown-grace", "20"],
+        ready=lambda: ecs_runtime.healthy(settings),
+        timeout=60,
+        owns_port=False,
+    )
     os.environ["PREFECT_API_URL"] = settings.local_prefect_api_url
     _ensure_bootstrap_pool()
     _start(
@@ -173,7 +192,7 @@ def down(settings: BootstrapSettings) -> list[str]:
     return [
         service
         for service in reversed(SERVICES)
-        if processes.stop(settings.local_state_dir, service)
+        if processes.stop(settings.local_state_dir, service, grace=GRACE.get(service, 15.0))
     ]
 
 

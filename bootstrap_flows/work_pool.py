@@ -47,12 +47,12 @@ def owned_defaults(
     return {
         "cluster": platform.cluster_arn,
         "vpc_id": platform.vpc_id,
+        # prefect-aws wraps this in `awsvpcConfiguration` itself (and checks the subnets
+        # belong to vpc_id).
         "network_configuration": {
-            "awsvpcConfiguration": {
-                "subnets": platform.private_subnet_ids,
-                "securityGroups": [platform.worker_security_group_id],
-                "assignPublicIp": "DISABLED",
-            }
+            "subnets": platform.private_subnet_ids,
+            "securityGroups": [platform.worker_security_group_id],
+            "assignPublicIp": "DISABLED",
         },
         "execution_role_arn": platform.execution_role_arn,
         "task_role_arn": platform.flow_run_task_role_arn,

@@ -15,12 +15,15 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterTags,
     LogFilter,
     LogFilterFlowRunId,
 )
 
 from bootstrap_flows import aws
 from bootstrap_flows.cli import deploy_all, run_and_wait
+from bootstrap_flows.e2e import E2EFailed, run_e2e
 from bootstrap_flows.flows import bootstrap
 from bootstrap_flows.preflight import PreflightError
 from bootstrap_flows.settings import BootstrapSettings, SettingsError
@@ -86,13 +89,21 @@ def first_run(deployed: BootstrapSettings) -> UUID:
     return run_id
 
 
+def platform_outputs(settings: BootstrapSettings) -> dict[str, Any]:
+    """The outputs recorded in the newest platform state."""
+    state = json.loads(read_state(settings, state_versions(settings)[0]["VersionId"]))
+    return {name: value["value"] for name, value in state["outputs"].items()}
+
+
+def platform_image(settings: BootstrapSettings) -> str:
+    with get_client(sync_client=True) as client:
+        pool = client.read_work_pool(settings.work_pool_name)
+    return str(pool.base_job_template["variables"]["properties"]["image"]["default"])
+
+
 def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: UUID) -> None:
     settings = deployed
-    versions = state_versions(settings)
-    outputs = {
-        k: v["value"]
-        for k, v in json.loads(read_state(settings, versions[0]["VersionId"]))["outputs"].items()
-    }
+    outputs = platform_outputs(settings)
 
     vpcs = tagged_vpcs(settings)
     assert [v["VpcId"] for v in vpcs] == [outputs["vpc_id"]]
@@ -123,10 +134,92 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     assert secret["SecretString"] == AUTH_STRING  # written by the flow, not by Terraform
     aws.client(settings, "sqs").get_queue_url(QueueName=outputs["observer_queue_name"])
 
+    # The worker service runs the pushed image in the private subnets, and is online.
+    service = ecs.describe_services(
+        cluster=outputs["cluster_arn"], services=[f"{settings.stack_name}-worker"]
+    )["services"][0]
+    assert (service["desiredCount"], service["runningCount"]) == (1, 1)
+    network = service["networkConfiguration"]["awsvpcConfiguration"]
+    assert sorted(network["subnets"]) == sorted(outputs["private_subnet_ids"])
+    assert network["assignPublicIp"] == "DISABLED"
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    container = definition["taskDefinition"]["containerDefinitions"][0]
+    assert "@sha256:" in container["image"]
+    assert container["secrets"][0]["valueFrom"] == outputs["prefect_api_secret_arn"]
+    assert AUTH_STRING not in json.dumps(container)
+    with get_client(sync_client=True) as client:
+        workers = client.read_workers_for_work_pool(settings.work_pool_name)
+        pool = client.read_work_pool(settings.work_pool_name)
+        e2e_runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["bootstrap-e2e"]))
+        )
+    assert workers and pool.type == "ecs"
+    assert (
+        pool.base_job_template["variables"]["properties"]["image"]["default"]
+        == (container["image"])
+    )
+    # The e2e test flow ran to Completed inside a container started for its ECS task.
+    assert [r.state.name for r in e2e_runs if r.state] == ["Completed"]
+    summary = next(a for a in run_artifacts(first_run) if a.key == "local-bootstrap-summary")
+    assert f"run `{e2e_runs[0].id}` Completed" in str(summary.data)
+    assert f"task `arn:aws:ecs:{settings.aws_region}:" in str(summary.data)
+
     names = {a.key for a in run_artifacts(first_run)}
     assert {"local-platform-plan", "local-platform-progress", "local-bootstrap-summary"} <= names
     logs = run_logs(first_run)
     assert "Creating module.network" in logs or "Creating module." in logs
+
+
+def test_real_ecs_worker_builds_a_private_run_task_request(
+    deployed: BootstrapSettings, first_run: UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request prefect-aws's ECS worker would send for this pool: private networking only."""
+    import asyncio
+    from uuid import uuid4
+
+    from prefect.client.schemas.objects import FlowRun
+    from prefect_aws.workers.ecs_worker import ECSJobConfiguration, ECSWorker
+
+    for name, value in aws.aws_environment(deployed).items():
+        monkeypatch.setenv(name, value)
+    outputs = platform_outputs(deployed)
+    with get_client(sync_client=True) as client:
+        pool = client.read_work_pool(deployed.work_pool_name)
+    configuration = asyncio.run(
+        ECSJobConfiguration.from_template_and_values(pool.base_job_template, {})
+    )
+    flow_run = FlowRun(flow_id=uuid4(), name="probe")
+    configuration.prepare_for_flow_run(flow_run)
+    worker = ECSWorker(work_pool_name=deployed.work_pool_name)
+    definition = worker._prepare_task_definition(configuration, deployed.aws_region, flow_run)
+    request = worker._prepare_task_run_request(
+        configuration, definition, "arn:aws:ecs:us-east-1:123456789012:task-definition/p:1", True
+    )
+    assert request["networkConfiguration"]["awsvpcConfiguration"] == {
+        "subnets": outputs["private_subnet_ids"],
+        "securityGroups": [outputs["worker_security_group_id"]],
+        "assignPublicIp": "DISABLED",
+    }
+    assert request["cluster"] == outputs["cluster_arn"]
+    assert request["overrides"]["taskRoleArn"] == outputs["flow_run_task_role_arn"]
+    assert definition["executionRoleArn"] == outputs["execution_role_arn"]
+    image = definition["containerDefinitions"][0]["image"]
+    assert image.startswith(f"127.0.0.1:{deployed.local_registry_port}/") and "@sha256:" in image
+    secrets = definition["containerDefinitions"][0]["secrets"]
+    assert secrets == [
+        {"name": "PREFECT_API_AUTH_STRING", "valueFrom": outputs["prefect_api_secret_arn"]}
+    ]
+
+
+def test_crashing_flow_ends_crashed_via_the_observer(
+    deployed: BootstrapSettings, first_run: UUID
+) -> None:
+    """A flow that exits non-zero in its task: the ECS observer (fed by the task state change
+    event) marks it Crashed, and bootstrap's e2e stage reports the state and logs."""
+    image = platform_image(deployed)
+    with pytest.raises(E2EFailed, match=r"ended Crashed") as caught:
+        run_e2e(deployed, image, env={"E2E_FAIL": "1"})
+    assert "last logs:" in str(caught.value)
 
 
 def test_second_run_applies_nothing(deployed: BootstrapSettings, first_run: UUID) -> None:

@@ -57,11 +57,9 @@ def test_pool_defaults_come_from_outputs(settings: BootstrapSettings) -> None:
     assert got["cluster"] == OUTPUTS.cluster_arn
     assert got["vpc_id"] == "vpc-1"
     assert got["network_configuration"] == {
-        "awsvpcConfiguration": {
-            "subnets": ["subnet-priv1", "subnet-priv2"],
-            "securityGroups": ["sg-worker"],
-            "assignPublicIp": "DISABLED",
-        }
+        "subnets": ["subnet-priv1", "subnet-priv2"],
+        "securityGroups": ["sg-worker"],
+        "assignPublicIp": "DISABLED",
     }
     assert got["execution_role_arn"] == OUTPUTS.execution_role_arn
     assert got["task_role_arn"] == OUTPUTS.flow_run_task_role_arn
