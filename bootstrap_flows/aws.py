@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import boto3
 
 from bootstrap_flows.settings import BootstrapSettings
+
+
+class _RedactSecrets(logging.Filter):
+    """botocore logs whole response bodies at DEBUG: ECR tokens and secret values included."""
+
+    MARKERS = ("authorizationToken", "SecretString", "SecretBinary", '"Parameter"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(marker in record.getMessage() for marker in self.MARKERS):
+            record.msg = "Response body: <redacted: it holds a token or secret value>"
+            record.args = ()
+        return True
+
+
+def redact_secrets() -> None:
+    """Install the filter once; every client made here (and so every stage) is covered."""
+    parsers = logging.getLogger("botocore.parsers")
+    if not any(isinstance(existing, _RedactSecrets) for existing in parsers.filters):
+        parsers.addFilter(_RedactSecrets())
+
+
+redact_secrets()
 
 # moto accepts any credentials; these are what the embedded default hands to every process.
 EMULATOR_CREDENTIALS = {

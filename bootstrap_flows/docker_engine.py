@@ -9,7 +9,6 @@ credentials exactly as on AWS, and a wrong credential fails here as it would the
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import secrets
 import shutil
@@ -27,23 +26,6 @@ REGISTRY_USER = "AWS"
 REGISTRY = "registry"
 REGISTRY_BINARY = "docker-registry"
 INSTALL_HINT = "run scripts/install-docker.sh (root on Debian/Ubuntu) or start Docker"
-
-
-class _RedactEcrToken(logging.Filter):
-    """botocore logs whole response bodies at DEBUG, get_authorization_token's token included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "authorizationToken" in record.getMessage():
-            record.msg = "Response body: <redacted: it holds an ECR authorization token>"
-            record.args = ()
-        return True
-
-
-def redact_ecr_tokens() -> None:
-    """Keep ECR tokens out of DEBUG logs (idempotent); call before get_authorization_token."""
-    parsers = logging.getLogger("botocore.parsers")
-    if not any(isinstance(existing, _RedactEcrToken) for existing in parsers.filters):
-        parsers.addFilter(_RedactEcrToken())
 
 
 class DockerEngineError(ServiceError):
@@ -80,7 +62,6 @@ def registry_url(settings: BootstrapSettings) -> str:
 
 def emulated_ecr_password(settings: BootstrapSettings) -> str:
     """The password in the emulated ECR's authorization token (moto: `<account>-auth-token`)."""
-    redact_ecr_tokens()
     try:
         data = aws.client(settings, "ecr").get_authorization_token()["authorizationData"][0]
     except Exception as exc:  # botocore raises several unrelated types for "not reachable"

@@ -257,24 +257,6 @@ def _error_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-class _RedactSecretValues(logging.Filter):
-    """botocore logs whole response bodies at DEBUG: never let secret values through."""
-
-    MARKERS = ("SecretString", "SecretBinary", '"Parameter"')
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if any(marker in record.getMessage() for marker in self.MARKERS):
-            record.msg = "Response body: <redacted: it holds a secret value>"
-            record.args = ()
-        return True
-
-
-def _redact_secret_values() -> None:
-    parsers = logging.getLogger("botocore.parsers")
-    if not any(isinstance(existing, _RedactSecretValues) for existing in parsers.filters):
-        parsers.addFilter(_RedactSecretValues())
-
-
 # --- the runtime ---------------------------------------------------------------------------
 
 
@@ -361,8 +343,6 @@ class EcsRuntime:
         self.created_at: dict[str, datetime] = {}
         self.backoff: dict[ServiceKey, tuple[int, float, float]] = {}
         self._clients: dict[tuple[str, str], Any] = {}
-        _redact_secret_values()
-        docker_engine.redact_ecr_tokens()
 
     # --- AWS plumbing ----------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import fcntl
 import hashlib
-import ipaddress
 import json
 import logging
 import re
@@ -35,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from bootstrap_flows import aws, docker_engine
+from bootstrap_flows.preflight import is_loopback
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
 
 LoggerLike: TypeAlias = logging.Logger | logging.LoggerAdapter[Any]
@@ -681,20 +681,9 @@ def _push_repository(settings: BootstrapSettings, repository_name: str, reposito
 
 def _credentials(ecr: Any) -> tuple[str, str, str]:
     """(user, password, registry host) from ECR; the password never leaves this module's calls."""
-    docker_engine.redact_ecr_tokens()
     data = _ecr_call("get_authorization_token", ecr.get_authorization_token)["authorizationData"][0]
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     return user, password, urlparse(str(data.get("proxyEndpoint", ""))).netloc
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _login(client: docker.DockerClient, host: str, user: str, password: str) -> None:
@@ -708,7 +697,7 @@ def _login(client: docker.DockerClient, host: str, user: str, password: str) -> 
                 "embedded default restart the local registry so it takes the emulator's current "
                 "token (bootstrap-flows local down/up)"
             ) from None
-        hint = " (is the local registry running?)" if _is_loopback(host) else ""
+        hint = " (is the local registry running?)" if is_loopback(host) else ""
         raise ImagePushError(f"cannot log in to registry {host}{hint}: {explanation}") from None
 
 
@@ -752,7 +741,7 @@ def _registry_manifest(
     host: str, repository: str, digest: str, user: str, password: str
 ) -> tuple[str, str]:
     """The manifest the registry holds for `digest` (text, media type), checked against it."""
-    scheme = "http" if _is_loopback(host) else "https"
+    scheme = "http" if is_loopback(host) else "https"
     try:
         response = httpx.get(
             f"{scheme}://{host}/v2/{repository}/manifests/{digest}",

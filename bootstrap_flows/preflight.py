@@ -92,19 +92,24 @@ def check_aws_identity(settings: BootstrapSettings) -> tuple[str, str]:
     return str(identity["Account"]), str(identity["Arn"])
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlparse(url).hostname or ""
-    if host == "localhost":
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or address, optionally with `:port` or in brackets) is loopback."""
+    if "://" in host:
+        host = urlparse(host).hostname or ""
+    elif host.count(":") == 1 or host.startswith("["):
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = host.strip("[]")
+    if name == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
 
 
 def check_prefect_api(settings: BootstrapSettings) -> str:
     url = settings.worker_api_url
-    if not settings.is_local and _is_loopback(url):
+    if not settings.is_local and is_loopback(url):
         raise PreflightError(
             f"prefect_api_url {url} is on loopback: a Fargate task cannot reach this machine. "
             "Set BOOTSTRAP_PREFECT_API_URL to an address the worker can reach (e.g. Prefect Cloud)"

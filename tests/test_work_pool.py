@@ -47,7 +47,8 @@ def defaults(pool_name: str) -> dict[str, Any]:
 
 @pytest.fixture()
 def settings(local_stack: BootstrapSettings, request: pytest.FixtureRequest) -> BootstrapSettings:
-    return load_settings(work_pool_name=f"pool-{request.node.name[5:30].replace('_', '-')}")
+    name = request.node.name[5:30].replace("_", "-").strip("-")
+    return load_settings(work_pool_name=f"pool-{name}")
 
 
 def test_pool_defaults_come_from_outputs(settings: BootstrapSettings) -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def pool(local_stack: BootstrapSettings, request: pytest.FixtureRequest) -> BootstrapSettings:
     settings = load_settings(
-        work_pool_name=f"wait-{request.node.name[5:25].replace('_', '-')}",
+        work_pool_name=f"wait-{request.node.name[5:25].replace('_', '-').strip('-')}",
         worker_heartbeat_timeout=30,
     )
     ensure_work_pool(settings, OUTPUTS, IMAGE)
