@@ -8,7 +8,8 @@ what Fargate would:
   task) gets one Docker container: the task definition's image, entry point, command and
   environment with the task's container overrides, its `secrets` read from Secrets Manager or
   SSM, and the AWS settings a task role would give (endpoint, credentials, region) plus
-  `ECS_TASK_ARN=<the task's ARN>` so code inside can report where it ran;
+  `ECS_TASK_ARN=<the task's ARN>` and `ECS_CONTAINER_IMAGE=<its image>` so code inside can
+  report where it ran (on Fargate the task metadata endpoint tells the same);
 - every ACTIVE service keeps `desiredCount` tasks: missing ones are started (RunTask with
   `group=service:<name>`, `startedBy=<name>`), dead ones replaced, extras stopped;
 - a task stopped through StopTask has its container stopped (SIGTERM, SIGKILL after the
@@ -229,12 +230,14 @@ def container_environment(
     task_arn: str,
 ) -> dict[str, str]:
     """A container's environment, later sources winning as on ECS: what a task role provides,
-    the container definition, the task's override, the resolved secrets, ECS_TASK_ARN."""
+    the container definition, the task's override, the resolved secrets, where it runs."""
     env = dict(base)
     for source in (container.get("environment") or [], override.get("environment") or []):
         env.update({item["name"]: item.get("value", "") for item in source})
     env.update(secrets)
     env["ECS_TASK_ARN"] = task_arn
+    if container.get("image"):
+        env["ECS_CONTAINER_IMAGE"] = str(container["image"])
     return env
 
 

@@ -163,6 +163,7 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     summary = next(a for a in run_artifacts(first_run) if a.key == "local-bootstrap-summary")
     assert f"run `{e2e_runs[0].id}` Completed" in str(summary.data)
     assert f"task `arn:aws:ecs:{settings.aws_region}:" in str(summary.data)
+    assert f"(image `{container['image'].split('@')[1]}`)" in str(summary.data)
 
     names = {a.key for a in run_artifacts(first_run)}
     assert {"local-platform-plan", "local-platform-progress", "local-bootstrap-summary"} <= names

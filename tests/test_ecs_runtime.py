@@ -115,7 +115,10 @@ def test_docker_log_lines_parse_and_batch() -> None:
 def test_environment_precedence() -> None:
     env = container_environment(
         {"AWS_REGION": "us-east-1", "MODE": "base"},
-        {"environment": [{"name": "MODE", "value": "definition"}, {"name": "A", "value": "1"}]},
+        {
+            "image": "repo@sha256:abc",
+            "environment": [{"name": "MODE", "value": "definition"}, {"name": "A", "value": "1"}],
+        },
         {"environment": [{"name": "MODE", "value": "override"}]},
         {"SECRET": "s"},
         "arn:task",
@@ -126,6 +129,7 @@ def test_environment_precedence() -> None:
         "A": "1",
         "SECRET": "s",
         "ECS_TASK_ARN": "arn:task",
+        "ECS_CONTAINER_IMAGE": "repo@sha256:abc",
     }
 
 
