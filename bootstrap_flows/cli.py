@@ -41,6 +41,22 @@ def run_and_wait(deployment: str, timeout: float = 1800) -> tuple[UUID, str]:
     return flow_run.id, state
 
 
+def summary_headline(flow_run_id: UUID) -> str:
+    """The top of the run's summary artifact (stacks, image, pool, e2e run), as plain text."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    for artifact in artifacts:
+        if (artifact.key or "").endswith("-bootstrap-summary"):
+            top = str(artifact.data).split("## ", 1)[0]
+            return "\n".join(line.replace("**", "") for line in top.splitlines() if line.strip())
+    return ""
+
+
 def quickstart() -> int:
     settings = load_settings(environment="local")
     print("Starting the local stack (emulated AWS, Prefect server, bootstrap worker) ...")
@@ -52,6 +68,9 @@ def quickstart() -> int:
     print("Running bootstrap/local; watch it in the UI ...")
     run_id, state = run_and_wait("bootstrap/local")
     print(f"bootstrap/local finished: {state}")
+    headline = summary_headline(run_id)
+    if headline:
+        print(headline)
     print(f"Flow run: {ui}/runs/flow-run/{run_id}")
     print("Stop the local stack with: bootstrap-flows local down")
     return 0 if state == "Completed" else 1

@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
 )
 
 from bootstrap_flows import aws
-from bootstrap_flows.cli import deploy_all, run_and_wait
+from bootstrap_flows.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.e2e import E2EFailed, run_e2e
 from bootstrap_flows.flows import bootstrap
 from bootstrap_flows.preflight import PreflightError
@@ -164,6 +164,10 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     assert f"run `{e2e_runs[0].id}` Completed" in str(summary.data)
     assert f"task `arn:aws:ecs:{settings.aws_region}:" in str(summary.data)
     assert f"(image `{container['image'].split('@')[1]}`)" in str(summary.data)
+    # What the quick start prints at the end.
+    headline = summary_headline(first_run)
+    assert headline.startswith("# Bootstrap of `local`")
+    assert f"e2e test flow: run `{e2e_runs[0].id}` Completed" in headline
 
     names = {a.key for a in run_artifacts(first_run)}
     assert {"local-platform-plan", "local-platform-progress", "local-bootstrap-summary"} <= names
