@@ -57,11 +57,14 @@ def bare_terraform() -> tuple[float, float]:
     var_file = STATE_DIR / "bare.tfvars.json"
     var_file.write_text(json.dumps(platform_stack.platform_variables(settings)))
     backend = [
-        f"-backend-config={k}={v}" for k, v in stacks.backend_config(settings, bucket, "platform").items()
+        f"-backend-config={k}={v}"
+        for k, v in stacks.backend_config(settings, bucket, "platform").items()
     ]
     plan = str(STATE_DIR / "bare.tfplan")
     cold = timed(["terraform", chdir, "init", "-input=false", "-reconfigure", *backend], env)
-    cold += timed(["terraform", chdir, "plan", "-input=false", f"-var-file={var_file}", f"-out={plan}"], env)
+    cold += timed(
+        ["terraform", chdir, "plan", "-input=false", f"-var-file={var_file}", f"-out={plan}"], env
+    )
     cold += timed(["terraform", chdir, "apply", "-input=false", plan], env)
     warm = timed(["terraform", chdir, "init", "-input=false", "-reconfigure", *backend], env)
     warm += timed(["terraform", chdir, "plan", "-input=false", f"-var-file={var_file}"], env)
