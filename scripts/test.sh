@@ -10,7 +10,7 @@ if [ ! -x .venv-checkov/bin/checkov ]; then
   "${PYTHON:-python3}" -m venv .venv-checkov
   .venv-checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 fi
-.venv/bin/ruff check bootstrap_flows tests
-.venv/bin/ruff format --check bootstrap_flows tests
+.venv/bin/ruff check bootstrap_flows tests bench deployments
+.venv/bin/ruff format --check bootstrap_flows tests bench deployments
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
