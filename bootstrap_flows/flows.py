@@ -311,6 +311,9 @@ def bootstrap(
             plan = plan_stack(settings, worker_service.STACK, bucket, variables)
             worker = WorkerOutputs.model_validate(apply_stack(settings, worker_service.STACK, plan))
             applied["worker"], counts["worker"] = plan.has_changes, plan.counts
+            if not plan.has_changes:
+                # The running worker was not replaced: a recent heartbeat proves it is online.
+                since -= worker_service.RECENT_HEARTBEAT
         with _timed(timings, "work pool"):
             pool_change = create_work_pool(settings, platform, pushed.uri)
         with _timed(timings, "worker online"):

@@ -12,6 +12,8 @@ from bootstrap_flows.platform_stack import PlatformOutputs
 from bootstrap_flows.settings import BootstrapSettings
 
 STACK = "worker"
+# Prefect workers heartbeat every 30 s by default; three intervals is "recently".
+RECENT_HEARTBEAT = timedelta(seconds=90)
 
 
 class WorkerOutputs(BaseModel):
