@@ -18,7 +18,8 @@ from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, SettingsEr
 
 def deploy_all(settings: BootstrapSettings) -> None:
     """`prefect deploy --all` from prefect.yaml, against the local Prefect server."""
-    env = local_stack.child_env(settings)
+    # prefect.yaml's drift-check schedules read the cron expression from the environment.
+    env = {**local_stack.child_env(settings), "BOOTSTRAP_DRIFT_SCHEDULE": settings.drift_schedule}
     result = subprocess.run(
         [str(local_stack.BIN / "prefect"), "--no-prompt", "deploy", "--all"],
         cwd=PROJECT_ROOT,

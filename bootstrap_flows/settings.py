@@ -123,6 +123,23 @@ class BootstrapSettings(BaseSettings):
         description="Send image login/push to this registry host instead of ECR's. Local: auto.",
     )
 
+    # --- drift check ------------------------------------------------------------------------
+    drift_schedule: str = Field(
+        "*/30 * * * *", description="Cron schedule of the drift-check deployments."
+    )
+    drift_ignore: list[str] = Field(
+        default_factory=list,
+        description="Drift findings to ignore: `<address glob>[:<attribute glob>]`, e.g. "
+        "`aws_ecs_service.*:desired_count` (module prefixes optional).",
+    )
+    drift_heartbeat_max_age: int | None = Field(
+        None,
+        ge=30,
+        le=86400,
+        description="Seconds without a worker heartbeat before drift-check reports the worker "
+        "offline. Default: 3 of the worker's own heartbeat intervals.",
+    )
+
     # --- the embedded default ----------------------------------------------------------------
     aws_endpoint_url: str | None = Field(
         None,
