@@ -18,7 +18,6 @@ drifted environment checked every 30 minutes notifies once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import re
@@ -43,7 +42,7 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed
 from pydantic import BaseModel, ConfigDict, Field
 
-from bootstrap_flows import aws, platform_stack, stacks, work_pool, worker_service
+from bootstrap_flows import aws, platform_stack, processes, stacks, work_pool, worker_service
 from bootstrap_flows.flows import bootstrap, preflight
 from bootstrap_flows.platform_stack import PlatformOutputs
 from bootstrap_flows.settings import BootstrapSettings
@@ -1053,14 +1052,8 @@ def _publish(report: DriftReport) -> None:
 @contextlib.contextmanager
 def _check_lock(settings: BootstrapSettings) -> Iterator[None]:
     """One drift check per environment on this machine: they share data dirs and bookkeeping."""
-    path = _drift_dir(settings) / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with processes.file_lock(_drift_dir(settings) / ".lock"):
+        yield
 
 
 def _bootstrap_running(settings: BootstrapSettings) -> bool:

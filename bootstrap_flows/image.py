@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -33,7 +32,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from bootstrap_flows import aws, docker_engine
+from bootstrap_flows import aws, docker_engine, processes
 from bootstrap_flows.preflight import is_loopback
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
 
@@ -320,17 +319,6 @@ def image_tag(
 # --- build ----------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _stream_error(event: Mapping[str, Any]) -> str | None:
     if "error" not in event and "errorDetail" not in event:
         return None
@@ -346,7 +334,7 @@ def ensure_fallback_base(
     recipe = fallback_recipe()
     repository, tag = FALLBACK_BASE.rsplit(":", 1)
     # Parallel flow runs on one machine must not both debootstrap the same base.
-    with _lock(settings.local_state_dir / "locks" / "fallback-base.lock"):
+    with processes.file_lock(settings.local_state_dir / "locks" / "fallback-base.lock"):
         try:
             labels = client.api.inspect_image(FALLBACK_BASE)["Config"].get("Labels") or {}
             if labels.get(RECIPE_LABEL) == recipe:
