@@ -1080,6 +1080,18 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _never_applied(stack: str) -> Finding:
+    return Finding(
+        kind="pending",
+        resource=f"stack.{stack}",
+        attribute=WHOLE,
+        action="create",
+        expected="applied",
+        actual="no outputs in its state: run bootstrap",
+        stack=stack,
+    )
+
+
 def _run_checks(settings: BootstrapSettings, bucket: str) -> _Pass:
     result = _Pass()
     try:
@@ -1088,45 +1100,22 @@ def _run_checks(settings: BootstrapSettings, bucket: str) -> _Pass:
         result.errors.append(f"reading stack state: {_one_line(exc)}")
         return result
     if recorded.platform is None:
-        result.findings.append(
-            Finding(
-                kind="pending",
-                resource=f"stack.{platform_stack.STACK}",
-                attribute=WHOLE,
-                action="create",
-                expected="applied",
-                actual="no outputs in its state: run bootstrap",
-                stack=platform_stack.STACK,
-            )
-        )
+        result.findings.append(_never_applied(platform_stack.STACK))
         return result
     futures: dict[str, PrefectFuture[list[Finding]]] = {}
-    platform_vars = platform_stack.platform_variables(settings)
-    futures["drift platform"] = terraform_drift.submit(
-        settings, platform_stack.STACK, bucket, platform_vars
-    )
-    futures["pending platform"] = pending_changes.submit(
-        settings, platform_stack.STACK, bucket, platform_vars
-    )
+
+    def check_stack(stack: str, variables: dict[str, Any]) -> None:
+        futures[f"drift {stack}"] = terraform_drift.submit(settings, stack, bucket, variables)
+        futures[f"pending {stack}"] = pending_changes.submit(settings, stack, bucket, variables)
+
+    check_stack(platform_stack.STACK, platform_stack.platform_variables(settings))
     worker_vars: dict[str, Any] | None = None
     if recorded.worker is None:
-        result.findings.append(
-            Finding(
-                kind="pending",
-                resource=f"stack.{worker_service.STACK}",
-                attribute=WHOLE,
-                action="create",
-                expected="applied",
-                actual="no outputs in its state: run bootstrap",
-                stack=worker_service.STACK,
-            )
-        )
+        result.findings.append(_never_applied(worker_service.STACK))
     else:
         image_uri = recorded.worker.image_uri
         worker_vars = worker_service.worker_variables(settings, recorded.platform, image_uri)
-        stack = worker_service.STACK
-        futures["drift worker"] = terraform_drift.submit(settings, stack, bucket, worker_vars)
-        futures["pending worker"] = pending_changes.submit(settings, stack, bucket, worker_vars)
+        check_stack(worker_service.STACK, worker_vars)
         futures["work pool"] = check_work_pool.submit(settings, recorded.platform, image_uri)
         futures["worker"] = check_worker.submit(
             settings, recorded.platform, recorded.worker, bool(worker_vars["enable_autoscaling"])
