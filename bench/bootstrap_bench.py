@@ -33,10 +33,12 @@ os.environ.update(
 os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{os.environ['BOOTSTRAP_LOCAL_PREFECT_PORT']}/api"
 os.environ["PREFECT_HOME"] = str(STATE_DIR / "prefect-client")
 
-from bootstrap_flows import aws, local_stack, platform_stack, stacks  # noqa: E402
-from bootstrap_flows.flows import bootstrap  # noqa: E402
+from bootstrap_flows import aws  # noqa: E402
+from bootstrap_flows.flows.bootstrap import bootstrap  # noqa: E402
+from bootstrap_flows.local import stack as local_stack  # noqa: E402
 from bootstrap_flows.settings import load_settings  # noqa: E402
-from bootstrap_flows.state_backend import ensure_state_bucket  # noqa: E402
+from bootstrap_flows.terraform import platform_stack, stacks  # noqa: E402
+from bootstrap_flows.terraform.state_backend import ensure_state_bucket  # noqa: E402
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

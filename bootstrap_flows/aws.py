@@ -1,14 +1,16 @@
-"""boto3 clients built from settings, so every stage talks to the same account and endpoint."""
+"""boto3 clients built from settings and the target, so every stage talks to the same AWS."""
 
 from __future__ import annotations
 
+import base64
 import logging
-import os
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlparse
 
 import boto3
 
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve
 
 
 class _RedactSecrets(logging.Filter):
@@ -32,31 +34,37 @@ def redact_secrets() -> None:
 
 redact_secrets()
 
-# moto accepts any credentials; these are what the embedded default hands to every process.
-EMULATOR_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-}
-
 
 def aws_environment(settings: BootstrapSettings) -> dict[str, str]:
     """Environment variables that point a child process (terraform, a worker) at our AWS."""
+    target = resolve(settings)
     env = {"AWS_REGION": settings.aws_region, "AWS_DEFAULT_REGION": settings.aws_region}
-    endpoint = settings.effective_aws_endpoint_url
-    if endpoint:
-        env["AWS_ENDPOINT_URL"] = endpoint
-        for name, value in EMULATOR_CREDENTIALS.items():
-            env[name] = os.environ.get(name, value)
-    return env
+    if target.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = target.endpoint_url
+    return env | target.credentials
 
 
 def client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any:
-    """A boto3 client for `service` in the configured region, at the emulator when local."""
-    endpoint = settings.effective_aws_endpoint_url
-    if endpoint:
-        kwargs.setdefault("endpoint_url", endpoint)
-        kwargs.setdefault("aws_access_key_id", os.environ.get("AWS_ACCESS_KEY_ID", "testing"))
-        kwargs.setdefault(
-            "aws_secret_access_key", os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")
-        )
+    """A boto3 client for `service` in the configured region, at the target's endpoint."""
+    target = resolve(settings)
+    if target.endpoint_url:
+        kwargs.setdefault("endpoint_url", target.endpoint_url)
+    if "AWS_ACCESS_KEY_ID" in target.credentials:
+        kwargs.setdefault("aws_access_key_id", target.credentials["AWS_ACCESS_KEY_ID"])
+        kwargs.setdefault("aws_secret_access_key", target.credentials["AWS_SECRET_ACCESS_KEY"])
     return boto3.session.Session().client(service, region_name=settings.aws_region, **kwargs)
+
+
+class RegistryLogin(NamedTuple):
+    """What ECR's authorization token decodes to; the password never goes on a command line."""
+
+    user: str
+    password: str
+    host: str
+
+
+def ecr_login(ecr: Any) -> RegistryLogin:
+    """Decode ECR's authorization token (base64 of `user:password`) and its registry host."""
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    return RegistryLogin(user, password, urlparse(str(data.get("proxyEndpoint", ""))).netloc)

@@ -22,12 +22,14 @@ from botocore.exceptions import (
 from pydantic import BaseModel
 
 from bootstrap_flows import aws
+from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve, worker_api_url
 
 MIN_TERRAFORM = (1, 6)
 
 
-class PreflightError(RuntimeError):
+class PreflightError(BootstrapError):
     """An input or dependency is not usable; nothing has been changed."""
 
 
@@ -66,29 +68,26 @@ def check_terraform(settings: BootstrapSettings) -> str:
 
 
 def check_aws_identity(settings: BootstrapSettings) -> tuple[str, str]:
-    where = settings.effective_aws_endpoint_url or f"AWS ({settings.aws_region})"
+    target = resolve(settings)
+    where = target.endpoint_url or f"AWS ({settings.aws_region})"
     try:
         identity = aws.client(settings, "sts").get_caller_identity()
-    except NoCredentialsError:
+    except NoCredentialsError as exc:
         raise PreflightError(
             "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY, for the account to provision in"
-        ) from None
-    except EndpointConnectionError:
-        hint = (
-            " Start the embedded default with `bootstrap-flows local up`."
-            if settings.is_local
-            else ""
-        )
-        raise PreflightError(f"cannot reach {where}.{hint}") from None
+        ) from exc
+    except EndpointConnectionError as exc:
+        hint = f" {target.start_hint}" if target.start_hint else ""
+        raise PreflightError(f"cannot reach {where}.{hint}") from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise PreflightError(
             f"AWS rejected the credentials ({error.get('Code')}: {error.get('Message')}); "
             "refresh them (e.g. `aws sso login`) and run again"
-        ) from None
+        ) from exc
     except BotoCoreError as exc:
-        raise PreflightError(f"cannot talk to {where}: {exc}") from None
+        raise PreflightError(f"cannot talk to {where}: {exc}") from exc
     return str(identity["Account"]), str(identity["Arn"])
 
 
@@ -108,8 +107,9 @@ def is_loopback(host: str) -> bool:
 
 
 def check_prefect_api(settings: BootstrapSettings) -> str:
-    url = settings.worker_api_url
-    if not settings.is_local and is_loopback(url):
+    target = resolve(settings)
+    url = worker_api_url(target)
+    if not target.worker_on_this_machine and is_loopback(url):
         raise PreflightError(
             f"prefect_api_url {url} is on loopback: a Fargate task cannot reach this machine. "
             "Set BOOTSTRAP_PREFECT_API_URL to an address the worker can reach (e.g. Prefect Cloud)"
@@ -117,7 +117,7 @@ def check_prefect_api(settings: BootstrapSettings) -> str:
     try:
         response = httpx.get(f"{url}/health", timeout=10)
     except httpx.HTTPError as exc:
-        raise PreflightError(f"the Prefect API at {url} is not reachable: {exc}") from None
+        raise PreflightError(f"the Prefect API at {url} is not reachable: {exc}") from exc
     # Cloud answers /health only with auth; a 401/403 still proves the URL is a live API.
     if response.status_code >= 500 or response.status_code == 404:
         raise PreflightError(

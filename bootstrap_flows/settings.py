@@ -16,27 +16,20 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
+
 ENV_PREFIX = "BOOTSTRAP_"
 LOCAL = "local"
+AWS = "aws"
+EMULATOR = "emulator"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# Fargate's allowed CPU units and, for each, the allowed memory sizes in MiB.
-FARGATE_MEMORY: dict[int, list[int]] = {
-    256: [512, 1024, 2048],
-    512: list(range(1024, 4097, 1024)),
-    1024: list(range(2048, 8193, 1024)),
-    2048: list(range(4096, 16385, 1024)),
-    4096: list(range(8192, 30721, 1024)),
-    8192: list(range(16384, 61441, 4096)),
-    16384: list(range(32768, 122881, 8192)),
-}
-
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class SettingsError(ValueError):
+class SettingsError(BootstrapError, ValueError):
     """Raised when settings are invalid; the message names each bad setting and how to fix it."""
 
 
@@ -52,6 +45,11 @@ class BootstrapSettings(BaseSettings):
     # --- what and where -------------------------------------------------------------------
     environment: str = Field(
         LOCAL, description="Environment name: `local` (embedded default), `dev`, `prod`, ..."
+    )
+    target: str = Field(
+        "",
+        description="Where AWS is: `aws` (real AWS), or a plugin target such as `emulator` "
+        "(the embedded default's). Default: `emulator` for `local`, else `aws`.",
     )
     aws_region: str = Field("us-east-1", description="AWS region to provision in.")
     name_prefix: str = Field("prefect", description="Prefix of every AWS resource name.")
@@ -185,7 +183,7 @@ class BootstrapSettings(BaseSettings):
     @field_validator("aws_region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not _REGION.match(value):
+        if not REGION.match(value):
             raise ValueError(f"{value!r} is not an AWS region name such as 'us-east-1'")
         return value
 
@@ -212,9 +210,10 @@ class BootstrapSettings(BaseSettings):
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        allowed = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827]
-        if value not in allowed:
-            raise ValueError(f"{value} is not a CloudWatch retention; use one of {allowed}")
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch retention; use one of {list(LOG_RETENTION_DAYS)}"
+            )
         return value
 
     @field_validator("state_bucket")
@@ -245,29 +244,31 @@ class BootstrapSettings(BaseSettings):
                 "prefect_api_key and prefect_api_auth_string: set one, not both "
                 "(an API key for Prefect Cloud, an auth string for a self-hosted server)"
             )
-        if not self.is_local and self.aws_endpoint_url:
+        if not self.target:
+            self.target = EMULATOR if self.environment == LOCAL else AWS
+        if self.target == AWS:
+            self._check_real_aws()
+        return self
+
+    def _check_real_aws(self) -> None:
+        if self.aws_endpoint_url:
             raise ValueError(
-                "aws_endpoint_url: the endpoint override is only for the 'local' environment; "
-                f"unset BOOTSTRAP_AWS_ENDPOINT_URL for {self.environment!r}"
+                "aws_endpoint_url: an endpoint override needs an emulator target; unset "
+                f"BOOTSTRAP_AWS_ENDPOINT_URL for {self.environment!r} or set BOOTSTRAP_TARGET"
             )
-        if not self.is_local and not self.prefect_api_url:
+        if not self.prefect_api_url:
             raise ValueError(
                 f"prefect_api_url: required for environment {self.environment!r}: the URL the "
                 "ECS worker uses to reach Prefect (set BOOTSTRAP_PREFECT_API_URL)"
             )
-        if not self.is_local and not (self.prefect_api_key or self.prefect_api_auth_string):
+        if not (self.prefect_api_key or self.prefect_api_auth_string):
             raise ValueError(
                 f"prefect_api_key or prefect_api_auth_string: the worker of {self.environment!r} "
                 "needs one to reach Prefect (set BOOTSTRAP_PREFECT_API_KEY for Prefect Cloud, or "
                 "BOOTSTRAP_PREFECT_API_AUTH_STRING for a self-hosted server)"
             )
-        return self
 
     # --- derived values -------------------------------------------------------------------------
-    @property
-    def is_local(self) -> bool:
-        return self.environment == LOCAL
-
     @property
     def stack_name(self) -> str:
         """The `<prefix>-<env>` every resource name starts with."""
@@ -280,23 +281,6 @@ class BootstrapSettings(BaseSettings):
     @property
     def local_prefect_api_url(self) -> str:
         return f"http://127.0.0.1:{self.local_prefect_port}/api"
-
-    @property
-    def effective_aws_endpoint_url(self) -> str | None:
-        if self.aws_endpoint_url:
-            return self.aws_endpoint_url
-        return self.local_aws_endpoint if self.is_local else None
-
-    @property
-    def effective_registry_host(self) -> str | None:
-        """Where images are pushed when not to ECR's own endpoint (the local registry)."""
-        if self.registry_host_override:
-            return self.registry_host_override
-        return f"127.0.0.1:{self.local_registry_port}" if self.is_local else None
-
-    @property
-    def worker_api_url(self) -> str:
-        return self.prefect_api_url or self.local_prefect_api_url
 
     @property
     def environment_dir(self) -> Path:

@@ -15,8 +15,8 @@ from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
-from bootstrap_flows.platform_stack import PlatformOutputs
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 POOL_TYPE = "ecs"
 PoolChange = Literal["created", "updated", "unchanged"]

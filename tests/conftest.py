@@ -48,7 +48,7 @@ os.environ.update(
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[object]:
     """The embedded default, started by the project's own code, stopped by PID afterwards."""
-    from bootstrap_flows import local_stack as stack
+    from bootstrap_flows.local import stack as stack
     from bootstrap_flows.settings import load_settings
 
     settings = load_settings()

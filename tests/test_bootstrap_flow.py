@@ -22,9 +22,9 @@ from prefect.client.schemas.filters import (
 )
 
 from bootstrap_flows import aws
-from bootstrap_flows.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.e2e import E2EFailed, run_e2e
-from bootstrap_flows.flows import bootstrap
+from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.preflight import PreflightError
 from bootstrap_flows.settings import BootstrapSettings, SettingsError
 from tests.conftest import AUTH_STRING, free_port

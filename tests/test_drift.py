@@ -325,7 +325,7 @@ def environment(local_stack: Any) -> Environment:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    from bootstrap_flows.flows import bootstrap
+    from bootstrap_flows.flows.bootstrap import bootstrap
 
     with get_client(sync_client=True) as client:
         # A scheduled drift-check/local (if deployed) would race our runs' bookkeeping.

@@ -33,7 +33,8 @@ import httpx
 import pytest
 
 from bootstrap_flows import docker_engine, image
-from bootstrap_flows.ecs_runtime import (
+from bootstrap_flows.local import registry
+from bootstrap_flows.local.ecs_runtime.runtime import (
     CLUSTER_LABEL,
     RUNTIME_LABEL,
     TASK_LABEL,
@@ -342,7 +343,7 @@ class Runtime:
                 [
                     sys.executable,
                     "-m",
-                    "bootstrap_flows.ecs_runtime",
+                    "bootstrap_flows.local.ecs_runtime",
                     "--poll-interval",
                     "0.5",
                     "--shutdown-grace",
@@ -622,7 +623,7 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
         local_state_dir=tmp_path / "state",
         local_registry_port=port,
     )
-    host = docker_engine.registry_up(settings)
+    host = registry.registry_up(settings)
     local = f"{host}/ecs-runtime-scratch:{uuid.uuid4().hex[:8]}"
     pulled = f"{host}/ecs-runtime-scratch"
     try:
@@ -660,7 +661,7 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
     finally:
         if runtime.process is not None:
             runtime.stop()
-        docker_engine.registry_down(settings)
+        registry.registry_down(settings)
         for ref in (local, pulled):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 engine.images.remove(ref, force=True)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from prefect.concurrency.sync import concurrency
 
-from bootstrap_flows.flows import environment_lock
+from bootstrap_flows.locks import environment_lock
 from bootstrap_flows.settings import BootstrapSettings
 
 pytestmark = pytest.mark.slow

@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from bootstrap_flows import aws, docker_engine, image
+from bootstrap_flows.local import registry
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
@@ -199,7 +200,7 @@ def stack(tmp_path: Path, moto_port: int, engine: docker.DockerClient) -> Iterat
     try:
         yield result
     finally:
-        docker_engine.registry_down(settings)
+        registry.registry_down(settings)
         for name in result.images:
             for tagged in engine.api.images(name=name, quiet=False) or []:
                 for repo_tag in tagged.get("RepoTags") or []:
@@ -221,7 +222,7 @@ def _registry_manifest(stack: Stack, reference: str) -> httpx.Response:
 
 @pytest.mark.slow
 def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
-    docker_engine.registry_up(stack.settings)
+    registry.registry_up(stack.settings)
     source = _tiny(tmp_path)
 
     first = stack.ensure(source)
@@ -241,7 +242,7 @@ def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
     assert described["imageDigest"] == digest
 
     # Nothing to build or push: the registry may even be down, only ECR is asked.
-    docker_engine.registry_down(stack.settings)
+    registry.registry_down(stack.settings)
     stack.engine.api.remove_image(first.built.local_name, force=True)
     second = stack.ensure(source)
     assert second.built is None and second.image.skipped
@@ -251,7 +252,7 @@ def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
 
 @pytest.mark.slow
 def test_push_skips_a_tag_ecr_already_has(tmp_path: Path, stack: Stack) -> None:
-    docker_engine.registry_up(stack.settings)
+    registry.registry_up(stack.settings)
     built = stack.build(_tiny(tmp_path))
     pushed = image.push_image(
         stack.settings, built, stack.repository_name, stack.repository_url, LOG
@@ -318,7 +319,7 @@ def test_wrong_registry_password(
     tmp_path: Path, stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    docker_engine.registry_up(stack.settings, password="not-the-ecr-token")
+    registry.registry_up(stack.settings, password="not-the-ecr-token")
     built = stack.build(_tiny(tmp_path))
     with pytest.raises(image.ImagePushError, match="rejected the ECR credentials") as caught:
         image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
@@ -328,9 +329,9 @@ def test_wrong_registry_password(
 
 @pytest.mark.slow
 def test_stopped_registry(tmp_path: Path, stack: Stack) -> None:
-    docker_engine.registry_up(stack.settings)
-    docker_engine.registry_down(stack.settings)
-    assert not docker_engine.registry_running(stack.settings)
+    registry.registry_up(stack.settings)
+    registry.registry_down(stack.settings)
+    assert not registry.registry_running(stack.settings)
     built = stack.build(_tiny(tmp_path))
     with pytest.raises(image.ImagePushError, match="is the local registry running") as caught:
         image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
@@ -342,7 +343,7 @@ def test_ecr_token_never_logged(
     tmp_path: Path, stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    docker_engine.registry_up(stack.settings)
+    registry.registry_up(stack.settings)
     result = stack.ensure(_tiny(tmp_path))
     assert not result.image.skipped
     assert "push layer" in caplog.text and "Pushed" in caplog.text
@@ -352,8 +353,8 @@ def test_ecr_token_never_logged(
 
 @pytest.mark.slow
 def test_registry_restarts_with_the_current_password(stack: Stack) -> None:
-    docker_engine.registry_up(stack.settings, password="stale")
-    host = docker_engine.registry_up(stack.settings)
+    registry.registry_up(stack.settings, password="stale")
+    host = registry.registry_up(stack.settings)
     assert host == stack.host
     answer = httpx.get(f"http://{host}/v2/", auth=("AWS", stack.password), timeout=5)
     assert answer.status_code == 200

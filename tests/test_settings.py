@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bootstrap_flows.settings import SettingsError, load_settings
+from bootstrap_flows.target import resolve, worker_api_url
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +55,7 @@ REMOTE = {"prefect_api_url": "https://api.prefect.cloud/api/accounts/a/workspace
                 "prefect_api_key": "k",
             },
             "aws_endpoint_url",
-            "only for the 'local' environment",
+            "needs an emulator target",
         ),
     ],
 )
@@ -97,16 +98,20 @@ def test_sources_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  #
 
 def test_local_defaults_derive_endpoints() -> None:
     settings = load_settings(local_moto_port=5999, local_prefect_port=5998)
-    assert settings.is_local
-    assert settings.effective_aws_endpoint_url == "http://127.0.0.1:5999"
-    assert settings.worker_api_url == "http://127.0.0.1:5998/api"
+    target = resolve(settings)
+    assert (settings.target, target.name) == ("emulator", "emulator")
+    assert target.endpoint_url == "http://127.0.0.1:5999"
+    assert worker_api_url(target) == "http://127.0.0.1:5998/api"
     assert settings.state_bucket_name("123456789012") == "prefect-local-tfstate-123456789012"
 
 
 def test_remote_environment_has_no_endpoint() -> None:
     settings = load_settings(environment="prod", prefect_api_key="k", **REMOTE)
-    assert settings.effective_aws_endpoint_url is None
-    assert settings.worker_api_url == REMOTE["prefect_api_url"]
+    target = resolve(settings)
+    assert (settings.target, target.endpoint_url, target.credentials) == ("aws", None, {})
+    assert worker_api_url(target) == REMOTE["prefect_api_url"]
+    assert target.prefect_credential_variable == "PREFECT_API_KEY"
+    assert (target.autoscaling, target.health_checks, target.disposable) == (True, True, False)
 
 
 def test_readme_documents_every_setting() -> None:

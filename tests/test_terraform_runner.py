@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.terraform import (
+from bootstrap_flows.terraform.runner import (
     EventStream,
     Terraform,
     TerraformError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap_flows.settings import PROJECT_ROOT
-from bootstrap_flows.terraform import Terraform
+from bootstrap_flows.terraform.runner import Terraform
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
 ROOTS = sorted(p for p in [*TERRAFORM.glob("modules/*"), *TERRAFORM.glob("stacks/*")] if p.is_dir())

@@ -8,8 +8,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 
-from bootstrap_flows.platform_stack import PlatformOutputs
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.work_pool import WorkPoolError, ensure_work_pool
 
 pytestmark = pytest.mark.slow

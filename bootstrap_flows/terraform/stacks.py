@@ -9,7 +9,8 @@ from typing import Any
 
 from bootstrap_flows import aws
 from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.terraform import Terraform
+from bootstrap_flows.target import resolve
+from bootstrap_flows.terraform.runner import Terraform
 
 
 def state_key(settings: BootstrapSettings, stack: str) -> str:
@@ -26,7 +27,7 @@ def backend_config(settings: BootstrapSettings, bucket: str, stack: str) -> dict
         # S3-native locking: a second apply of the same stack and environment waits or fails.
         "use_lockfile": "true",
     }
-    endpoint = settings.effective_aws_endpoint_url
+    endpoint = resolve(settings).endpoint_url
     if endpoint:
         config |= {
             "endpoints": f'{{s3="{endpoint}",sts="{endpoint}"}}',

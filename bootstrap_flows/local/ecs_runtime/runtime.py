@@ -73,9 +73,10 @@ from docker.utils import parse_repository_tag
 
 from bootstrap_flows import aws, docker_engine
 from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
+from bootstrap_flows.target import resolve
 
 # Named, not __name__: run with `python -m` the module is `__main__`.
-logger = logging.getLogger("bootstrap_flows.ecs_runtime")
+logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
 
 RUNTIME_LABEL = "org.bootstrap-flows.ecs-runtime"
 TASK_LABEL = "org.bootstrap-flows.ecs-task-arn"
@@ -323,7 +324,8 @@ class EcsRuntime:
         docker_client: docker.DockerClient | None = None,
         instance: str | None = None,
     ) -> None:
-        endpoint = settings.effective_aws_endpoint_url
+        self.target = resolve(settings)
+        endpoint = self.target.endpoint_url
         if not endpoint:
             raise EcsRuntimeError(
                 "the local ECS runtime only runs against emulated AWS: use the `local` "
@@ -443,13 +445,10 @@ class EcsRuntime:
 
     def _registry_auth(self, host: str | None) -> dict[str, str] | None:
         """ECR credentials for ECR hosts and the registry standing in for ECR; else none."""
-        if host is None or not (
-            host == self.settings.effective_registry_host or ECR_HOST.match(host)
-        ):
+        if host is None or not (host == self.target.registry_host or ECR_HOST.match(host)):
             return None
-        data = self._regional("ecr").get_authorization_token()["authorizationData"][0]
-        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-        return {"username": user, "password": password}
+        login = aws.ecr_login(self._regional("ecr"))
+        return {"username": login.user, "password": login.password}
 
     def _ensure_image(self, image: str) -> tuple[str, str]:
         """(local reference, stop signal) of the task's image, pulled if need be.
@@ -457,7 +456,7 @@ class EcsRuntime:
         Digest-pinned images and Docker Hub-style names already present are used as they are
         (Docker Hub is unreachable here); tags on a registry are pulled, as Fargate does.
         """
-        ref = local_image_ref(image, self.settings.effective_registry_host)
+        ref = local_image_ref(image, self.target.registry_host)
         host = registry_host_of(ref)
         if "@sha256:" in ref or host is None:
             try:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from uuid import UUID
 
-from bootstrap_flows import local_stack
+from bootstrap_flows.local import stack as local_stack
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, SettingsError, load_settings
 
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from bootstrap_flows import docker_engine, ecs_runtime, processes
-from bootstrap_flows.aws import EMULATOR_CREDENTIALS
-from bootstrap_flows.processes import ServiceError
+from bootstrap_flows import docker_engine
+from bootstrap_flows.errors import ServiceError
+from bootstrap_flows.local import processes, registry
+from bootstrap_flows.local.ecs_runtime import runtime as ecs_runtime
+from bootstrap_flows.local.target import MOTO_READY_PATH, emulator_credentials
 from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 
 BOOTSTRAP_POOL = "bootstrap"
@@ -38,21 +39,11 @@ def log_file(settings: BootstrapSettings, service: str) -> Path:
     return processes.log_file(settings.local_state_dir, service)
 
 
-def auth_string(settings: BootstrapSettings) -> str:
-    """The worker's credential on the embedded default: random, made once, readable by us only."""
-    path = settings.local_state_dir / "prefect-auth-string"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(f"worker:{secrets.token_urlsafe(24)}")
-    return path.read_text().strip()
-
-
 def child_env(settings: BootstrapSettings) -> dict[str, str]:
     """Environment for the local services and the flow runs they start."""
     return {
         **os.environ,
-        **EMULATOR_CREDENTIALS,
+        **emulator_credentials(),
         "AWS_DEFAULT_REGION": settings.aws_region,
         "PREFECT_API_URL": settings.local_prefect_api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -132,17 +123,14 @@ def up(settings: BootstrapSettings) -> str:
             str(settings.local_moto_port),
         ],
         # Answers in milliseconds, unlike data.json once IAM's managed policies are loaded.
-        ready=lambda: _healthy(
-            f"{settings.local_aws_endpoint}/moto-api/state-manager/get-transition"
-            "?model_name=ecs::task"
-        ),
+        ready=lambda: _healthy(f"{settings.local_aws_endpoint}{MOTO_READY_PATH}"),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
         env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
     )
     # The registry standing in for ECR: its password is the emulated ECR token's.
     docker_engine.ensure_docker()
-    docker_engine.registry_up(settings)
+    registry.registry_up(settings)
     prefect_home = settings.local_state_dir / "prefect"
     _start(
         settings,
@@ -170,7 +158,7 @@ def up(settings: BootstrapSettings) -> str:
     _start(
         settings,
         "ecs-runtime",
-        [sys.executable, "-m", "bootstrap_flows.ecs_runtime", "--shutdown-grace", "20"],
+        [sys.executable, "-m", "bootstrap_flows.local.ecs_runtime", "--shutdown-grace", "20"],
         ready=lambda: ecs_runtime.healthy(settings),
         timeout=60,
         owns_port=False,

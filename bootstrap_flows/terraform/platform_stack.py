@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from bootstrap_flows import aws
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve
 
 STACK = "platform"
 
@@ -44,6 +45,7 @@ class PlatformOutputs(BaseModel):
 
 def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
     """Terraform input variables of the platform stack, from settings. No secrets, ever."""
+    target = resolve(settings)
     return {
         "environment": settings.environment,
         "region": settings.aws_region,
@@ -52,21 +54,16 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
         "az_count": settings.az_count,
         "nat_mode": settings.nat_mode,
         "log_retention_days": settings.log_retention_days,
-        "aws_endpoint_url": settings.effective_aws_endpoint_url,
-        # Emulated environments are thrown away whole; real ones keep images and secrets.
-        "ecr_force_delete": settings.is_local,
-        "secret_recovery_window_days": 0 if settings.is_local else 7,
+        "aws_endpoint_url": target.endpoint_url,
+        # Disposable targets are thrown away whole; real ones keep images and secrets.
+        "ecr_force_delete": target.disposable,
+        "secret_recovery_window_days": 0 if target.disposable else 7,
     }
 
 
 def ecr_repository_name(settings: BootstrapSettings) -> str:
     """The repository name the platform stack gives ECR (known before it is applied)."""
     return f"{settings.stack_name}-worker"
-
-
-def api_secret_value(settings: BootstrapSettings) -> str | None:
-    secret = settings.prefect_api_key or settings.prefect_api_auth_string
-    return secret.get_secret_value() if secret else None
 
 
 def store_api_secret(settings: BootstrapSettings, secret_arn: str, value: str) -> bool:

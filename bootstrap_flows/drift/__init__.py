@@ -42,12 +42,15 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed
 from pydantic import BaseModel, ConfigDict, Field
 
-from bootstrap_flows import aws, platform_stack, processes, stacks, work_pool, worker_service
-from bootstrap_flows.flows import bootstrap, preflight
-from bootstrap_flows.platform_stack import PlatformOutputs
+from bootstrap_flows import aws, work_pool
+from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.stages import preflight
+from bootstrap_flows.locks import file_lock
 from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.terraform import Terraform
-from bootstrap_flows.worker_service import WorkerOutputs
+from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.runner import Terraform
+from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
 Kind = Literal["drift", "pending", "prefect", "worker", "image"]
 KINDS: tuple[Kind, ...] = ("drift", "pending", "prefect", "worker", "image")
@@ -589,7 +592,7 @@ def ignored_by(finding: Finding, patterns: Iterable[str]) -> str | None:
     """The first pattern `<address glob>[:<attribute glob>]` that matches, or None.
 
     The address glob is tried on the full address and on it without its `module.x.` prefixes,
-    so `aws_ecs_service.*:desired_count` matches `module.worker_service.aws_ecs_service.this`.
+    so `aws_ecs_service.*:desired_count` matches `module.worker_stack.aws_ecs_service.this`.
     """
     addresses = {finding.resource, _MODULE_PREFIX.sub("", finding.resource)}
     for pattern in patterns:
@@ -693,7 +696,7 @@ def recorded_outputs(settings: BootstrapSettings, bucket: str) -> RecordedOutput
     """
     s3 = aws.client(settings, "s3")
     outputs: dict[str, dict[str, Any]] = {}
-    for stack in (platform_stack.STACK, worker_service.STACK):
+    for stack in (platform_stack.STACK, worker_stack.STACK):
         try:
             body = s3.get_object(Bucket=bucket, Key=stacks.state_key(settings, stack))["Body"]
         except ClientError as exc:
@@ -703,7 +706,7 @@ def recorded_outputs(settings: BootstrapSettings, bucket: str) -> RecordedOutput
             continue
         state = json.loads(body.read())
         outputs[stack] = {k: v.get("value") for k, v in (state.get("outputs") or {}).items()}
-    platform, worker = outputs[platform_stack.STACK], outputs[worker_service.STACK]
+    platform, worker = outputs[platform_stack.STACK], outputs[worker_stack.STACK]
     return RecordedOutputs(
         platform=PlatformOutputs.model_validate(platform) if platform else None,
         worker=WorkerOutputs.model_validate(worker) if worker else None,
@@ -1052,7 +1055,7 @@ def _publish(report: DriftReport) -> None:
 @contextlib.contextmanager
 def _check_lock(settings: BootstrapSettings) -> Iterator[None]:
     """One drift check per environment on this machine: they share data dirs and bookkeeping."""
-    with processes.file_lock(_drift_dir(settings) / ".lock"):
+    with file_lock(_drift_dir(settings) / ".lock"):
         yield
 
 
@@ -1111,11 +1114,11 @@ def _run_checks(settings: BootstrapSettings, bucket: str) -> _Pass:
     check_stack(platform_stack.STACK, platform_stack.platform_variables(settings))
     worker_vars: dict[str, Any] | None = None
     if recorded.worker is None:
-        result.findings.append(_never_applied(worker_service.STACK))
+        result.findings.append(_never_applied(worker_stack.STACK))
     else:
         image_uri = recorded.worker.image_uri
-        worker_vars = worker_service.worker_variables(settings, recorded.platform, image_uri)
-        check_stack(worker_service.STACK, worker_vars)
+        worker_vars = worker_stack.worker_variables(settings, recorded.platform, image_uri)
+        check_stack(worker_stack.STACK, worker_vars)
         futures["work pool"] = check_work_pool.submit(settings, recorded.platform, image_uri)
         futures["worker"] = check_worker.submit(
             settings, recorded.platform, recorded.worker, bool(worker_vars["enable_autoscaling"])

@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bootstrap_flows.platform_stack import PlatformOutputs
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 STACK = "worker"
 # Prefect workers heartbeat every 30 s by default; three intervals is "recently".
@@ -33,19 +34,16 @@ class WorkerNotOnline(RuntimeError):
     """No worker of the pool sent a heartbeat in time; the message says what to check."""
 
 
-def api_secret_env_name(settings: BootstrapSettings) -> str:
-    return "PREFECT_API_KEY" if settings.prefect_api_key else "PREFECT_API_AUTH_STRING"
-
-
 def worker_variables(
     settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
 ) -> dict[str, Any]:
     """Terraform input variables of the worker stack: platform outputs, the image, settings."""
+    target = resolve(settings)
     return {
         "environment": settings.environment,
         "region": settings.aws_region,
         "name_prefix": settings.name_prefix,
-        "aws_endpoint_url": settings.effective_aws_endpoint_url,
+        "aws_endpoint_url": target.endpoint_url,
         "cluster_arn": platform.cluster_arn,
         "cluster_name": platform.cluster_name,
         "private_subnet_ids": platform.private_subnet_ids,
@@ -54,18 +52,16 @@ def worker_variables(
         "task_role_arn": platform.worker_task_role_arn,
         "log_group_name": platform.log_group_name,
         "prefect_api_secret_arn": platform.prefect_api_secret_arn,
-        "api_secret_env_name": api_secret_env_name(settings),
-        "prefect_api_url": settings.worker_api_url,
+        "api_secret_env_name": target.prefect_credential_variable,
+        "prefect_api_url": worker_api_url(target),
         "work_pool_name": settings.work_pool_name,
         "image_uri": image_uri,
         "worker_cpu": settings.worker_cpu,
         "worker_memory": settings.worker_memory,
         "desired_count": settings.worker_count,
         "observer_queue_name": platform.observer_queue_name,
-        # The emulator has no Application Auto Scaling; real accounts get it.
-        "enable_autoscaling": not settings.is_local,
-        # Local containers share the host's network: a fixed health port could collide.
-        "enable_health_check": not settings.is_local,
+        "enable_autoscaling": target.autoscaling,
+        "enable_health_check": target.health_checks,
     }
 
 
@@ -96,7 +92,8 @@ def wait_for_worker(
         f"(`aws ecs describe-services --cluster {platform.cluster_name} --services "
         f"{settings.stack_name}-worker`); the worker's logs in CloudWatch log group "
         f"{platform.log_group_name} (stream prefix `worker`); that the private subnets reach "
-        f"{settings.worker_api_url} (NAT gateway, security-group egress); and that secret "
+        f"{worker_api_url(resolve(settings))} (NAT gateway, security-group egress); and that "
+        f"secret "
         f"{platform.prefect_api_secret_arn} holds a valid credential. Raise "
         "BOOTSTRAP_WORKER_HEARTBEAT_TIMEOUT if the worker is just slow to start."
     )

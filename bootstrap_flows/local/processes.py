@@ -6,18 +6,14 @@ port, so a stop never touches a process this project did not start.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-
-class ServiceError(RuntimeError):
-    """A service could not start; the message says which and where its log is."""
+from bootstrap_flows.errors import ServiceError
 
 
 def run_dir(state_dir: Path) -> Path:
@@ -116,15 +112,3 @@ def stop(state_dir: Path, name: str, grace: float = 15.0) -> bool:
         if not alive(pid):
             break
     return True
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes of this machine (released when the holder dies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -11,7 +11,6 @@ step. ECR credentials go to the engine through the SDK only: never a command lin
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -25,16 +24,18 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
-from urllib.parse import urlparse
 
 import docker
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from bootstrap_flows import aws, docker_engine, processes
+from bootstrap_flows import aws, docker_engine
+from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.locks import file_lock
 from bootstrap_flows.preflight import is_loopback
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.target import resolve
 
 LoggerLike: TypeAlias = logging.Logger | logging.LoggerAdapter[Any]
 
@@ -85,7 +86,7 @@ _BASE_ARG = re.compile(r"^\s*ARG\s+BASE_IMAGE\b", re.IGNORECASE | re.MULTILINE)
 _LAYER_DONE = ("Pushed", "Layer already exists", "Mounted from")
 
 
-class ImageError(RuntimeError):
+class ImageError(BootstrapError):
     """The image stage failed; the message says where and what to do."""
 
 
@@ -95,6 +96,10 @@ class ImageBuildError(ImageError):
 
 class ImagePushError(ImageError):
     """Login, push, digest check or ECR registration failed."""
+
+
+class RepositoryMissing(ImagePushError):
+    """The stack's ECR repository does not exist (yet): the platform stack makes it."""
 
 
 class ImageSource(BaseModel):
@@ -334,7 +339,7 @@ def ensure_fallback_base(
     recipe = fallback_recipe()
     repository, tag = FALLBACK_BASE.rsplit(":", 1)
     # Parallel flow runs on one machine must not both debootstrap the same base.
-    with processes.file_lock(settings.local_state_dir / "locks" / "fallback-base.lock"):
+    with file_lock(settings.local_state_dir / "locks" / "fallback-base.lock"):
         try:
             labels = client.api.inspect_image(FALLBACK_BASE)["Config"].get("Labels") or {}
             if labels.get(RECIPE_LABEL) == recipe:
@@ -633,10 +638,10 @@ def find_in_ecr(
         response = ecr.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])
     except ecr.exceptions.ImageNotFoundException:
         return None
-    except ecr.exceptions.RepositoryNotFoundException:
-        raise ImagePushError(
+    except ecr.exceptions.RepositoryNotFoundException as exc:
+        raise RepositoryMissing(
             f"ECR repository {repository_name!r} does not exist; apply the platform stack first"
-        ) from None
+        ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise ImagePushError(f"ECR describe_images failed: {exc}") from None
     details = response.get("imageDetails") or []
@@ -663,15 +668,8 @@ def find_in_ecr(
 
 
 def _push_repository(settings: BootstrapSettings, repository_name: str, repository_url: str) -> str:
-    host = settings.effective_registry_host
+    host = resolve(settings).registry_host
     return f"{host}/{repository_name}" if host else repository_url
-
-
-def _credentials(ecr: Any) -> tuple[str, str, str]:
-    """(user, password, registry host) from ECR; the password never leaves this module's calls."""
-    data = _ecr_call("get_authorization_token", ecr.get_authorization_token)["authorizationData"][0]
-    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-    return user, password, urlparse(str(data.get("proxyEndpoint", ""))).netloc
 
 
 def _login(client: docker.DockerClient, host: str, user: str, password: str) -> None:
@@ -764,8 +762,9 @@ def push_image(
         logger.info("ECR already has %s:%s; not pushing", repository_name, built.tag)
         return existing
     ecr = aws.client(settings, "ecr")
-    user, password, ecr_host = _credentials(ecr)
-    override = settings.effective_registry_host
+    user, password, ecr_host = _ecr_call("get_authorization_token", aws.ecr_login, ecr=ecr)
+    push_target = resolve(settings)
+    override = push_target.registry_host
     host = override or ecr_host or repository_url.split("/", 1)[0]
     target = f"{host}/{repository_name}"
     auth = {"username": user, "password": password}
@@ -794,7 +793,19 @@ def push_image(
     if override:
         manifest, media_type = _registry_manifest(host, repository_name, digest, user, password)
         size = _manifest_size(json.loads(manifest))
-        _register_in_ecr(ecr, repository_name, built.tag, digest, manifest, media_type, logger)
+        if push_target.push_recorder is not None:
+            # ECR's API does not see this registry (the emulator's case): record the image.
+            push_target.push_recorder(
+                settings, repository_name, built.tag, digest, manifest, media_type
+            )
+        else:
+            logger.warning(
+                "%s:%s went to registry %s, which ECR does not see: the next run will not "
+                "find it in ECR and pushes again",
+                repository_name,
+                built.tag,
+                host,
+            )
     else:
         described = find_in_ecr(settings, repository_name, repository_url, built.tag)
         size = described.size_bytes if described else None
@@ -809,39 +820,6 @@ def push_image(
         size_bytes=size,
         push_seconds=round(seconds, 3),
     )
-
-
-def _register_in_ecr(
-    ecr: Any,
-    repository_name: str,
-    tag: str,
-    digest: str,
-    manifest: str,
-    media_type: str,
-    logger: LoggerLike,
-) -> None:
-    """Record an image pushed elsewhere in ECR, so the tag check sees it (the emulator's case)."""
-    try:
-        ecr.put_image(
-            repositoryName=repository_name,
-            imageManifest=manifest,
-            imageManifestMediaType=media_type,
-            imageTag=tag,
-            imageDigest=digest,
-        )
-    except ecr.exceptions.ImageAlreadyExistsException:
-        pass
-    except ecr.exceptions.LayersNotFoundException:
-        # A real ECR behind a non-ECR override registry: it cannot hold a manifest without the
-        # layers. The push stands; only the next run's "already in ECR" check will miss it.
-        logger.warning(
-            "ECR does not have the layers of %s:%s (pushed to another registry); "
-            "the next run will not find it in ECR",
-            repository_name,
-            tag,
-        )
-    except (ClientError, BotoCoreError) as exc:
-        raise ImagePushError(f"registering {repository_name}:{tag} in ECR failed: {exc}") from None
 
 
 def ensure_image(

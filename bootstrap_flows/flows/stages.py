@@ -1,0 +1,179 @@
+"""The stages of `bootstrap` and `teardown`, one Prefect task each.
+
+Each task takes what it needs as explicit inputs and returns typed values, so the run graph in
+the Prefect UI is the architecture picture (README, Stages).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+
+from bootstrap_flows import e2e, image, work_pool
+from bootstrap_flows.docker_engine import ensure_docker
+from bootstrap_flows.image import BuiltImage, PushedImage
+from bootstrap_flows.preflight import PreflightReport, run_preflight
+from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
+from bootstrap_flows.target import resolve
+from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.runner import PlanResult
+from bootstrap_flows.terraform.state_backend import ensure_state_bucket
+
+SECRET_SETTINGS = {"prefect_api_key", "prefect_api_auth_string"}
+
+
+def _artifact_key(settings: BootstrapSettings, what: str) -> str:
+    return f"{settings.environment}-{what}"
+
+
+@task(name="preflight", cache_policy=NO_CACHE)
+def preflight(
+    environment: str, overrides: dict[str, Any], needs_docker: bool = True
+) -> tuple[BootstrapSettings, PreflightReport]:
+    """Validate settings, tools, AWS identity, the Prefect API and Docker. Changes nothing."""
+    passed_secrets = SECRET_SETTINGS & overrides.keys()
+    if passed_secrets:
+        raise SettingsError(
+            f"{', '.join(sorted(passed_secrets))}: never pass secrets as flow parameters (Prefect "
+            "stores parameters in clear); set them in the worker's environment or env file"
+        )
+    settings = load_settings(environment=environment, **overrides)
+    report: PreflightReport = run_preflight(settings)
+    if needs_docker:
+        ensure_docker()
+    get_run_logger().info(
+        "Preflight ok: terraform %s, AWS account %s as %s, Prefect API %s",
+        report.terraform_version,
+        report.account_id,
+        report.caller_arn,
+        report.prefect_api_url,
+    )
+    return settings, report
+
+
+@task(name="state backend", cache_policy=NO_CACHE)
+def state_backend(settings: BootstrapSettings, account_id: str) -> str:
+    return ensure_state_bucket(settings, account_id, get_run_logger())
+
+
+@task(name="plan", cache_policy=NO_CACHE, task_run_name="plan {stack}")
+def plan_stack(
+    settings: BootstrapSettings,
+    stack: str,
+    bucket: str,
+    variables: dict[str, Any],
+    destroy: bool = False,
+) -> PlanResult:
+    logger = get_run_logger()
+    terraform, var_file = stacks.open_stack(settings, stack, bucket, variables, logger)
+    plan = terraform.plan(var_file=var_file, destroy=destroy)
+    counts = ", ".join(f"{n} to {k}" for k, n in plan.counts.items() if n)
+    create_table_artifact(
+        key=_artifact_key(settings, f"{stack}-{'destroy-plan' if destroy else 'plan'}"),
+        table=plan.table() or [{"address": "(no changes)", "action": "none"}],
+        description=f"Terraform plan of the {stack} stack: {counts or 'no changes'}",
+    )
+    return plan
+
+
+@task(name="apply", cache_policy=NO_CACHE, task_run_name="apply {stack}")
+def apply_stack(settings: BootstrapSettings, stack: str, plan: PlanResult) -> dict[str, Any]:
+    """Apply the saved plan (if it changes anything) and read the stack's outputs."""
+    logger = get_run_logger()
+    terraform = stacks.stack_terraform(settings, stack, logger)
+    if not plan.has_changes:
+        logger.info("%s plan has no changes: nothing to apply", stack.capitalize())
+        return terraform.output()
+    artifact: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync task
+        0.0,
+        key=_artifact_key(settings, f"{stack}-progress"),
+        description=f"Applying {len(plan.changes)} {stack} changes",
+    )
+
+    def progress(done: int, total: int) -> None:
+        update_progress_artifact(artifact, 100.0 * done / max(total, 1))
+
+    terraform.apply(plan, progress=progress)
+    update_progress_artifact(artifact, 100.0)
+    return terraform.output()
+
+
+@task(name="store API secret", cache_policy=NO_CACHE)
+def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> bool:
+    credential = resolve(settings).prefect_credential
+    if credential is None:
+        raise SettingsError(
+            "no Prefect API key or auth string to store for the worker; set "
+            "BOOTSTRAP_PREFECT_API_KEY or BOOTSTRAP_PREFECT_API_AUTH_STRING"
+        )
+    changed = platform_stack.store_api_secret(settings, secret_arn, credential.get_secret_value())
+    get_run_logger().info(
+        "Worker's Prefect credential %s in %s", "updated" if changed else "unchanged", secret_arn
+    )
+    return changed
+
+
+@task(name="build worker image", cache_policy=NO_CACHE)
+def build_worker_image(settings: BootstrapSettings) -> BuiltImage | None:
+    """Build the worker image, unless ECR already holds its content tag (then None)."""
+    logger = get_run_logger()
+    tag = image.image_tag(settings)
+    repository = platform_stack.ecr_repository_name(settings)
+    try:
+        existing = image.find_in_ecr(settings, repository, repository, tag)
+    except image.RepositoryMissing:
+        existing = None  # first bootstrap: the repository is being created right now
+    if existing is not None:
+        logger.info("ECR already has %s:%s; not building", repository, tag)
+        return None
+    return image.build_image(settings, logger)
+
+
+@task(name="push worker image", cache_policy=NO_CACHE)
+def push_worker_image(
+    settings: BootstrapSettings, built: BuiltImage | None, platform: PlatformOutputs
+) -> PushedImage:
+    logger = get_run_logger()
+    name, url = platform.ecr_repository_name, platform.ecr_repository_url
+    if built is None:
+        found = image.find_in_ecr(settings, name, url, image.image_tag(settings))
+        if found is None:
+            raise image.ImagePushError(f"the image vanished from ECR repository {name}; re-run")
+        return found
+    return image.push_image(settings, built, name, url, logger)
+
+
+@task(name="work pool", cache_policy=NO_CACHE)
+def create_work_pool(settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str) -> str:
+    change, _ = work_pool.ensure_work_pool(settings, platform, image_uri)
+    get_run_logger().info("Work pool %s: %s", settings.work_pool_name, change)
+    return change
+
+
+@task(name="worker online", cache_policy=NO_CACHE)
+def worker_online(settings: BootstrapSettings, platform: PlatformOutputs, since: datetime) -> str:
+    name = worker_stack.wait_for_worker(settings, platform, since)
+    get_run_logger().info("Worker %s of pool %s is online", name, settings.work_pool_name)
+    return name
+
+
+@task(name="e2e test flow", cache_policy=NO_CACHE)
+def e2e_test_flow(settings: BootstrapSettings, image_uri: str) -> e2e.E2EResult:
+    result = e2e.run_e2e(settings, image_uri)
+    get_run_logger().info(
+        "e2e test flow run %s Completed in %.0f s on task %s",
+        result.flow_run_id,
+        result.seconds,
+        result.task_arn,
+    )
+    return result

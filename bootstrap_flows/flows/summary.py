@@ -1,0 +1,72 @@
+"""The summary artifact: what bootstrap made, where, and how long each stage took."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, Field
+
+from bootstrap_flows import e2e
+from bootstrap_flows.image import PushedImage
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.worker_stack import WorkerOutputs
+
+
+class BootstrapResult(BaseModel):
+    environment: str
+    applied: dict[str, bool]
+    plan_counts: dict[str, dict[str, int]]
+    platform: PlatformOutputs
+    image: PushedImage
+    worker: WorkerOutputs
+    work_pool: str
+    work_pool_change: str
+    worker_name: str
+    e2e: e2e.E2EResult
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+@task(name="summary", cache_policy=NO_CACHE)
+def summary(result: BootstrapResult) -> str:
+    def table(values: dict[str, Any]) -> str:
+        return "\n".join(
+            f"| `{name}` | `{', '.join(map(str, v)) if isinstance(v, list) else v}` |"
+            for name, v in values.items()
+        )
+
+    timings = "\n".join(
+        f"| {stage} | {seconds:.1f} s |" for stage, seconds in result.timings.items()
+    )
+    stacks_line = "; ".join(
+        f"{stack}: {'applied' if applied else 'no changes'}"
+        + (
+            f" ({', '.join(f'{k} {v}' for k, v in result.plan_counts[stack].items() if v)})"
+            if applied
+            else ""
+        )
+        for stack, applied in result.applied.items()
+    )
+    markdown = (
+        f"# Bootstrap of `{result.environment}`\n\n"
+        f"**Stacks:** {stacks_line}\n\n"
+        f"**Image:** `{result.image.uri}` "
+        f"({'already in ECR' if result.image.skipped else 'pushed'})\n\n"
+        f"**Work pool:** `{result.work_pool}` ({result.work_pool_change}); "
+        f"**worker online:** `{result.worker_name}`\n\n"
+        f"**e2e test flow:** run `{result.e2e.flow_run_id}` {result.e2e.state} in "
+        f"{result.e2e.seconds:.0f} s on task `{result.e2e.task_arn}` "
+        f"(image `{result.e2e.image_digest}`)\n\n"
+        f"## Stage timings\n| stage | time |\n|---|---|\n{timings}\n\n"
+        f"## Platform outputs\n| output | value |\n|---|---|\n"
+        f"{table(result.platform.model_dump())}\n\n"
+        f"## Worker outputs\n| output | value |\n|---|---|\n{table(result.worker.model_dump())}\n"
+    )
+    create_markdown_artifact(
+        markdown=markdown,
+        key=f"{result.environment}-bootstrap-summary",
+        description=f"Bootstrap summary of {result.environment}",
+    )
+    return markdown

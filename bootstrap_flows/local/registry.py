@@ -1,0 +1,172 @@
+"""The local registry: the embedded default's stand-in for ECR's registry endpoint.
+
+moto emulates ECR's API but not its registry endpoint, so images for the local stack go to
+Debian's `docker-registry` (distribution) on 127.0.0.1, behind htpasswd auth whose only user is
+the one ECR's `get_authorization_token` hands out. That way the image stage logs in with ECR
+credentials exactly as on AWS, and a wrong credential fails here as it would there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bootstrap_flows import aws
+from bootstrap_flows.docker_engine import INSTALL_HINT, DockerEngineError
+from bootstrap_flows.local import processes
+from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+
+# The user ECR's authorization token names; the registry's only htpasswd user.
+REGISTRY_USER = "AWS"
+REGISTRY = "registry"
+REGISTRY_BINARY = "docker-registry"
+
+
+def registry_dir(settings: BootstrapSettings) -> Path:
+    return settings.local_state_dir / "registry"
+
+
+def registry_url(settings: BootstrapSettings) -> str:
+    return f"http://127.0.0.1:{settings.local_registry_port}"
+
+
+def emulated_ecr_password(settings: BootstrapSettings) -> str:
+    """The password in the emulated ECR's authorization token (moto: `<account>-auth-token`)."""
+    try:
+        return aws.ecr_login(aws.client(settings, "ecr")).password
+    except Exception as exc:  # botocore raises several unrelated types for "not reachable"
+        raise DockerEngineError(
+            f"cannot read an ECR authorization token from {settings.local_aws_endpoint} "
+            f"to set the local registry's password; start the emulator first ({type(exc).__name__})"
+        ) from exc
+
+
+def _status(settings: BootstrapSettings, password: str | None = None) -> int | None:
+    """HTTP status of GET /v2/ (with credentials if given); None when nothing answers."""
+    auth = (REGISTRY_USER, password) if password is not None else None
+    try:
+        return httpx.get(f"{registry_url(settings)}/v2/", auth=auth, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def _htpasswd(password: str) -> str:
+    try:
+        import bcrypt  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        if not shutil.which("htpasswd"):
+            raise DockerEngineError(
+                f"htpasswd is missing (apache2-utils) for the local registry's auth; {INSTALL_HINT}"
+            ) from None
+        # -i reads the password from stdin: a password never goes on a command line.
+        result = subprocess.run(
+            ["htpasswd", "-niB", REGISTRY_USER],
+            input=password,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip() + "\n"
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    return f"{REGISTRY_USER}:{hashed}\n"
+
+
+def _write_config(settings: BootstrapSettings, password: str) -> Path:
+    root = registry_dir(settings)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    htpasswd = root / "htpasswd"
+    htpasswd.touch(mode=0o600)
+    htpasswd.write_text(_htpasswd(password))
+    config = root / "config.yml"
+    # `secret` signs upload state; a fixed random one per start is fine for one instance.
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: info\n  accesslog:\n    disabled: true\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{settings.local_registry_port}\n"
+        f"  secret: {secrets.token_hex(16)}\n"
+        f"auth:\n  htpasswd:\n    realm: bootstrap-flows\n    path: {htpasswd}\n"
+    )
+    config.chmod(0o600)
+    return config
+
+
+def registry_up(
+    settings: BootstrapSettings, password: str | None = None, timeout: float = 30
+) -> str:
+    """Start (or confirm) the local registry; return its host (`127.0.0.1:<port>`).
+
+    `password` defaults to the emulated ECR's token password, read from the emulator.
+    """
+    host = f"127.0.0.1:{settings.local_registry_port}"
+    if password is None:
+        password = emulated_ecr_password(settings)
+    if processes.running_pid(settings.local_state_dir, REGISTRY):
+        if _status(settings, password) == 200:
+            return host
+        # Running with another password (the emulator was reset): restart with the current one.
+        registry_down(settings)
+    if _status(settings) is not None:
+        raise DockerEngineError(
+            f"port {settings.local_registry_port} is taken by a process this stack did not start; "
+            "stop it or choose another port (BOOTSTRAP_LOCAL_REGISTRY_PORT)"
+        )
+    binary = shutil.which(REGISTRY_BINARY)
+    if not binary:
+        raise DockerEngineError(f"`{REGISTRY_BINARY}` is not installed; {INSTALL_HINT}")
+    config = _write_config(settings, password)
+    processes.start(
+        settings.local_state_dir,
+        REGISTRY,
+        [binary, "serve", str(config)],
+        # 401 without credentials: up, and auth is on.
+        ready=lambda: _status(settings) == 401,
+        timeout=timeout,
+        env=dict(os.environ),
+        cwd=PROJECT_ROOT,
+        error=DockerEngineError,
+    )
+    return host
+
+
+def registry_down(settings: BootstrapSettings) -> bool:
+    """Stop the registry this stack started (by its PID); True if one was running."""
+    return processes.stop(settings.local_state_dir, REGISTRY, grace=10.0)
+
+
+def registry_running(settings: BootstrapSettings) -> bool:
+    running = processes.running_pid(settings.local_state_dir, REGISTRY) is not None
+    return running and _status(settings) == 401
+
+
+def register_in_ecr(
+    settings: BootstrapSettings,
+    repository_name: str,
+    tag: str,
+    digest: str,
+    manifest: str,
+    media_type: str,
+) -> None:
+    """Record an image pushed to this registry in moto's ECR, so the tag check sees it."""
+    ecr = aws.client(settings, "ecr")
+    try:
+        ecr.put_image(
+            repositoryName=repository_name,
+            imageManifest=manifest,
+            imageManifestMediaType=media_type,
+            imageTag=tag,
+            imageDigest=digest,
+        )
+    except ecr.exceptions.ImageAlreadyExistsException:
+        pass
+    except (ClientError, BotoCoreError) as exc:
+        raise DockerEngineError(
+            f"registering {repository_name}:{tag} in the emulated ECR failed: {exc}"
+        ) from exc

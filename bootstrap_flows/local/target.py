@@ -1,0 +1,59 @@
+"""The emulated target: AWS as moto on this machine, Prefect as the local server.
+
+Registered as the `emulator` target (entry point group `bootstrap_flows.targets`), so the
+product finds it by name without importing this wing. Every difference between the embedded
+default and real AWS that the product must know is a field here, with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from pydantic import SecretStr
+
+from bootstrap_flows.local.registry import register_in_ecr
+from bootstrap_flows.settings import EMULATOR, BootstrapSettings
+from bootstrap_flows.target import Target
+
+# moto accepts any credentials; these are what the embedded default hands to every process.
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+# Answers in milliseconds, unlike /moto-api/data.json once IAM's managed policies are loaded.
+MOTO_READY_PATH = "/moto-api/state-manager/get-transition?model_name=ecs::task"
+
+
+def emulator_credentials() -> dict[str, str]:
+    return {name: os.environ.get(name, value) for name, value in EMULATOR_CREDENTIALS.items()}
+
+
+def auth_string(settings: BootstrapSettings) -> str:
+    """The worker's credential on the embedded default: random, made once, readable by us only."""
+    path = settings.local_state_dir / "prefect-auth-string"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(f"worker:{secrets.token_urlsafe(24)}")
+    return path.read_text().strip()
+
+
+def emulated_target(settings: BootstrapSettings) -> Target:
+    return Target(
+        name=EMULATOR,
+        endpoint_url=settings.local_aws_endpoint,
+        credentials=emulator_credentials(),
+        registry_host=f"127.0.0.1:{settings.local_registry_port}",
+        # moto's ECR has the API but no registry: pushes go to the local registry.
+        push_recorder=register_in_ecr,
+        # moto has no Application Auto Scaling (ListTagsForResource is missing).
+        autoscaling=False,
+        # Containers share the host's network here: a fixed health port could collide.
+        health_checks=False,
+        disposable=True,
+        start_hint="Start the embedded default with `bootstrap-flows local up`.",
+        prefect_api_url=settings.local_prefect_api_url,
+        prefect_credential=SecretStr(auth_string(settings)),
+        worker_on_this_machine=True,
+    )

@@ -1,0 +1,102 @@
+"""Where the worker lives: the AWS it is provisioned in and the Prefect it talks to.
+
+The product never asks which environment it runs in; it asks the target. A target says where AWS
+answers (its endpoint and the credentials every client and child process uses), where images
+are pushed, which features that AWS has (autoscaling, health checks), whether what it holds is
+disposable, and which Prefect the worker connects to with which credential.
+
+Real AWS is the built-in target `aws`. Other targets are plugins, found by name in the entry
+point group `bootstrap_flows.targets`: the embedded default registers `emulator` from
+`bootstrap_flows.local`, which the product never imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from bootstrap_flows.settings import BootstrapSettings, SettingsError
+
+AWS = "aws"
+ENTRY_POINT_GROUP = "bootstrap_flows.targets"
+
+# (settings, repository name, tag, digest, manifest, manifest media type)
+PushRecorder = Callable[[BootstrapSettings, str, str, str, str, str], None]
+CredentialVariable = Literal["PREFECT_API_KEY", "PREFECT_API_AUTH_STRING"]
+
+
+class Target(BaseModel):
+    """Everything that differs between real AWS and a stand-in for it (frozen, no secrets shown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = AWS
+    # --- where AWS answers -------------------------------------------------------------------
+    endpoint_url: str | None = None
+    # AWS_* variables for every client and child process; empty means the default chain.
+    credentials: dict[str, str] = {}
+    # Images are pushed here instead of ECR's own registry endpoint.
+    registry_host: str | None = None
+    # Called after a push when ECR's API does not see that registry (an emulator's): it records
+    # the image in ECR, so the "already built" check works the same as on AWS.
+    push_recorder: PushRecorder | None = Field(default=None, exclude=True, repr=False)
+    # --- what it can do ------------------------------------------------------------------------
+    autoscaling: bool = True
+    health_checks: bool = True
+    # Thrown away whole: images and secrets may go with the stack at once.
+    disposable: bool = False
+    # How to bring this AWS up when it does not answer (shown by preflight).
+    start_hint: str = ""
+    # --- the Prefect the worker talks to ---------------------------------------------------------
+    prefect_api_url: str | None = None
+    prefect_credential: SecretStr | None = None
+    prefect_credential_variable: CredentialVariable = "PREFECT_API_AUTH_STRING"
+    # The worker runs on this machine, so a loopback Prefect URL is reachable for it.
+    worker_on_this_machine: bool = False
+
+
+class TargetFactory(Protocol):
+    def __call__(self, settings: BootstrapSettings) -> Target: ...
+
+
+def _plugin(name: str) -> TargetFactory:
+    found = entry_points(group=ENTRY_POINT_GROUP, name=name)
+    if not found:
+        known = sorted({AWS} | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+        raise SettingsError(
+            f"target {name!r} is not installed; use one of {known} (BOOTSTRAP_TARGET)"
+        )
+    factory: TargetFactory = next(iter(found)).load()
+    return factory
+
+
+def resolve(settings: BootstrapSettings) -> Target:
+    """The target `settings` name, with the settings' own Prefect URL and credential on top."""
+    target = Target() if settings.target == AWS else _plugin(settings.target)(settings)
+    update: dict[str, object] = {}
+    if settings.registry_host_override:
+        update["registry_host"] = settings.registry_host_override
+    if settings.prefect_api_url:
+        update["prefect_api_url"] = settings.prefect_api_url
+    secret = settings.prefect_api_key or settings.prefect_api_auth_string
+    if secret is not None:
+        update["prefect_credential"] = secret
+        update["prefect_credential_variable"] = (
+            "PREFECT_API_KEY" if settings.prefect_api_key else "PREFECT_API_AUTH_STRING"
+        )
+    if settings.aws_endpoint_url:
+        update["endpoint_url"] = settings.aws_endpoint_url
+    return target.model_copy(update=update)
+
+
+def worker_api_url(target: Target) -> str:
+    """The Prefect API URL the worker uses; settings validation guarantees there is one."""
+    if target.prefect_api_url is None:
+        raise SettingsError(
+            f"target {target.name!r} names no Prefect API for the worker; "
+            "set BOOTSTRAP_PREFECT_API_URL"
+        )
+    return target.prefect_api_url
