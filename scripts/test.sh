@@ -13,4 +13,6 @@ fi
 .venv/bin/ruff check bootstrap_flows tests bench deployments
 .venv/bin/ruff format --check bootstrap_flows tests bench deployments
 .venv/bin/mypy
+# The architecture contract: the product never imports the embedded default (pyproject.toml).
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -12,8 +12,9 @@ import subprocess
 import sys
 from uuid import UUID
 
+from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.local import stack as local_stack
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, SettingsError, load_settings
+from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
 
 
 def deploy_all(settings: BootstrapSettings) -> None:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             for service, pid in local_stack.status(settings).items():
                 print(f"{service:8} {f'running (pid {pid})' if pid else 'stopped'}")
         return 0
-    except (SettingsError, local_stack.LocalStackError, RuntimeError) as exc:
+    except (BootstrapError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -62,39 +64,61 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start(
-    settings: BootstrapSettings,
-    service: str,
-    command: list[str],
-    ready: Callable[[], bool],
-    timeout: float,
-    env: dict[str, str] | None = None,
-    owns_port: bool = True,
-) -> None:
-    if processes.running_pid(settings.local_state_dir, service) and ready():
-        return
-    if owns_port and ready():
+@dataclass(frozen=True)
+class Service:
+    """One local service: how to start it and how to know that *this* start of it is ready."""
+
+    name: str
+    command: list[str]
+    ready: Callable[[], bool]
+    timeout: float
+    env: dict[str, str]
+    # A service that answers on a port we own: if something answers before we start it, a
+    # process this stack did not start holds the port.
+    owns_port: bool = True
+
+
+def _start(settings: BootstrapSettings, service: Service) -> bool:
+    """Start `service` unless it already runs from an earlier `up`; True if started now."""
+    if processes.running_pid(settings.local_state_dir, service.name) and service.ready():
+        return False
+    if service.owns_port and service.ready():
         raise LocalStackError(
-            f"{service}: its port is already taken by a process this stack did not start; stop "
-            "it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, BOOTSTRAP_LOCAL_PREFECT_PORT)"
+            f"{service.name}: its port is already taken by a process this stack did not start; "
+            "stop it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, "
+            "BOOTSTRAP_LOCAL_PREFECT_PORT, BOOTSTRAP_LOCAL_REGISTRY_PORT)"
         )
     processes.start(
         settings.local_state_dir,
-        service,
-        command,
-        ready,
-        timeout,
-        env=env or child_env(settings),
+        service.name,
+        service.command,
+        service.ready,
+        service.timeout,
+        env=service.env,
         cwd=PROJECT_ROOT,
         error=LocalStackError,
     )
+    return True
 
 
-def _worker_online(settings: BootstrapSettings) -> bool:
+def worker_name(settings: BootstrapSettings) -> str:
+    """The name of the current `bootstrap` pool worker (a new one for every start)."""
+    path = processes.run_dir(settings.local_state_dir) / "worker.name"
+    if processes.running_pid(settings.local_state_dir, "worker") is None or not path.exists():
+        path.write_text(f"bootstrap-local-{secrets.token_hex(4)}")
+    return path.read_text().strip()
+
+
+def _worker_polling(settings: BootstrapSettings, name: str) -> bool:
+    """Whether the worker started under `name` has sent a heartbeat: it is polling now.
+
+    The server keeps listing workers of earlier runs; only this start's name counts.
+    """
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
-        return bool(client.read_workers_for_work_pool(BOOTSTRAP_POOL))
+        workers = client.read_workers_for_work_pool(BOOTSTRAP_POOL)
+    return any(w.name == name and w.last_heartbeat_time is not None for w in workers)
 
 
 def _ensure_bootstrap_pool() -> None:
@@ -106,72 +130,100 @@ def _ensure_bootstrap_pool() -> None:
         client.create_work_pool(WorkPoolCreate(name=BOOTSTRAP_POOL, type="process"))
 
 
-def up(settings: BootstrapSettings) -> str:
-    """Start (or confirm) every local service; return the Prefect UI URL."""
-    settings.local_state_dir.mkdir(parents=True, exist_ok=True)
-    env = child_env(settings)
-    _start(
-        settings,
+def _moto(settings: BootstrapSettings, env: dict[str, str]) -> Service:
+    port = str(settings.local_moto_port)
+    return Service(
         "moto",
-        [
-            sys.executable,
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(settings.local_moto_port),
-        ],
-        # Answers in milliseconds, unlike data.json once IAM's managed policies are loaded.
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port],
         ready=lambda: _healthy(f"{settings.local_aws_endpoint}{MOTO_READY_PATH}"),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
         env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
     )
-    # The registry standing in for ECR: its password is the emulated ECR token's.
-    docker_engine.ensure_docker()
-    registry.registry_up(settings)
-    prefect_home = settings.local_state_dir / "prefect"
-    _start(
-        settings,
+
+
+def _prefect(settings: BootstrapSettings, env: dict[str, str]) -> Service:
+    home = settings.local_state_dir / "prefect"
+    port = str(settings.local_prefect_port)
+    return Service(
         "prefect",
-        [
-            str(BIN / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(settings.local_prefect_port),
-        ],
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
         ready=lambda: _healthy(f"{settings.local_prefect_api_url}/health"),
         timeout=120,
         env={
             **env,
-            "PREFECT_HOME": str(prefect_home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": (
-                f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}"
-            ),
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
         },
     )
+
+
+def _ecs_runtime(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     # Fargate's stand-in: runs the emulated ECS's services and tasks as containers.
-    _start(
-        settings,
+    return Service(
         "ecs-runtime",
         [sys.executable, "-m", "bootstrap_flows.local.ecs_runtime", "--shutdown-grace", "20"],
         ready=lambda: ecs_runtime.healthy(settings),
         timeout=60,
+        env=env,
         owns_port=False,
     )
+
+
+def _worker(settings: BootstrapSettings, env: dict[str, str]) -> Service:
+    name = worker_name(settings)
+    command = [str(BIN / "prefect"), "worker", "start", "--pool", BOOTSTRAP_POOL]
+    return Service(
+        "worker",
+        [*command, "--type", "process", "--name", name],
+        ready=lambda: _worker_polling(settings, name),
+        timeout=90,
+        env=env,
+        owns_port=False,
+    )
+
+
+def _registry(settings: BootstrapSettings) -> bool:
+    # The registry standing in for ECR: its password is the emulated ECR token's.
+    docker_engine.ensure_docker()
+    was_running = processes.running_pid(settings.local_state_dir, registry.REGISTRY) is not None
+    registry.registry_up(settings)
+    return not was_running
+
+
+def _start_worker(settings: BootstrapSettings, env: dict[str, str]) -> bool:
     os.environ["PREFECT_API_URL"] = settings.local_prefect_api_url
     _ensure_bootstrap_pool()
-    _start(
-        settings,
-        "worker",
-        [str(BIN / "prefect"), "worker", "start", "--pool", BOOTSTRAP_POOL, "--type", "process"],
-        ready=lambda: _worker_online(settings),
-        timeout=90,
-    )
+    return _start(settings, _worker(settings, env))
+
+
+def _steps(settings: BootstrapSettings) -> list[tuple[str, Callable[[], bool]]]:
+    """Each service in start order, with a call that starts it (True if started now)."""
+    env = child_env(settings)
+    return [
+        ("moto", lambda: _start(settings, _moto(settings, env))),
+        ("registry", lambda: _registry(settings)),
+        ("prefect", lambda: _start(settings, _prefect(settings, env))),
+        ("ecs-runtime", lambda: _start(settings, _ecs_runtime(settings, env))),
+        ("worker", lambda: _start_worker(settings, env)),
+    ]
+
+
+def up(settings: BootstrapSettings) -> str:
+    """Start (or confirm) every local service; return the Prefect UI URL.
+
+    A start that fails half-way stops what this call started, so nothing is left running.
+    """
+    settings.local_state_dir.mkdir(parents=True, exist_ok=True)
+    started: list[str] = []
+    try:
+        for name, start in _steps(settings):
+            if start():
+                started.append(name)
+    except BaseException:
+        for name in reversed(started):
+            processes.stop(settings.local_state_dir, name, grace=GRACE.get(name, 15.0))
+        raise
     return settings.local_prefect_api_url.removesuffix("/api")
 
 

@@ -12,7 +12,12 @@ from bootstrap_flows.settings import PROJECT_ROOT
 from bootstrap_flows.terraform.runner import Terraform
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
-ROOTS = sorted(p for p in [*TERRAFORM.glob("modules/*"), *TERRAFORM.glob("stacks/*")] if p.is_dir())
+ROOTS = sorted(
+    p
+    for kind in ("modules", "stacks", "examples")
+    for p in TERRAFORM.glob(f"{kind}/*")
+    if p.is_dir()
+)
 CHECKOV = PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov"
 
 

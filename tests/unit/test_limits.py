@@ -1,0 +1,98 @@
+"""Python's settings validation and Terraform's `validation` blocks accept the same values.
+
+HCL cannot import the Python lists, so each rule exists twice; this test evaluates every copy
+in Terraform itself (`terraform console`, no provider, well under a second) and compares.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bootstrap_flows.limits import LOG_RETENTION_DAYS, REGION
+from bootstrap_flows.settings import PROJECT_ROOT, SettingsError, load_settings
+
+TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
+CONDITION = re.compile(r"^\s*condition\s*=\s*(.+)$", re.MULTILINE)
+
+RETENTIONS = sorted({*LOG_RETENTION_DAYS, 0, 2, 4, 13, 1828, 3654, 3650, 7300})
+REGIONS = [
+    "us-east-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "us-gov-west-1",
+    "us-iso-east-1",
+    "us-isob-east-1",
+    "cn-north-1",
+    "US-east-1",
+    "us-east",
+    "useast-1",
+    "us-east-12",
+    "us-east-1a",
+    "u-east-1",
+]
+
+
+def _conditions(variable: str) -> list[tuple[Path, str]]:
+    """Every `condition` of a validation block that tests `var.<variable>`."""
+    found = []
+    for path in sorted(TERRAFORM.rglob("variables.tf")):
+        for condition in CONDITION.findall(path.read_text()):
+            if re.search(rf"\bvar\.{variable}\b", condition):
+                found.append((path.relative_to(TERRAFORM), condition.strip()))
+    return found
+
+
+def _terraform_accepts(condition: str, variable: str, values: list[str]) -> list[bool]:
+    expressions = [re.sub(rf"\bvar\.{variable}\b", value, condition) for value in values]
+    # A piped console prints only its last result: evaluate all of them as one JSON list.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
+    result = subprocess.run(
+        ["terraform", "console"],
+        input=f"jsonencode([{', '.join(expressions)}])\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT / "tests",  # no *.tf here: the console needs no init
+        env=env,
+    )
+    answers: list[bool] = json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert len(answers) == len(values), result.stdout + result.stderr
+    return answers
+
+
+def _python_accepts(**setting: object) -> bool:
+    try:
+        load_settings(**setting)
+    except SettingsError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "variable", ["log_retention_days", "retention_in_days", "flow_logs_retention_days"]
+)
+def test_retention_rules_agree(variable: str) -> None:
+    conditions = _conditions(variable)
+    assert conditions, f"no Terraform validation tests var.{variable}"
+    python = [_python_accepts(log_retention_days=days) for days in RETENTIONS]
+    assert python == [days in LOG_RETENTION_DAYS for days in RETENTIONS]
+    for where, condition in conditions:
+        terraform = _terraform_accepts(condition, variable, [str(d) for d in RETENTIONS])
+        assert terraform == python, f"{where}: {condition}"
+
+
+def test_region_rules_agree() -> None:
+    conditions = _conditions("region")
+    assert len(conditions) >= 3
+    python = [_python_accepts(aws_region=region) for region in REGIONS]
+    assert python == [bool(REGION.match(region)) for region in REGIONS]
+    assert python.count(True) == 7 and python.count(False) == 6
+    for where, condition in conditions:
+        terraform = _terraform_accepts(condition, "region", [f'"{r}"' for r in REGIONS])
+        assert terraform == python, f"{where}: {condition}"
