@@ -24,6 +24,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from pydantic import BaseModel
 
+from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 
 FLOW_NAME = "e2e-test"
@@ -33,7 +34,7 @@ ENTRYPOINT = "deployments/e2e_flow.py:e2e_test"
 WHERE_ARTIFACT = "e2e-where"  # written by deployments/e2e_flow.py
 
 
-class E2EFailed(RuntimeError):
+class E2EFailed(BootstrapError):
     """The test flow did not complete; the message carries its state and last log lines."""
 
 

@@ -193,7 +193,7 @@ class BootstrapSettings(BaseSettings):
         try:
             network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from None
+            raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from exc
         if not 16 <= network.prefixlen <= 24:
             raise ValueError(f"{value!r} must have a prefix length between /16 and /24")
         return value
@@ -311,4 +311,5 @@ def load_settings(**overrides: Any) -> BootstrapSettings:
         return BootstrapSettings(**overrides)
     except ValidationError as exc:
         lines = "\n".join(_describe(dict(err)) for err in exc.errors())
+        # Not `from exc`: pydantic's error repeats each input, and inputs can be secrets.
         raise SettingsError(f"Invalid settings; nothing was changed:\n{lines}") from None

@@ -15,7 +15,9 @@ from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
+from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 POOL_TYPE = "ecs"
@@ -31,7 +33,14 @@ OBSERVER_QUEUE_VARIABLE = {
 }
 
 
-class WorkPoolError(RuntimeError):
+# prefect-aws's template variable for the secret, by the kind of credential it holds.
+SECRET_FIELDS = {
+    "PREFECT_API_KEY": "prefect_api_key_secret_arn",
+    "PREFECT_API_AUTH_STRING": "prefect_api_auth_string_secret_arn",
+}
+
+
+class WorkPoolError(BootstrapError):
     """The pool cannot be managed as asked (e.g. a pool of another type has the name)."""
 
 
@@ -39,11 +48,7 @@ def owned_defaults(
     settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
 ) -> dict[str, Any]:
     """The template defaults bootstrap owns, from settings and stack outputs."""
-    secret_field = (
-        "prefect_api_key_secret_arn"
-        if settings.prefect_api_key
-        else "prefect_api_auth_string_secret_arn"
-    )
+    secret_field = SECRET_FIELDS[resolve(settings).prefect_credential_variable]
     return {
         "cluster": platform.cluster_arn,
         "vpc_id": platform.vpc_id,

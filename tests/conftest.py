@@ -22,6 +22,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
 STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-flows-test-"))
 MOTO_PORT, PREFECT_PORT, REGISTRY_PORT = free_port(), free_port(), free_port()
 # The worker's Prefect credential for this test session: must never show up in state or logs.

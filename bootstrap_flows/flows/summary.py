@@ -29,14 +29,15 @@ class BootstrapResult(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
 
 
-@task(name="summary", cache_policy=NO_CACHE)
-def summary(result: BootstrapResult) -> str:
-    def table(values: dict[str, Any]) -> str:
-        return "\n".join(
-            f"| `{name}` | `{', '.join(map(str, v)) if isinstance(v, list) else v}` |"
-            for name, v in values.items()
-        )
+def _table(values: dict[str, Any]) -> str:
+    return "\n".join(
+        f"| `{name}` | `{', '.join(map(str, v)) if isinstance(v, list) else v}` |"
+        for name, v in values.items()
+    )
 
+
+def render(result: BootstrapResult) -> str:
+    """The summary as markdown: the headline first (the quick start prints it), then tables."""
     timings = "\n".join(
         f"| {stage} | {seconds:.1f} s |" for stage, seconds in result.timings.items()
     )
@@ -49,7 +50,7 @@ def summary(result: BootstrapResult) -> str:
         )
         for stack, applied in result.applied.items()
     )
-    markdown = (
+    return (
         f"# Bootstrap of `{result.environment}`\n\n"
         f"**Stacks:** {stacks_line}\n\n"
         f"**Image:** `{result.image.uri}` "
@@ -61,9 +62,14 @@ def summary(result: BootstrapResult) -> str:
         f"(image `{result.e2e.image_digest}`)\n\n"
         f"## Stage timings\n| stage | time |\n|---|---|\n{timings}\n\n"
         f"## Platform outputs\n| output | value |\n|---|---|\n"
-        f"{table(result.platform.model_dump())}\n\n"
-        f"## Worker outputs\n| output | value |\n|---|---|\n{table(result.worker.model_dump())}\n"
+        f"{_table(result.platform.model_dump())}\n\n"
+        f"## Worker outputs\n| output | value |\n|---|---|\n{_table(result.worker.model_dump())}\n"
     )
+
+
+@task(name="summary", cache_policy=NO_CACHE)
+def summary(result: BootstrapResult) -> str:
+    markdown = render(result)
     create_markdown_artifact(
         markdown=markdown,
         key=f"{result.environment}-bootstrap-summary",

@@ -59,11 +59,11 @@ def _status(settings: BootstrapSettings, password: str | None = None) -> int | N
 def _htpasswd(password: str) -> str:
     try:
         import bcrypt  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
+    except ImportError as exc:
         if not shutil.which("htpasswd"):
             raise DockerEngineError(
                 f"htpasswd is missing (apache2-utils) for the local registry's auth; {INSTALL_HINT}"
-            ) from None
+            ) from exc
         # -i reads the password from stdin: a password never goes on a command line.
         result = subprocess.run(
             ["htpasswd", "-niB", REGISTRY_USER],

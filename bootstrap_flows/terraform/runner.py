@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bootstrap_flows.errors import BootstrapError
+
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) each time a resource operation finishes."""
 
@@ -30,7 +32,7 @@ _VERBS = {
 }
 
 
-class TerraformError(RuntimeError):
+class TerraformError(BootstrapError):
     """A terraform command failed; the message carries Terraform's own diagnostics."""
 
 

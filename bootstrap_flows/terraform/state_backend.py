@@ -8,7 +8,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bootstrap_flows import aws
+from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
+
+
+class StateBackendError(BootstrapError):
+    """The state bucket cannot be used; the message says what to change."""
 
 
 def ensure_state_bucket(
@@ -28,10 +33,10 @@ def ensure_state_bucket(
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("403", "Forbidden"):
-            raise RuntimeError(
+            raise StateBackendError(
                 f"State bucket {bucket!r} exists but belongs to another account or denies "
                 "access; choose another name with BOOTSTRAP_STATE_BUCKET"
-            ) from None
+            ) from exc
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
         kwargs: dict[str, Any] = {"Bucket": bucket}

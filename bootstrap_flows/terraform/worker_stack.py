@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
@@ -30,7 +31,7 @@ class WorkerOutputs(BaseModel):
     image_uri: str
 
 
-class WorkerNotOnline(RuntimeError):
+class WorkerNotOnline(BootstrapError):
     """No worker of the pool sent a heartbeat in time; the message says what to check."""
 
 

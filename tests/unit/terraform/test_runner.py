@@ -15,9 +15,10 @@ from bootstrap_flows.terraform.runner import (
     describe_diagnostic,
     parse_events,
 )
+from tests.conftest import FIXTURES
 
-EVENTS = Path(__file__).parent / "fixtures" / "events"
-TINY = Path(__file__).parent / "fixtures" / "tiny_stack"
+EVENTS = FIXTURES / "events"
+TINY = FIXTURES / "tiny_stack"
 
 
 def replay(name: str, stream: EventStream) -> EventStream:

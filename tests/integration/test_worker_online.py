@@ -14,7 +14,7 @@ from bootstrap_flows.local import stack as local_stack
 from bootstrap_flows.settings import BootstrapSettings, load_settings
 from bootstrap_flows.terraform.worker_stack import WorkerNotOnline, utcnow, wait_for_worker
 from bootstrap_flows.work_pool import ensure_work_pool
-from tests.test_work_pool import IMAGE, OUTPUTS
+from tests.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
 

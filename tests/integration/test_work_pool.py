@@ -9,34 +9,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 
 from bootstrap_flows.settings import BootstrapSettings, load_settings
-from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.work_pool import WorkPoolError, ensure_work_pool
+from tests.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
-
-OUTPUTS = PlatformOutputs(
-    region="us-east-1",
-    vpc_id="vpc-1",
-    vpc_cidr="10.0.0.0/16",
-    public_subnet_ids=["subnet-pub1", "subnet-pub2"],
-    private_subnet_ids=["subnet-priv1", "subnet-priv2"],
-    nat_gateway_ids=["nat-1"],
-    worker_security_group_id="sg-worker",
-    cluster_name="c",
-    cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c",
-    execution_role_arn="arn:aws:iam::123456789012:role/exec",
-    worker_task_role_arn="arn:aws:iam::123456789012:role/worker",
-    flow_run_task_role_arn="arn:aws:iam::123456789012:role/flow-run",
-    ecr_repository_name="repo",
-    ecr_repository_url="123456789012.dkr.ecr.us-east-1.amazonaws.com/repo",
-    prefect_api_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
-    log_group_name="/ecs/p",
-    observer_queue_name="q",
-    observer_queue_url="http://q",
-    observer_queue_arn="arn:aws:sqs:us-east-1:123456789012:q",
-    observer_dlq_arn="arn:aws:sqs:us-east-1:123456789012:q-dlq",
-)
-IMAGE = "127.0.0.1:5000/repo@sha256:" + "a" * 64
 
 
 def defaults(pool_name: str) -> dict[str, Any]:

@@ -1,0 +1,57 @@
+"""The bootstrap summary's markdown, rendered from a typed result (the artifact's text)."""
+
+from __future__ import annotations
+
+from bootstrap_flows.e2e import E2EResult
+from bootstrap_flows.flows.summary import BootstrapResult, render
+from bootstrap_flows.image import PushedImage
+from tests.samples import IMAGE, OUTPUTS, WORKER
+
+
+def result(applied: bool) -> BootstrapResult:
+    return BootstrapResult(
+        environment="local",
+        applied={"platform": applied, "worker": False},
+        plan_counts={"platform": {"add": 41, "change": 0, "destroy": 0}, "worker": {}},
+        platform=OUTPUTS,
+        image=PushedImage(
+            uri=IMAGE,
+            digest=IMAGE.split("@")[1],
+            tag="abc",
+            skipped=not applied,
+            size_bytes=1,
+            push_seconds=1.0,
+        ),
+        worker=WORKER,
+        work_pool="ecs-work-pool",
+        work_pool_change="created",
+        worker_name="worker-1",
+        e2e=E2EResult(
+            flow_run_id="run-1",
+            state="Completed",
+            task_arn="arn:task/1",
+            image=IMAGE,
+            image_digest="sha256:" + "a" * 64,
+            seconds=14.6,
+        ),
+        timings={"preflight": 0.51, "platform": 93.04},
+    )
+
+
+def test_headline_names_stacks_image_pool_worker_and_e2e_run() -> None:
+    markdown = render(result(applied=True))
+    headline = markdown.split("## ", 1)[0]
+    assert headline.startswith("# Bootstrap of `local`")
+    assert "**Stacks:** platform: applied (add 41); worker: no changes" in headline
+    assert f"**Image:** `{IMAGE}` (pushed)" in headline
+    assert "**Work pool:** `ecs-work-pool` (created); **worker online:** `worker-1`" in headline
+    assert "run `run-1` Completed in 15 s on task `arn:task/1`" in headline
+
+
+def test_tables_hold_timings_and_every_output() -> None:
+    markdown = render(result(applied=False))
+    assert "(already in ECR)" in markdown
+    assert "| preflight | 0.5 s |\n| platform | 93.0 s |" in markdown
+    for name in (*OUTPUTS.model_dump(), *WORKER.model_dump()):
+        assert f"| `{name}` |" in markdown
+    assert "| `private_subnet_ids` | `subnet-priv1, subnet-priv2` |" in markdown

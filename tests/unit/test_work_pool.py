@@ -1,0 +1,80 @@
+"""The pool template, computed without a server: owned defaults and what survives a user edit."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from prefect_aws.workers.ecs_worker import ECSWorker
+
+from bootstrap_flows.settings import load_settings
+from bootstrap_flows.work_pool import OBSERVER_QUEUE_VARIABLE, desired_template, owned_defaults
+from tests.samples import IMAGE, OUTPUTS
+
+KEY = {"environment": "prod", "prefect_api_url": "https://api.example.com/api"}
+
+
+def defaults(template: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.get("default") for k, v in template["variables"]["properties"].items()}
+
+
+def test_owned_defaults_put_flow_runs_in_the_private_subnets() -> None:
+    owned = owned_defaults(load_settings(), OUTPUTS, IMAGE)
+    assert owned["network_configuration"] == {
+        "subnets": ["subnet-priv1", "subnet-priv2"],
+        "securityGroups": ["sg-worker"],
+        "assignPublicIp": "DISABLED",
+    }
+    assert owned["task_role_arn"] == OUTPUTS.flow_run_task_role_arn
+    assert owned["execution_role_arn"] == OUTPUTS.execution_role_arn
+    assert (owned["image"], owned["cpu"], owned["memory"]) == (IMAGE, 512, 1024)
+    assert owned["cloudwatch_logs_options"] == {
+        "awslogs-group": "/ecs/p",
+        "awslogs-region": "us-east-1",
+    }
+    assert owned["observer_queue_name"] == "q"
+
+
+def test_the_secret_field_follows_the_kind_of_credential() -> None:
+    auth = owned_defaults(load_settings(), OUTPUTS, IMAGE)  # the tests' auth string
+    assert auth["prefect_api_auth_string_secret_arn"] == OUTPUTS.prefect_api_secret_arn
+    assert "prefect_api_key_secret_arn" not in auth
+    key = owned_defaults(
+        load_settings(**KEY, prefect_api_auth_string=None, prefect_api_key="pnu_x"), OUTPUTS, IMAGE
+    )
+    assert key["prefect_api_key_secret_arn"] == OUTPUTS.prefect_api_secret_arn
+    assert "prefect_api_auth_string_secret_arn" not in key
+
+
+def test_new_template_is_prefect_aws_default_plus_owned_values() -> None:
+    owned = owned_defaults(load_settings(), OUTPUTS, IMAGE)
+    template = desired_template(None, owned)
+    stock = ECSWorker.get_default_base_job_template()
+    assert set(template["variables"]["properties"]) == {
+        *stock["variables"]["properties"],
+        "observer_queue_name",
+    }
+    assert {k: defaults(template)[k] for k in owned} == owned
+    assert (
+        template["variables"]["properties"]["observer_queue_name"]["title"]
+        == (OBSERVER_QUEUE_VARIABLE["title"])
+    )
+    container = template["job_configuration"]["task_definition"]["containerDefinitions"][0]
+    assert container["memory"] == "{{ memory }}"
+    # Applying the same owned values again changes nothing: no needless pool rewrite.
+    assert desired_template(copy.deepcopy(template), owned) == template
+
+
+def test_user_edits_of_other_fields_and_container_memory_survive() -> None:
+    owned = owned_defaults(load_settings(), OUTPUTS, IMAGE)
+    edited = desired_template(None, owned)
+    edited["variables"]["properties"]["env"]["default"] = {"TEAM": "data"}
+    container = edited["job_configuration"]["task_definition"]["containerDefinitions"][0]
+    container["memory"] = 4096
+    edited["variables"]["properties"]["cpu"]["default"] = 4096  # owned: set back
+    again = desired_template(edited, owned)
+    assert defaults(again)["env"] == {"TEAM": "data"}
+    assert defaults(again)["cpu"] == 512
+    assert (
+        again["job_configuration"]["task_definition"]["containerDefinitions"][0]["memory"] == 4096
+    )
