@@ -41,7 +41,7 @@ def aws_environment(settings: BootstrapSettings) -> dict[str, str]:
     env = {"AWS_REGION": settings.aws_region, "AWS_DEFAULT_REGION": settings.aws_region}
     if target.endpoint_url:
         env["AWS_ENDPOINT_URL"] = target.endpoint_url
-    return env | target.credentials
+    return env | target.aws_env
 
 
 def client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any:
@@ -49,9 +49,9 @@ def client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any:
     target = resolve(settings)
     if target.endpoint_url:
         kwargs.setdefault("endpoint_url", target.endpoint_url)
-    if "AWS_ACCESS_KEY_ID" in target.credentials:
-        kwargs.setdefault("aws_access_key_id", target.credentials["AWS_ACCESS_KEY_ID"])
-        kwargs.setdefault("aws_secret_access_key", target.credentials["AWS_SECRET_ACCESS_KEY"])
+    if "AWS_ACCESS_KEY_ID" in target.aws_env:
+        kwargs.setdefault("aws_access_key_id", target.aws_env["AWS_ACCESS_KEY_ID"])
+        kwargs.setdefault("aws_secret_access_key", target.aws_env["AWS_SECRET_ACCESS_KEY"])
     return boto3.session.Session().client(service, region_name=settings.aws_region, **kwargs)
 
 

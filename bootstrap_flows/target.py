@@ -1,7 +1,7 @@
 """Where the worker lives: the AWS it is provisioned in and the Prefect it talks to.
 
 The product never asks which environment it runs in; it asks the target. A target says where AWS
-answers (its endpoint and the credentials every client and child process uses), where images
+answers (its endpoint and the AWS_* settings every client and child process uses), where images
 are pushed, which features that AWS has (autoscaling, health checks), whether what it holds is
 disposable, and which Prefect the worker connects to with which credential.
 
@@ -36,8 +36,9 @@ class Target(BaseModel):
     name: str = AWS
     # --- where AWS answers -------------------------------------------------------------------
     endpoint_url: str | None = None
-    # AWS_* variables for every client and child process; empty means the default chain.
-    credentials: dict[str, str] = {}
+    # AWS_* variables for every client and child process (credentials, retries); empty means
+    # the default credential chain and stock settings.
+    aws_env: dict[str, str] = {}
     # Images are pushed here instead of ECR's own registry endpoint.
     registry_host: str | None = None
     # Called after a push when ECR's API does not see that registry (an emulator's): it records

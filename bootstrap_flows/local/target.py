@@ -21,6 +21,8 @@ EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
 }
+# moto does not implement every API Terraform's provider calls: fail fast, not after 25 tries.
+TERRAFORM_RETRIES = {"AWS_MAX_ATTEMPTS": "2"}
 # Answers in milliseconds, unlike /moto-api/data.json once IAM's managed policies are loaded.
 MOTO_READY_PATH = "/moto-api/state-manager/get-transition?model_name=ecs::task"
 
@@ -43,7 +45,7 @@ def emulated_target(settings: BootstrapSettings) -> Target:
     return Target(
         name=EMULATOR,
         endpoint_url=settings.local_aws_endpoint,
-        credentials=emulator_credentials(),
+        aws_env=emulator_credentials() | TERRAFORM_RETRIES,
         registry_host=f"127.0.0.1:{settings.local_registry_port}",
         # moto's ECR has the API but no registry: pushes go to the local registry.
         push_recorder=register_in_ecr,

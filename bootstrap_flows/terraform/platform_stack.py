@@ -54,7 +54,6 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
         "az_count": settings.az_count,
         "nat_mode": settings.nat_mode,
         "log_retention_days": settings.log_retention_days,
-        "aws_endpoint_url": target.endpoint_url,
         # Disposable targets are thrown away whole; real ones keep images and secrets.
         "ecr_force_delete": target.disposable,
         "secret_recovery_window_days": 0 if target.disposable else 7,

@@ -44,7 +44,6 @@ def worker_variables(
         "environment": settings.environment,
         "region": settings.aws_region,
         "name_prefix": settings.name_prefix,
-        "aws_endpoint_url": target.endpoint_url,
         "cluster_arn": platform.cluster_arn,
         "cluster_name": platform.cluster_name,
         "private_subnet_ids": platform.private_subnet_ids,

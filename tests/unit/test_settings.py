@@ -108,7 +108,7 @@ def test_local_defaults_derive_endpoints() -> None:
 def test_remote_environment_has_no_endpoint() -> None:
     settings = load_settings(environment="prod", prefect_api_key="k", **REMOTE)
     target = resolve(settings)
-    assert (settings.target, target.endpoint_url, target.credentials) == ("aws", None, {})
+    assert (settings.target, target.endpoint_url, target.aws_env) == ("aws", None, {})
     assert worker_api_url(target) == REMOTE["prefect_api_url"]
     assert target.prefect_credential_variable == "PREFECT_API_KEY"
     assert (target.autoscaling, target.health_checks, target.disposable) == (True, True, False)

@@ -24,14 +24,14 @@ def test_local_is_the_emulator_with_what_moto_lacks_switched_off() -> None:
     assert target.name == "emulator"
     assert target.endpoint_url == "http://127.0.0.1:5999"
     assert target.registry_host == "127.0.0.1:5997"
-    assert target.credentials["AWS_ACCESS_KEY_ID"]
+    assert target.aws_env["AWS_ACCESS_KEY_ID"]
     assert (target.autoscaling, target.health_checks, target.disposable) == (False, False, True)
     assert target.push_recorder is not None and target.worker_on_this_machine
 
 
 def test_real_aws_uses_the_default_credential_chain_and_everything_it_offers() -> None:
     target = resolve(load_settings(**REMOTE))
-    assert (target.name, target.endpoint_url, target.credentials) == ("aws", None, {})
+    assert (target.name, target.endpoint_url, target.aws_env) == ("aws", None, {})
     assert (target.autoscaling, target.health_checks, target.disposable) == (True, True, False)
     assert target.registry_host is None and target.push_recorder is None
     assert worker_api_url(target) == REMOTE["prefect_api_url"]
@@ -51,7 +51,6 @@ def test_unknown_target_is_a_settings_error() -> None:
 def test_stack_variables_follow_the_target() -> None:
     local = load_settings()
     variables = platform_variables(local)
-    assert variables["aws_endpoint_url"] == resolve(local).endpoint_url
     assert (variables["ecr_force_delete"], variables["secret_recovery_window_days"]) == (True, 0)
     worker = worker_variables(local, OUTPUTS, IMAGE)
     assert (worker["enable_autoscaling"], worker["enable_health_check"]) == (False, False)
@@ -59,7 +58,6 @@ def test_stack_variables_follow_the_target() -> None:
 
     remote = load_settings(**REMOTE)
     variables = platform_variables(remote)
-    assert variables["aws_endpoint_url"] is None
     assert (variables["ecr_force_delete"], variables["secret_recovery_window_days"]) == (False, 7)
     worker = worker_variables(remote, OUTPUTS, IMAGE)
     assert (worker["enable_autoscaling"], worker["enable_health_check"]) == (True, True)

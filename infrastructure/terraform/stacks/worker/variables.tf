@@ -267,18 +267,6 @@ variable "alarm_sns_topic_arns" {
 ################################################################################
 # Provider
 ################################################################################
-
-variable "aws_endpoint_url" {
-  description = "Emulator switch: when set (e.g. \"http://127.0.0.1:5011\" for moto) every AWS service endpoint points at this URL and credential/account/region checks are skipped. Null = real AWS."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.aws_endpoint_url == null || can(regex("^https?://[^/\\s]+/?$", var.aws_endpoint_url))
-    error_message = "aws_endpoint_url must be null or an http(s) URL such as http://127.0.0.1:5011."
-  }
-}
-
 variable "tags" {
   description = "Extra tags applied to every resource through provider default_tags. Project, Environment, ManagedBy and Stack are always set and cannot be overridden."
   type        = map(string)
