@@ -1,13 +1,12 @@
 """The local ECS runtime against a real moto server and a real Docker engine.
 
-Slow tests start moto on a free port and the runtime as its own process (as the local stack
-does), and stop both by PID. They need dockerd (scripts/install-docker.sh): a missing engine
+Each test starts moto on a free port and the runtime as its own process (as the local stack
+does), and stops both by PID. They need dockerd (scripts/install-docker.sh): a missing engine
 fails them. The probe image is the project's Debian base plus tests/fixtures/ecs_runtime.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import io
@@ -33,111 +32,17 @@ import httpx
 import pytest
 
 from bootstrap_flows import docker_engine, image
+from bootstrap_flows.aws import ecr_login
 from bootstrap_flows.local import registry
-from bootstrap_flows.local.ecs_runtime.runtime import (
-    CLUSTER_LABEL,
-    RUNTIME_LABEL,
-    TASK_LABEL,
-    EcsRuntime,
-    EcsRuntimeError,
-    container_environment,
-    docker_time_ns,
-    healthy,
-    local_image_ref,
-    log_batches,
-    parse_log_lines,
-    parse_value_from,
-    registry_host_of,
-)
+from bootstrap_flows.local.ecs_runtime.runtime import healthy
+from bootstrap_flows.local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL
+from bootstrap_flows.local.target import MOTO_READY_PATH
 from bootstrap_flows.settings import BootstrapSettings, load_settings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ecs_runtime"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "ecs_runtime"
 LOG = logging.getLogger("test_ecs_runtime")
 SLEEP = ["python3", "/probe.py", "sleep"]
 T = TypeVar("T")
-
-
-# --- pure helpers ----------------------------------------------------------------------------
-
-
-def test_ecr_uris_move_to_the_local_registry() -> None:
-    digest = "sha256:" + "a" * 64
-    ecr = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/prefect-local/worker@{digest}"
-    assert local_image_ref(ecr, "127.0.0.1:5000") == f"127.0.0.1:5000/prefect-local/worker@{digest}"
-    assert local_image_ref(ecr, None) == ecr
-    for other in ("127.0.0.1:5000/repo:1", "python:3.11", "ghcr.io/org/image:tag"):
-        assert local_image_ref(other, "127.0.0.1:5000") == other
-    assert registry_host_of("127.0.0.1:5000/repo@" + digest) == "127.0.0.1:5000"
-    assert registry_host_of("localhost/repo") == "localhost"
-    assert registry_host_of("bootstrap-flows/base:bookworm-py3") is None
-    assert registry_host_of("python") is None
-
-
-def test_value_from_forms() -> None:
-    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prefect-api-AbCdEf"
-    assert parse_value_from(arn).service == "secretsmanager"
-    assert parse_value_from(arn).name == arn
-    assert parse_value_from(arn).json_key is None
-    keyed = parse_value_from(f"{arn}:password::")
-    assert (keyed.name, keyed.json_key, keyed.version_stage, keyed.version_id) == (
-        arn,
-        "password",
-        None,
-        None,
-    )
-    staged = parse_value_from(f"{arn}::AWSPREVIOUS:")
-    assert (staged.json_key, staged.version_stage) == (None, "AWSPREVIOUS")
-    ssm_arn = "arn:aws:ssm:us-east-1:123456789012:parameter"
-    assert parse_value_from(f"{ssm_arn}/prefect/api-key").name == "/prefect/api-key"
-    assert parse_value_from(f"{ssm_arn}/flat").name == "flat"
-    assert parse_value_from("plain-name").service == "ssm"
-
-
-def test_docker_log_lines_parse_and_batch() -> None:
-    assert docker_time_ns("1970-01-01T00:00:01.5Z") == 1_500_000_000
-    assert docker_time_ns("1970-01-01T00:00:02Z") == 2_000_000_000
-    raw = (
-        b"1970-01-01T00:00:01.000000001Z first\n"
-        b"1970-01-01T00:00:01.000000002Z \r\n"
-        b"1970-01-01T00:00:02.123456789Z second\r\n"
-        b"not a log line\n"
-    )
-    assert parse_log_lines(raw, 0) == [(1_000_000_001, "first"), (2_123_456_789, "second")]
-    assert parse_log_lines(raw, 1_000_000_001) == [(2_123_456_789, "second")]
-    events = [(i * 1_000_000, "x" * 200_000) for i in range(12)]
-    batches = list(log_batches(events))
-    assert sum(len(batch) for batch, _ in batches) == 12
-    assert all(sum(len(e["message"]) + 26 for e in batch) <= 1_048_576 for batch, _ in batches)
-    assert batches[-1][1] == 11 * 1_000_000
-    huge = list(log_batches([(1, "y" * 300_000)]))
-    assert len(huge[0][0][0]["message"]) == 262_144 - 26
-
-
-def test_environment_precedence() -> None:
-    env = container_environment(
-        {"AWS_REGION": "us-east-1", "MODE": "base"},
-        {
-            "image": "repo@sha256:abc",
-            "environment": [{"name": "MODE", "value": "definition"}, {"name": "A", "value": "1"}],
-        },
-        {"environment": [{"name": "MODE", "value": "override"}]},
-        {"SECRET": "s"},
-        "arn:task",
-    )
-    assert env == {
-        "AWS_REGION": "us-east-1",
-        "MODE": "override",
-        "A": "1",
-        "SECRET": "s",
-        "ECS_TASK_ARN": "arn:task",
-        "ECS_CONTAINER_IMAGE": "repo@sha256:abc",
-    }
-
-
-def test_refuses_real_aws() -> None:
-    settings = load_settings(environment="dev", prefect_api_url="https://prefect.example/api")
-    with pytest.raises(EcsRuntimeError, match="only runs against emulated AWS"):
-        EcsRuntime(settings, docker_client=object())
 
 
 # --- fixtures for the slow tests -----------------------------------------------------------
@@ -203,9 +108,7 @@ def endpoint(tmp_path: Path) -> Iterator[str]:
         def up() -> bool:
             assert process.poll() is None, f"moto exited; see {log}"
             try:
-                # Not data.json: with the managed policies loaded it takes ~3 s.
-                probe = f"{url}/moto-api/state-manager/get-transition?model_name=ecs::task"
-                return httpx.get(probe, timeout=2).is_success
+                return httpx.get(f"{url}{MOTO_READY_PATH}", timeout=2).is_success
             except httpx.HTTPError:
                 return False
 
@@ -314,7 +217,7 @@ def aws(endpoint: str) -> Emulated:
 
 
 class Runtime:
-    """`python -m bootstrap_flows.ecs_runtime` as the local stack runs it, on the test's moto."""
+    """The runtime process (`python -m bootstrap_flows.local.ecs_runtime`) on the test's moto."""
 
     def __init__(self, endpoint: str, state: Path, engine: docker.DockerClient, **env: str):
         self.engine = engine
@@ -637,13 +540,12 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        data = ecr.get_authorization_token()["authorizationData"][0]
-        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+        login = ecr_login(ecr)
         for event in engine.api.push(
             local,
             stream=True,
             decode=True,
-            auth_config={"username": user, "password": password},
+            auth_config={"username": login.user, "password": login.password},
         ):
             assert "error" not in event, event
         digest = engine.images.get(local).attrs["RepoDigests"][0].split("@", 1)[1]
@@ -657,7 +559,7 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
         assert task["stoppedReason"].startswith("CannotStartContainerError"), task
         pulled = f"{host}/ecs-runtime-scratch@{digest}"
         engine.images.get(pulled)
-        assert password not in runtime.log.read_text()
+        assert login.password not in runtime.log.read_text()
     finally:
         if runtime.process is not None:
             runtime.stop()

@@ -1,0 +1,39 @@
+"""boto3 clients of the emulated AWS, one per service and region, made the way the runtime wants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from bootstrap_flows import aws
+from bootstrap_flows.settings import BootstrapSettings
+
+
+class AwsClients:
+    """Clients cached per (service, region): secrets and log groups may name another region."""
+
+    def __init__(self, settings: BootstrapSettings) -> None:
+        self.settings = settings
+        # Few retries and short timeouts: a pass that fails is simply repeated at the next poll.
+        self._config = Config(
+            retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=30
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def get(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.settings.aws_region)
+        if key not in self._clients:
+            settings = self.settings
+            if key[1] != settings.aws_region:
+                settings = settings.model_copy(update={"aws_region": key[1]})
+            self._clients[key] = aws.client(settings, service, config=self._config)
+        return self._clients[key]
+
+
+def error_code(exc: Exception) -> str:
+    """An AWS error's code (or the exception's type): what logs and stoppedReasons show."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
