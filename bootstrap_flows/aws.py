@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from urllib.parse import urlparse
 
 import boto3
 
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+    from mypy_boto3_ecr.client import ECRClient
+    from mypy_boto3_ecs.client import ECSClient
+    from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_iam.client import IAMClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_ssm.client import SSMClient
+    from mypy_boto3_sts.client import STSClient
 
 
 class _RedactSecrets(logging.Filter):
@@ -44,15 +57,75 @@ def aws_environment(settings: BootstrapSettings) -> dict[str, str]:
     return env | target.aws_env
 
 
+@overload
+def client(settings: BootstrapSettings, service: Literal["ec2"], **kwargs: Any) -> EC2Client: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["ecr"], **kwargs: Any) -> ECRClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["ecs"], **kwargs: Any) -> ECSClient: ...
+
+
+@overload
+def client(
+    settings: BootstrapSettings, service: Literal["events"], **kwargs: Any
+) -> EventBridgeClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["iam"], **kwargs: Any) -> IAMClient: ...
+
+
+@overload
+def client(
+    settings: BootstrapSettings, service: Literal["logs"], **kwargs: Any
+) -> CloudWatchLogsClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["s3"], **kwargs: Any) -> S3Client: ...
+
+
+@overload
+def client(
+    settings: BootstrapSettings, service: Literal["secretsmanager"], **kwargs: Any
+) -> SecretsManagerClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["sqs"], **kwargs: Any) -> SQSClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["ssm"], **kwargs: Any) -> SSMClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: Literal["sts"], **kwargs: Any) -> STSClient: ...
+
+
+@overload
+def client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any: ...
+
+
 def client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any:
-    """A boto3 client for `service` in the configured region, at the target's endpoint."""
+    """A boto3 client for `service` in the configured region, at the target's endpoint.
+
+    Typed per service (boto3 type stubs, a test dependency) for the services we use, so mypy
+    checks every call's name and arguments.
+    """
     target = resolve(settings)
     if target.endpoint_url:
         kwargs.setdefault("endpoint_url", target.endpoint_url)
     if "AWS_ACCESS_KEY_ID" in target.aws_env:
         kwargs.setdefault("aws_access_key_id", target.aws_env["AWS_ACCESS_KEY_ID"])
         kwargs.setdefault("aws_secret_access_key", target.aws_env["AWS_SECRET_ACCESS_KEY"])
-    return boto3.session.Session().client(service, region_name=settings.aws_region, **kwargs)
+    # The stubs only accept literal service names; the overloads above keep the types.
+    make: Any = boto3.session.Session().client
+    return make(service, region_name=settings.aws_region, **kwargs)
 
 
 class RegistryLogin(NamedTuple):
@@ -63,7 +136,7 @@ class RegistryLogin(NamedTuple):
     host: str
 
 
-def ecr_login(ecr: Any) -> RegistryLogin:
+def ecr_login(ecr: ECRClient) -> RegistryLogin:
     """Decode ECR's authorization token (base64 of `user:password`) and its registry host."""
     data = ecr.get_authorization_token()["authorizationData"][0]
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
