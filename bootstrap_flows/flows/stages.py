@@ -126,31 +126,21 @@ def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> bool:
 @task(name="build worker image", cache_policy=NO_CACHE)
 def build_worker_image(settings: BootstrapSettings) -> BuiltImage | None:
     """Build the worker image, unless ECR already holds its content tag (then None)."""
-    logger = get_run_logger()
-    tag = image.image_tag(settings)
     repository = platform_stack.ecr_repository_name(settings)
-    try:
-        existing = image.find_in_ecr(settings, repository, repository, tag)
-    except image.RepositoryMissing:
-        existing = None  # first bootstrap: the repository is being created right now
-    if existing is not None:
-        logger.info("ECR already has %s:%s; not building", repository, tag)
-        return None
-    return image.build_image(settings, logger)
+    return image.build_unless_in_ecr(settings, repository, get_run_logger())
 
 
 @task(name="push worker image", cache_policy=NO_CACHE)
 def push_worker_image(
     settings: BootstrapSettings, built: BuiltImage | None, platform: PlatformOutputs
 ) -> PushedImage:
-    logger = get_run_logger()
-    name, url = platform.ecr_repository_name, platform.ecr_repository_url
-    if built is None:
-        found = image.find_in_ecr(settings, name, url, image.image_tag(settings))
-        if found is None:
-            raise image.ImagePushError(f"the image vanished from ECR repository {name}; re-run")
-        return found
-    return image.push_image(settings, built, name, url, logger)
+    return image.push_unless_in_ecr(
+        settings,
+        built,
+        platform.ecr_repository_name,
+        platform.ecr_repository_url,
+        get_run_logger(),
+    )
 
 
 @task(name="work pool", cache_policy=NO_CACHE)

@@ -1,5 +1,5 @@
 # A production-shaped platform from the modules: a NAT gateway per AZ (no cross-AZ single point
-# of failure), VPC flow logs, 90-day log retention, and images and secrets protected from
+# of failure), VPC flow logs kept a year, 90-day application logs, and images and secrets protected from
 # accidental deletion. bootstrap's `platform` stack composes the same modules from settings.
 provider "aws" {
   region = var.region
@@ -26,7 +26,7 @@ module "network" {
   nat_mode = "per_az"
 
   enable_flow_logs         = true
-  flow_logs_retention_days = 90
+  flow_logs_retention_days = 365
 }
 
 module "logs" {

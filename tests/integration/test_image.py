@@ -1,13 +1,16 @@
 """The image stage against a real engine, a real registry with htpasswd auth and moto's ECR.
 
 Slow tests need dockerd (scripts/install-docker.sh): a missing engine fails them, it does not
-skip them. They start moto and registries on free ports and stop them by PID.
+skip them. They start moto and registries on free ports and stop them by PID. What needs no
+engine and no server is in tests/unit/image.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import http.server
+import json
 import logging
 import os
 import shutil
@@ -15,8 +18,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,12 +28,13 @@ from typing import Any
 import docker
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from bootstrap_flows import aws, docker_engine, image
 from bootstrap_flows.local import registry
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
+from bootstrap_flows.settings import BootstrapSettings, load_settings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "images"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "images"
 LOG = logging.getLogger("test_image")
 
 
@@ -67,61 +71,6 @@ def _tiny(tmp_path: Path, name: str = "scratch") -> image.ImageSource:
     return image.ImageSource(
         directory=directory, extra={}, local_repository=f"bootstrap-flows-test/{name}"
     )
-
-
-# --- no Docker needed ---------------------------------------------------------------------------
-
-
-def test_tag_follows_the_context(tmp_path: Path) -> None:
-    settings = _settings(tmp_path / "state", 1024)
-    source = _tiny(tmp_path)
-    tag = image.image_tag(settings, source)
-    assert len(tag) == image.TAG_LENGTH and int(tag, 16) >= 0
-    assert image.image_tag(settings, source) == tag, "the same content must give the same tag"
-
-    (source.directory / "hello.txt").write_text("changed\n")
-    changed = image.image_tag(settings, source)
-    assert changed != tag
-
-    (source.directory / "README.md").write_text("docs are not image content\n")
-    assert image.image_tag(settings, source) == changed
-
-    assert image.image_tag(settings, source, {"GREETING": "hi"}) != changed
-
-    (source.directory / "hello.txt").chmod(0o755)
-    assert image.image_tag(settings, source) != changed, "the executable bit goes into the image"
-
-
-def test_tag_covers_extra_folders(tmp_path: Path) -> None:
-    settings = _settings(tmp_path / "state", 1024)
-    flows = tmp_path / "deployments"
-    flows.mkdir()
-    source = _tiny(tmp_path).model_copy(update={"extra": {"deployments": flows}})
-    empty = image.image_tag(settings, source)
-    (flows / "e2e.py").write_text("print('flow')\n")
-    with_flow = image.image_tag(settings, source)
-    assert with_flow != empty
-    (flows / "__pycache__").mkdir()
-    (flows / "__pycache__" / "e2e.cpython-311.pyc").write_bytes(b"\0")
-    assert image.image_tag(settings, source) == with_flow, "bytecode is not flow code"
-
-
-def test_worker_requirements_match_the_project_pins() -> None:
-    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
-    pins = {
-        line.split("==")[0]: line.split("==")[1]
-        for line in pyproject["project"]["dependencies"]
-        if "==" in line
-    }
-    lines = (PROJECT_ROOT / "worker" / "requirements.txt").read_text().splitlines()
-    wanted = [line for line in lines if line and not line.startswith("#")]
-    assert any(line.startswith("prefect==") for line in wanted)
-    assert any(line.startswith("prefect-aws==") for line in wanted)
-    for line in wanted:
-        name, version = line.split("==")
-        assert pins.get(name) == version, (
-            f"{name}: worker pins {version}, pyproject {pins.get(name)}"
-        )
 
 
 # --- servers: moto, registries, the engine -----------------------------------------------------
@@ -179,13 +128,17 @@ class Stack:
     def host(self) -> str:
         return f"127.0.0.1:{self.settings.local_registry_port}"
 
-    def ensure(self, source: image.ImageSource) -> image.ImageResult:
-        result = image.ensure_image(
-            self.settings, self.repository_name, self.repository_url, LOG, source=source
+    def ensure(
+        self, source: image.ImageSource
+    ) -> tuple[image.BuiltImage | None, image.PushedImage]:
+        """The two image steps of the bootstrap flow, as the flow runs them."""
+        built = image.build_unless_in_ecr(self.settings, self.repository_name, LOG, source=source)
+        if built:
+            self.images += [built.local_name, f"{self.host}/{self.repository_name}"]
+        pushed = image.push_unless_in_ecr(
+            self.settings, built, self.repository_name, self.repository_url, LOG, source=source
         )
-        if result.built:
-            self.images += [result.built.local_name, f"{self.host}/{self.repository_name}"]
-        return result
+        return built, pushed
 
     def build(self, source: image.ImageSource) -> image.BuiltImage:
         built = image.build_image(self.settings, LOG, source=source)
@@ -225,29 +178,29 @@ def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
     registry.registry_up(stack.settings)
     source = _tiny(tmp_path)
 
-    first = stack.ensure(source)
+    first_built, first = stack.ensure(source)
 
-    assert first.built is not None and not first.image.skipped
-    assert first.image.tag == first.built.tag == image.image_tag(stack.settings, source)
-    digest = first.image.digest
-    assert first.image.uri == f"{stack.host}/{stack.repository_name}@{digest}"
-    response = _registry_manifest(stack, first.image.tag)
+    assert first_built is not None and not first.skipped
+    assert first.tag == first_built.tag == image.image_tag(stack.settings, source)
+    digest = first.digest
+    assert first.uri == f"{stack.host}/{stack.repository_name}@{digest}"
+    response = _registry_manifest(stack, first.tag)
     assert response.status_code == 200
     assert response.headers["docker-content-digest"] == digest
     assert "sha256:" + hashlib.sha256(response.content).hexdigest() == digest
-    assert first.image.size_bytes and first.image.size_bytes > 0
+    assert first.size_bytes and first.size_bytes > 0
     described = aws.client(stack.settings, "ecr").describe_images(
-        repositoryName=stack.repository_name, imageIds=[{"imageTag": first.image.tag}]
+        repositoryName=stack.repository_name, imageIds=[{"imageTag": first.tag}]
     )["imageDetails"][0]
     assert described["imageDigest"] == digest
 
     # Nothing to build or push: the registry may even be down, only ECR is asked.
     registry.registry_down(stack.settings)
-    stack.engine.api.remove_image(first.built.local_name, force=True)
-    second = stack.ensure(source)
-    assert second.built is None and second.image.skipped
-    assert second.image.digest == digest and second.image.uri == first.image.uri
-    assert second.image.size_bytes == first.image.size_bytes
+    stack.engine.api.remove_image(first_built.local_name, force=True)
+    second_built, second = stack.ensure(source)
+    assert second_built is None and second.skipped
+    assert second.digest == digest and second.uri == first.uri
+    assert second.size_bytes == first.size_bytes
 
 
 @pytest.mark.slow
@@ -273,6 +226,82 @@ def test_rebuild_comes_from_cache(tmp_path: Path, stack: Stack) -> None:
 
 
 # --- errors -------------------------------------------------------------------------------------
+
+
+class _ExpiredEcr(http.server.BaseHTTPRequestHandler):
+    """ECR's JSON API answering every call the way AWS does once the session has expired."""
+
+    calls: list[str] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.calls.append(str(self.headers.get("X-Amz-Target", "")))
+        body = json.dumps(
+            {
+                "__type": "ExpiredTokenException",
+                "message": "The security token included in the request is expired",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: pytest shows failures
+        pass
+
+
+@pytest.fixture
+def expired_ecr_port() -> Iterator[int]:
+    _ExpiredEcr.calls = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ExpiredEcr)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_an_ecr_error_other_than_a_missing_repository_stops_the_build(
+    tmp_path: Path, expired_ecr_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not slow: the scratch context needs no engine for its tag, and the error comes first.
+    caplog.set_level(logging.DEBUG, logger=LOG.name)
+    settings = _settings(tmp_path / "state", expired_ecr_port)
+    with pytest.raises(image.ImagePushError, match="ExpiredTokenException") as caught:
+        image.build_unless_in_ecr(settings, "prefect-local/worker", LOG, source=_tiny(tmp_path))
+    assert not isinstance(caught.value, image.RepositoryMissing)
+    assert isinstance(caught.value.__cause__, ClientError), "the cause stays attached"
+    assert _ExpiredEcr.calls == ["AmazonEC2ContainerRegistry_V20150921.DescribeImages"]
+    assert "Building" not in caplog.text, "nothing may be built on an ECR error"
+
+
+@pytest.mark.slow
+def test_a_missing_repository_only_delays_the_push(tmp_path: Path, stack: Stack) -> None:
+    not_yet = f"prefect-local/not-yet-{uuid.uuid4().hex[:8]}"
+    source = _tiny(tmp_path)
+    built = image.build_unless_in_ecr(stack.settings, not_yet, LOG, source=source)
+    assert built is not None, "a first bootstrap builds while the repository is being created"
+    stack.images.append(built.local_name)
+    with pytest.raises(image.RepositoryMissing, match=not_yet):
+        image.push_unless_in_ecr(stack.settings, built, not_yet, f"x/{not_yet}", LOG)
+
+
+@pytest.mark.slow
+def test_nothing_built_and_nothing_in_ecr_is_an_error(tmp_path: Path, stack: Stack) -> None:
+    with pytest.raises(image.ImagePushError, match="vanished from ECR repository"):
+        image.push_unless_in_ecr(
+            stack.settings,
+            None,
+            stack.repository_name,
+            stack.repository_url,
+            LOG,
+            source=_tiny(tmp_path),
+        )
 
 
 @pytest.mark.slow
@@ -344,8 +373,8 @@ def test_ecr_token_never_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     registry.registry_up(stack.settings)
-    result = stack.ensure(_tiny(tmp_path))
-    assert not result.image.skipped
+    _, pushed = stack.ensure(_tiny(tmp_path))
+    assert not pushed.skipped
     assert "push layer" in caplog.text and "Pushed" in caplog.text
     assert stack.password not in caplog.text
     assert stack.token not in caplog.text
