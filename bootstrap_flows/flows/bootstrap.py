@@ -17,8 +17,10 @@ from typing import Any
 
 from prefect import flow
 
+from bootstrap_flows import worker_online
 from bootstrap_flows.flows.stages import (
     apply_stack,
+    await_worker,
     build_worker_image,
     create_work_pool,
     e2e_test_flow,
@@ -27,7 +29,6 @@ from bootstrap_flows.flows.stages import (
     push_worker_image,
     state_backend,
     store_api_secret,
-    worker_online,
 )
 from bootstrap_flows.flows.summary import BootstrapResult, summary
 from bootstrap_flows.locks import environment_lock
@@ -73,18 +74,18 @@ def bootstrap(
             # Prefect resolves the build's future into its result before the push runs.
             pushed = push_worker_image(settings, build, platform)  # type: ignore[call-overload]
         with _timed(timings, "worker stack"):
-            since = worker_stack.utcnow()
+            since = worker_online.utcnow()
             variables = worker_stack.worker_variables(settings, platform, pushed.uri)
             plan = plan_stack(settings, worker_stack.STACK, bucket, variables)
             worker = WorkerOutputs.model_validate(apply_stack(settings, worker_stack.STACK, plan))
             applied["worker"], counts["worker"] = plan.has_changes, plan.counts
             if not plan.has_changes:
                 # The running worker was not replaced: a recent heartbeat proves it is online.
-                since -= worker_stack.RECENT_HEARTBEAT
+                since -= worker_online.RECENT_HEARTBEAT
         with _timed(timings, "work pool"):
             pool_change = create_work_pool(settings, platform, pushed.uri)
         with _timed(timings, "worker online"):
-            worker_name = worker_online(settings, platform, since)
+            worker_name = await_worker(settings, platform, since)
     # Outside the lock: the e2e run only reads what bootstrap made.
     with _timed(timings, "e2e test flow"):
         e2e_result = e2e_test_flow(settings, pushed.uri)

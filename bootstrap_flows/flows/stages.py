@@ -18,13 +18,13 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from bootstrap_flows import e2e, image, work_pool
+from bootstrap_flows import e2e, image, work_pool, worker_online
 from bootstrap_flows.docker_engine import ensure_docker
 from bootstrap_flows.image import BuiltImage, PushedImage
 from bootstrap_flows.preflight import PreflightReport, run_preflight
 from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
 from bootstrap_flows.target import resolve
-from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
+from bootstrap_flows.terraform import platform_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult
 from bootstrap_flows.terraform.state_backend import ensure_state_bucket
@@ -151,8 +151,8 @@ def create_work_pool(settings: BootstrapSettings, platform: PlatformOutputs, ima
 
 
 @task(name="worker online", cache_policy=NO_CACHE)
-def worker_online(settings: BootstrapSettings, platform: PlatformOutputs, since: datetime) -> str:
-    name = worker_stack.wait_for_worker(settings, platform, since)
+def await_worker(settings: BootstrapSettings, platform: PlatformOutputs, since: datetime) -> str:
+    name = worker_online.wait_for_worker(settings, platform, since)
     get_run_logger().info("Worker %s of pool %s is online", name, settings.work_pool_name)
     return name
 

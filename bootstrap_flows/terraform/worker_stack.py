@@ -1,21 +1,16 @@
-"""The worker stack (the Prefect worker as an ECS Fargate service) and waiting for it online."""
+"""The worker stack: the Prefect worker as an ECS Fargate service, from platform outputs."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 STACK = "worker"
-# Prefect workers heartbeat every 30 s by default; three intervals is "recently".
-RECENT_HEARTBEAT = timedelta(seconds=90)
 
 
 class WorkerOutputs(BaseModel):
@@ -29,10 +24,6 @@ class WorkerOutputs(BaseModel):
     alarm_names: list[str]
     autoscaling_enabled: bool
     image_uri: str
-
-
-class WorkerNotOnline(BootstrapError):
-    """No worker of the pool sent a heartbeat in time; the message says what to check."""
 
 
 def worker_variables(
@@ -63,41 +54,3 @@ def worker_variables(
         "enable_autoscaling": target.autoscaling,
         "enable_health_check": target.health_checks,
     }
-
-
-def wait_for_worker(
-    settings: BootstrapSettings,
-    platform: PlatformOutputs,
-    since: datetime,
-    poll_seconds: float = 3.0,
-) -> str:
-    """Block until a worker of the pool heartbeats after `since`; return its name."""
-    from prefect.client.orchestration import get_client
-
-    deadline = time.monotonic() + settings.worker_heartbeat_timeout
-    # Heartbeats are stamped by the server; a small allowance absorbs clock differences.
-    cutoff = since.astimezone(UTC) - timedelta(seconds=5)
-    while True:
-        with get_client(sync_client=True) as client:
-            workers = client.read_workers_for_work_pool(settings.work_pool_name)
-        for worker in workers:
-            if worker.last_heartbeat_time and worker.last_heartbeat_time >= cutoff:
-                return str(worker.name)
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(poll_seconds)
-    raise WorkerNotOnline(
-        f"no worker of pool {settings.work_pool_name!r} sent a heartbeat within "
-        f"{settings.worker_heartbeat_timeout} s. Check: the ECS service events "
-        f"(`aws ecs describe-services --cluster {platform.cluster_name} --services "
-        f"{settings.stack_name}-worker`); the worker's logs in CloudWatch log group "
-        f"{platform.log_group_name} (stream prefix `worker`); that the private subnets reach "
-        f"{worker_api_url(resolve(settings))} (NAT gateway, security-group egress); and that "
-        f"secret "
-        f"{platform.prefect_api_secret_arn} holds a valid credential. Raise "
-        "BOOTSTRAP_WORKER_HEARTBEAT_TIMEOUT if the worker is just slow to start."
-    )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

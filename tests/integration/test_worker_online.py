@@ -12,8 +12,8 @@ import pytest
 from bootstrap_flows import aws
 from bootstrap_flows.local import stack as local_stack
 from bootstrap_flows.settings import BootstrapSettings, load_settings
-from bootstrap_flows.terraform.worker_stack import WorkerNotOnline, utcnow, wait_for_worker
 from bootstrap_flows.work_pool import ensure_work_pool
+from bootstrap_flows.worker_online import WorkerNotOnline, utcnow, wait_for_worker
 from tests.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
