@@ -11,7 +11,6 @@ import time
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import DeploymentCreate
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -20,10 +19,9 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.objects import FlowRun
-from prefect.deployments import run_deployment
 from pydantic import BaseModel
 
+from bootstrap_flows import target_prefect
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 
@@ -49,7 +47,7 @@ class E2EResult(BaseModel):
 
 def deploy_e2e(settings: BootstrapSettings, image_uri: str) -> UUID:
     """Create or update the e2e deployment on the ECS pool; return its id."""
-    with get_client(sync_client=True) as client:
+    with target_prefect.client(settings) as client:
         flow_id = client.create_flow_from_name(FLOW_NAME)
         deployment = DeploymentCreate(
             flow_id=flow_id,
@@ -68,9 +66,9 @@ def deploy_e2e(settings: BootstrapSettings, image_uri: str) -> UUID:
         return client.create_deployment(**deployment.model_dump(exclude_unset=True))
 
 
-def reported_location(flow_run_id: UUID) -> dict[str, Any]:
+def reported_location(settings: BootstrapSettings, flow_run_id: UUID) -> dict[str, Any]:
     """What the test flow reported about where it ran (its `e2e-where` table artifact)."""
-    with get_client(sync_client=True) as client:
+    with target_prefect.client(settings) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
@@ -83,8 +81,8 @@ def reported_location(flow_run_id: UUID) -> dict[str, Any]:
     return dict(rows[0]) if rows else {}
 
 
-def run_logs(flow_run_id: UUID, limit: int = 50) -> list[str]:
-    with get_client(sync_client=True) as client:
+def run_logs(settings: BootstrapSettings, flow_run_id: UUID, limit: int = 50) -> list[str]:
+    with target_prefect.client(settings) as client:
         logs = client.read_logs(
             log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
         )
@@ -96,24 +94,24 @@ def run_e2e(
 ) -> E2EResult:
     """Run the test flow on the pool and wait (bounded) for its final state."""
     started = time.monotonic()
-    deploy_e2e(settings, image_uri)
-    flow_run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync call
-        f"{FLOW_NAME}/{DEPLOYMENT_NAME}",
-        timeout=settings.e2e_timeout,
-        job_variables={"env": env} if env else None,
-        tags=["bootstrap-e2e"],
-    )
+    deployment_id = deploy_e2e(settings, image_uri)
+    # Not run_deployment: it links the run to the calling flow, which lives on the orchestrator.
+    with target_prefect.client(settings) as client:
+        created = client.create_flow_run_from_deployment(
+            deployment_id, job_variables={"env": env} if env else None, tags=["bootstrap-e2e"]
+        )
+    flow_run = target_prefect.wait_for_flow_run(settings, created.id, settings.e2e_timeout)
     state = flow_run.state
     name = (state.name if state else None) or "Unknown"
     if state is None or not state.is_completed():
-        lines = "\n".join(f"    {line}" for line in run_logs(flow_run.id))
+        lines = "\n".join(f"    {line}" for line in run_logs(settings, flow_run.id))
         waited = "" if state and state.is_final() else f" after waiting {settings.e2e_timeout} s"
         raise E2EFailed(
             f"the e2e test flow run {flow_run.id} on pool {settings.work_pool_name!r} ended "
             f"{name}{waited}: {state.message if state else ''}\n"
             f"  last logs:\n{lines or '    (none)'}"
         )
-    where = reported_location(flow_run.id)
+    where = reported_location(settings, flow_run.id)
     return E2EResult(
         flow_run_id=str(flow_run.id),
         state=name,

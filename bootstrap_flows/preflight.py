@@ -21,7 +21,7 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel
 
-from bootstrap_flows import aws
+from bootstrap_flows import aws, target_prefect
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
@@ -37,7 +37,8 @@ class PreflightReport(BaseModel):
     account_id: str
     caller_arn: str
     terraform_version: str
-    prefect_api_url: str
+    prefect_api_url: str  # the target: the Prefect the worker talks to
+    orchestrator_api_url: str  # the Prefect running bootstrap
 
 
 def check_terraform(settings: BootstrapSettings) -> str:
@@ -124,7 +125,17 @@ def check_prefect_api(settings: BootstrapSettings) -> str:
             f"the Prefect API at {url} answered HTTP {response.status_code} on /health; "
             "check BOOTSTRAP_PREFECT_API_URL (it should end in /api)"
         )
-    return url
+    try:
+        return target_prefect.prove_credential(settings)
+    except target_prefect.TargetPrefectError as exc:
+        raise PreflightError(str(exc)) from exc
+
+
+def orchestrator_api_url() -> str:
+    """The Prefect running this flow (where its artifacts, events and locks go)."""
+    from prefect.settings import get_current_settings
+
+    return str(get_current_settings().api.url or "(ephemeral)")
 
 
 def run_preflight(settings: BootstrapSettings) -> PreflightReport:
@@ -136,4 +147,5 @@ def run_preflight(settings: BootstrapSettings) -> PreflightReport:
         caller_arn=caller_arn,
         terraform_version=terraform_version,
         prefect_api_url=api_url,
+        orchestrator_api_url=orchestrator_api_url(),
     )

@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
+from bootstrap_flows import target_prefect
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve
@@ -103,7 +103,8 @@ def ensure_work_pool(
 ) -> tuple[PoolChange, dict[str, Any]]:
     """Create the pool, update only what bootstrap owns, or leave it alone if nothing changed."""
     owned = owned_defaults(settings, platform, image_uri)
-    with get_client(sync_client=True) as client:
+    # On the Prefect the worker talks to, not necessarily the one running bootstrap.
+    with target_prefect.client(settings) as client:
         try:
             pool = client.read_work_pool(settings.work_pool_name)
         except ObjectNotFound:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from bootstrap_flows import target_prefect
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
@@ -25,13 +26,11 @@ def wait_for_worker(
     poll_seconds: float = 3.0,
 ) -> str:
     """Block until a worker of the pool heartbeats after `since`; return its name."""
-    from prefect.client.orchestration import get_client
-
     deadline = time.monotonic() + settings.worker_heartbeat_timeout
     # Heartbeats are stamped by the server; a small allowance absorbs clock differences.
     cutoff = since.astimezone(UTC) - timedelta(seconds=5)
     while True:
-        with get_client(sync_client=True) as client:
+        with target_prefect.client(settings) as client:
             workers = client.read_workers_for_work_pool(settings.work_pool_name)
         for worker in workers:
             if worker.last_heartbeat_time and worker.last_heartbeat_time >= cutoff:

@@ -91,6 +91,8 @@ def bootstrap(
         e2e_result = e2e_test_flow(settings, pushed.uri)
     result = BootstrapResult(
         environment=settings.environment,
+        target_prefect=report.prefect_api_url,
+        orchestrator_prefect=report.orchestrator_api_url,
         applied=applied,
         plan_counts=counts,
         platform=platform,

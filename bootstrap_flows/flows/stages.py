@@ -52,11 +52,13 @@ def preflight(
     if needs_docker:
         ensure_docker()
     get_run_logger().info(
-        "Preflight ok: terraform %s, AWS account %s as %s, Prefect API %s",
+        "Preflight ok: terraform %s, AWS account %s as %s; the worker's Prefect %s accepts "
+        "its credential; bootstrap runs on %s",
         report.terraform_version,
         report.account_id,
         report.caller_arn,
         report.prefect_api_url,
+        report.orchestrator_api_url,
     )
     return settings, report
 

@@ -17,6 +17,9 @@ from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
 class BootstrapResult(BaseModel):
     environment: str
+    # The Prefect the worker (pool, heartbeat, e2e run) lives on, and the one running bootstrap.
+    target_prefect: str
+    orchestrator_prefect: str
     applied: dict[str, bool]
     plan_counts: dict[str, dict[str, int]]
     platform: PlatformOutputs
@@ -55,6 +58,8 @@ def render(result: BootstrapResult) -> str:
         f"**Stacks:** {stacks_line}\n\n"
         f"**Image:** `{result.image.uri}` "
         f"({'already in ECR' if result.image.skipped else 'pushed'})\n\n"
+        f"**Prefect:** worker, pool and e2e run on `{result.target_prefect}`; "
+        f"bootstrap ran on `{result.orchestrator_prefect}`\n\n"
         f"**Work pool:** `{result.work_pool}` ({result.work_pool_change}); "
         f"**worker online:** `{result.worker_name}`\n\n"
         f"**e2e test flow:** run `{result.e2e.flow_run_id}` {result.e2e.state} in "

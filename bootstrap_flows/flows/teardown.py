@@ -24,8 +24,8 @@ def teardown(environment: str = "local", overrides: dict[str, Any] | None = None
     with environment_lock(settings):
         bucket = state_backend(settings, report.account_id)
         # Variables come from what the stacks recorded, so teardown works from any machine.
-        platform = stacks.read_outputs(settings, platform_stack.STACK, bucket, logger)
-        worker = stacks.read_outputs(settings, worker_stack.STACK, bucket, logger)
+        platform = stacks.read_outputs(settings, platform_stack.STACK, bucket)
+        worker = stacks.read_outputs(settings, worker_stack.STACK, bucket)
         targets = []
         if worker:
             outputs = PlatformOutputs.model_validate(platform)

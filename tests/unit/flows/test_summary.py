@@ -11,6 +11,8 @@ from tests.samples import IMAGE, OUTPUTS, WORKER
 def result(applied: bool) -> BootstrapResult:
     return BootstrapResult(
         environment="local",
+        target_prefect="https://prefect.example.com/api",
+        orchestrator_prefect="http://127.0.0.1:4200/api",
         applied={"platform": applied, "worker": False},
         plan_counts={"platform": {"add": 41, "change": 0, "destroy": 0}, "worker": {}},
         platform=OUTPUTS,
@@ -45,6 +47,10 @@ def test_headline_names_stacks_image_pool_worker_and_e2e_run() -> None:
     assert "**Stacks:** platform: applied (add 41); worker: no changes" in headline
     assert f"**Image:** `{IMAGE}` (pushed)" in headline
     assert "**Work pool:** `ecs-work-pool` (created); **worker online:** `worker-1`" in headline
+    assert (
+        "**Prefect:** worker, pool and e2e run on `https://prefect.example.com/api`; "
+        "bootstrap ran on `http://127.0.0.1:4200/api`"
+    ) in headline
     assert "run `run-1` Completed in 15 s on task `arn:task/1`" in headline
 
 

@@ -1,0 +1,79 @@
+"""A client of the Prefect the worker talks to: the target, not the orchestrator.
+
+bootstrap, drift-check and teardown run on one Prefect (the orchestrator: usually a server next
+to the person running them). The ECS worker connects to another (the target: Prefect Cloud, a
+self-hosted server, the server stack on AWS; on the embedded default the same local server).
+Everything the worker sees lives on the target: the work pool, the worker's heartbeats, the
+e2e deployment and its run. The orchestrator keeps what belongs to the orchestrating run:
+artifacts, events, variables and locks (Prefect's own `get_client()`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import PrefectHTTPStatusError
+
+from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve, worker_api_url
+
+
+class TargetPrefectError(BootstrapError):
+    """The target Prefect refused us or is unusable; the message says what to fix."""
+
+
+@contextmanager
+def client(settings: BootstrapSettings) -> Iterator[SyncPrefectClient]:
+    """A sync client of the target Prefect, with the worker's own credential."""
+    target = resolve(settings)
+    secret = target.prefect_credential.get_secret_value() if target.prefect_credential else None
+    is_key = target.prefect_credential_variable == "PREFECT_API_KEY"
+    with SyncPrefectClient(
+        worker_api_url(target),
+        api_key=secret if is_key else None,
+        auth_string=None if is_key else secret,
+    ) as prefect:
+        yield prefect
+
+
+def prove_credential(settings: BootstrapSettings) -> str:
+    """One authenticated call on the target; return its URL, or say why it was refused.
+
+    `/health` answers without credentials on a self-hosted server, so it proves nothing about
+    the key: reading work pools needs a valid one everywhere (Cloud, basic auth).
+    """
+    target = resolve(settings)
+    url = worker_api_url(target)
+    try:
+        with client(settings) as prefect:
+            prefect.read_work_pools(limit=1)
+    except PrefectHTTPStatusError as exc:
+        status = exc.response.status_code
+        if status in (401, 403):
+            variable = f"BOOTSTRAP_{target.prefect_credential_variable}"
+            raise TargetPrefectError(
+                f"the Prefect API at {url} refused the worker's credential (HTTP {status}); "
+                f"set {variable} to a valid one (a Prefect Cloud API key, or the server's "
+                "`user:password` auth string)"
+            ) from exc
+        raise TargetPrefectError(f"the Prefect API at {url} answered HTTP {status}") from exc
+    return url
+
+
+def wait_for_flow_run(
+    settings: BootstrapSettings, flow_run_id: UUID, timeout: float, poll_seconds: float = 2.0
+) -> FlowRun:
+    """Poll the target until the run is final or `timeout` passes; return it as last seen."""
+    deadline = time.monotonic() + timeout
+    with client(settings) as prefect:
+        while True:
+            run = prefect.read_flow_run(flow_run_id)
+            if (run.state and run.state.is_final()) or time.monotonic() >= deadline:
+                return run
+            time.sleep(poll_seconds)
