@@ -1,15 +1,14 @@
-"""The drift-check flow.
+"""The drift-check flow against the real local stack (moto, Prefect server, Terraform, Docker).
 
-Fast tests: how Terraform's plan JSON becomes findings (synthetic plans, no servers).
-Slow tests: the real local stack. One bootstrap, then out-of-band changes made with boto3 and the
-Prefect client, each checked for the finding it must produce; the fixtures chain so the checks run
-in order: clean -> drifted (twice) -> ECR repository deleted -> remediated -> clean again.
+One bootstrap, then out-of-band changes made with boto3 and the Prefect client, each checked for
+the finding it must produce; the fixtures chain so the checks run in order: clean -> drifted
+(twice) -> ECR repository deleted -> remediated -> clean again. The pure logic (plan JSON to
+findings, rules, bookkeeping, report) is tested fast in tests/unit/drift.
 """
 
 from __future__ import annotations
 
 import contextlib
-import pickle
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,244 +16,8 @@ from uuid import UUID
 
 import pytest
 
-from bootstrap_flows.drift import (
-    EVENT_DETECTED,
-    EVENT_RESOLVED,
-    SENSITIVE,
-    DriftDetected,
-    DriftReport,
-    Finding,
-    _split_image,
-    diff_values,
-    drift_findings,
-    ignored_by,
-    pending_findings,
-    without_drift_echoes,
-)
-
-# --- fast: plan JSON to findings ----------------------------------------------------------------
-
-
-def drift_entry(address: str, kind: str, before: Any, after: Any, **change: Any) -> dict[str, Any]:
-    return {
-        "address": address,
-        "type": kind,
-        "change": {"actions": ["update"], "before": before, "after": after, **change},
-    }
-
-
-def in_state(address: str, kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {"address": address, "type": kind, "values": values}
-
-
-def plan(drift: list[dict[str, Any]], state: list[dict[str, Any]]) -> dict[str, Any]:
-    module = {"address": "module.m", "resources": state}
-    return {
-        "resource_drift": drift,
-        "prior_state": {"values": {"root_module": {"child_modules": [module]}}},
-    }
-
-
-def rows(findings: list[Finding]) -> set[tuple[str, str, str, str]]:
-    return {(f.resource, f.attribute, f.expected, f.actual) for f in findings}
-
-
-def test_leaf_paths_and_empty_values() -> None:
-    before = {"tags": {"Name": "vpc"}, "retention_in_days": 14, "secondary": None, "x": ""}
-    after = {"tags": {"Name": "vpc", "Owner": "me"}, "retention_in_days": 30, "secondary": []}
-    assert set(diff_values(before, after)) == {
-        ("tags.Owner", "(none)", "me"),
-        ("retention_in_days", "14", "30"),
-    }
-
-
-def test_sensitive_values_are_masked() -> None:
-    before = {"secret": "old", "plain": "a", "nested": [{"token": "t1"}]}
-    after = {"secret": "new", "plain": "a", "nested": [{"token": "t2"}]}
-    marks = {"secret": True, "nested": [{"token": True}]}
-    found = set(diff_values(before, after, before_sensitive=marks, after_sensitive=marks))
-    assert found == {("secret", SENSITIVE, SENSITIVE), ("nested[0].token", SENSITIVE, SENSITIVE)}
-    assert "old" not in str(found) and "t2" not in str(found)
-
-
-def test_json_strings_and_lists() -> None:
-    # Policies and container definitions are JSON in a string: the leaf inside is reported.
-    before = {"doc": '{"a": 1, "b": [1, 2]}', "set": ["x", "y"], "rules": [{"port": 443}]}
-    after = {"doc": '{"b":[1,2],"a":2}', "set": ["y", "x"], "rules": [{"port": 443}, {"port": 22}]}
-    assert set(diff_values(before, after)) == {
-        ("doc.a", "1", "2"),
-        ("rules[+]", "(none)", '{"port":22}'),
-    }
-
-
-def test_companion_resources_are_not_drift_but_extra_attachments_are() -> None:
-    role = {"name": "exec", "id": "exec", "inline_policy": [], "managed_policy_arns": []}
-    refreshed = {
-        **role,
-        "inline_policy": [{"name": "logs", "policy": '{"Statement": []}'}],
-        "managed_policy_arns": ["arn:aws:iam::aws:policy/Admin", "arn:ours"],
-    }
-    eip = {"id": "eipalloc-1", "association_id": "", "tags": None}
-    eip_after = {"id": "eipalloc-1", "association_id": "eipassoc-1", "tags": {}}
-    shown = plan(
-        [
-            drift_entry("module.m.aws_iam_role.exec", "aws_iam_role", role, refreshed),
-            drift_entry("module.m.aws_eip.nat", "aws_eip", eip, eip_after),
-        ],
-        [
-            in_state("module.m.aws_iam_role.exec", "aws_iam_role", refreshed),
-            in_state(
-                "module.m.aws_iam_role_policy.logs",
-                "aws_iam_role_policy",
-                {"role": "exec", "name": "logs", "policy": '{"Statement":[]}'},
-            ),
-            in_state(
-                "module.m.aws_iam_role_policy_attachment.ours",
-                "aws_iam_role_policy_attachment",
-                {"role": "exec", "policy_arn": "arn:ours"},
-            ),
-            in_state("module.m.aws_eip.nat", "aws_eip", eip_after),
-            in_state(
-                "module.m.aws_nat_gateway.nat", "aws_nat_gateway", {"allocation_id": "eipalloc-1"}
-            ),
-        ],
-    )
-    assert rows(drift_findings(shown, "platform")) == {
-        (
-            "module.m.aws_iam_role.exec",
-            "managed_policy_arns[+]",
-            "(none)",
-            "arn:aws:iam::aws:policy/Admin",
-        )
-    }
-
-
-def test_declared_values_hold_after_an_apply_absorbed_the_drift() -> None:
-    """After any apply the state holds what was there; Terraform reports no drift at all."""
-    role = {"name": "exec", "managed_policy_arns": ["arn:ours", "arn:by-hand"]}
-    group = {"id": "sg-1", "ingress": [{"from_port": 22, "cidr_blocks": ["0.0.0.0/0"]}]}
-    shown = plan(
-        [],
-        [
-            in_state("module.m.aws_iam_role.exec", "aws_iam_role", role),
-            in_state(
-                "module.m.aws_iam_role_policy_attachment.ours",
-                "aws_iam_role_policy_attachment",
-                {"role": "exec", "policy_arn": "arn:ours"},
-            ),
-            in_state("module.network.aws_security_group.worker", "aws_security_group", group),
-        ],
-    )
-    assert rows(drift_findings(shown, "platform")) == {
-        ("module.m.aws_iam_role.exec", "managed_policy_arns[+]", "(none)", "arn:by-hand"),
-        (
-            "module.network.aws_security_group.worker",
-            "ingress[+]",
-            "(none)",
-            '{"cidr_blocks":["0.0.0.0/0"],"from_port":22}',
-        ),
-    }
-
-
-def test_deleted_resources_and_tag_mirrors() -> None:
-    vpc = {"tags": {"Name": "v"}, "tags_all": {"Name": "v", "Project": "p"}}
-    vpc_after = {
-        "tags": {"Name": "v", "Owner": "me"},
-        "tags_all": {"Name": "v", "Owner": "me", "Project": "x"},
-    }
-    shown = plan(
-        [
-            drift_entry("aws_vpc.this", "aws_vpc", vpc, vpc_after),
-            {
-                "address": "aws_ecr_repository.this",
-                "type": "aws_ecr_repository",
-                "change": {"actions": ["delete"], "before": {"name": "r"}, "after": None},
-            },
-        ],
-        [],
-    )
-    assert rows(drift_findings(shown, "platform")) == {
-        ("aws_vpc.this", "tags.Owner", "(none)", "me"),
-        # A default tag changed by hand exists only in tags_all: kept.
-        ("aws_vpc.this", "tags_all.Project", "p", "x"),
-        ("aws_ecr_repository.this", "(resource)", "exists", "deleted outside Terraform"),
-    }
-
-
-def test_pending_changes_and_drift_echoes() -> None:
-    shown = {
-        "resource_changes": [
-            {
-                "address": "aws_cloudwatch_log_group.this",
-                "change": {
-                    "actions": ["update"],
-                    "before": {"retention_in_days": 30, "arn": "a"},
-                    "after": {"retention_in_days": 14, "arn": None},
-                    "after_unknown": {"arn": True},
-                },
-            },
-            {
-                "address": "aws_sqs_queue.new",
-                "change": {"actions": ["create"], "before": None, "after": {}},
-            },
-            {"address": "aws_vpc.this", "change": {"actions": ["no-op"]}},
-        ]
-    }
-    pending = pending_findings(shown, "platform")
-    assert rows(pending) == {
-        ("aws_cloudwatch_log_group.this", "retention_in_days", "14", "30"),
-        ("aws_sqs_queue.new", "(resource)", "present", "absent"),
-    }
-    drift = [
-        Finding(
-            kind="drift",
-            resource="aws_cloudwatch_log_group.this",
-            attribute="retention_in_days",
-            action="changed",
-            expected="14",
-            actual="30",
-        )
-    ]
-    # Undoing drift is the drift finding already; only the code change stays pending.
-    assert rows(without_drift_echoes(pending, drift)) == {
-        ("aws_sqs_queue.new", "(resource)", "present", "absent")
-    }
-
-
-def test_ignore_patterns() -> None:
-    finding = Finding(
-        kind="drift",
-        resource="module.worker_service.aws_ecs_service.this",
-        attribute="desired_count",
-        action="changed",
-        expected="1",
-        actual="2",
-    )
-    assert ignored_by(finding, ["aws_ecs_service.*:desired_count"])
-    assert ignored_by(finding, ["module.worker_service.*"])
-    assert ignored_by(finding, ["aws_ecs_service.*:tags.*"]) is None
-    assert ignored_by(finding, ["aws_vpc.*"]) is None
-
-
-def test_image_references() -> None:
-    assert _split_image("127.0.0.1:5000/prefect-local-worker@sha256:ab") == (
-        "prefect-local-worker",
-        {"imageDigest": "sha256:ab"},
-    )
-    assert _split_image("1.dkr.ecr.eu-west-1.amazonaws.com/team/app:v1") == (
-        "team/app",
-        {"imageTag": "v1"},
-    )
-
-
-def test_drift_detected_survives_pickling() -> None:
-    """Prefect pickles results; the report must come back with the exception."""
-    report = DriftReport(environment="local", status="drifted")
-    again = pickle.loads(pickle.dumps(DriftDetected("local drifted", report)))
-    assert str(again) == "local drifted" and again.report == report
-
-
-# --- slow: the real local stack ----------------------------------------------------------------
+from bootstrap_flows.drift.bookkeeping import EVENT_DETECTED, EVENT_RESOLVED
+from bootstrap_flows.drift.findings import DriftCheckFailed, DriftDetected, DriftReport, Finding
 
 RESOURCE = "bootstrap-flows.environment.local"
 
@@ -280,11 +43,11 @@ class Checked:
 
 
 def check(**parameters: Any) -> Checked:
-    from bootstrap_flows.drift import drift_check
+    from bootstrap_flows.drift.flow import drift_check
 
     state = drift_check(environment="local", **parameters, return_state=True)
     result = state.result(raise_on_failure=False)
-    report = result.report if isinstance(result, DriftDetected) else result
+    report = result.report if isinstance(result, DriftDetected | DriftCheckFailed) else result
     assert isinstance(report, DriftReport), result
     run_id = state.state_details.flow_run_id
     assert run_id is not None

@@ -1,0 +1,169 @@
+"""What counts as drift where Terraform's own diff cannot say, and what the user ignores.
+
+- companion resources: attributes made of separate resources (a role's policy attachments);
+- declared values: attributes the code declares empty but leaves unmanaged;
+- attached attributes: filled in by AWS while another resource is attached;
+- tag mirrors: `tags_all` repeating `tags`;
+- ignore patterns `<address glob>[:<attribute glob>]`, e.g. `aws_ecs_service.*:desired_count`.
+
+The ignore list is empty by default: the benign churn seen right after a bootstrap (null vs
+empty values, attributes filled in by companion resources, AWS-assigned association attributes,
+`tags_all` mirroring `tags`) is recognised structurally here, so nothing security-relevant (a
+policy attached by hand, a rogue ingress rule) is hidden by a blanket pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bootstrap_flows.drift.findings import Finding
+from bootstrap_flows.settings import BootstrapSettings
+
+
+def _route(route: dict[str, Any]) -> dict[str, Any]:
+    """An `aws_route` as the element of its route table's `route` attribute."""
+    element = {k: v for k, v in route.items() if k.endswith(("_id", "_arn"))}
+    element.pop("route_table_id", None)
+    element.pop("id", None)
+    element["cidr_block"] = route.get("destination_cidr_block")
+    element["ipv6_cidr_block"] = route.get("destination_ipv6_cidr_block")
+    return element
+
+
+@dataclass(frozen=True)
+class _Companion:
+    """Separate resources that make up an attribute (a role's inline policies are its
+    `aws_iam_role_policy` resources).
+
+    Terraform does not manage such an attribute on the owner: it recorded it empty when it
+    created the owner, so every refresh shows it "changed"; and after any later apply, the state
+    holds whatever was there, a policy attached by hand included, so that one is no longer drift
+    to Terraform. The value the code declares is what the companions say; that is what the
+    refreshed value is compared with, on every resource, drifted in Terraform's eyes or not.
+    """
+
+    companion_type: str
+    link: str
+    element: Callable[[dict[str, Any]], Any]
+    collection: bool = True
+
+
+COMPANIONS: dict[tuple[str, str], _Companion] = {
+    ("aws_iam_role", "inline_policy"): _Companion(
+        "aws_iam_role_policy", "role", lambda c: {k: c[k] for k in ("name", "policy")}
+    ),
+    ("aws_iam_role", "managed_policy_arns"): _Companion(
+        "aws_iam_role_policy_attachment", "role", lambda c: c["policy_arn"]
+    ),
+    ("aws_route_table", "route"): _Companion("aws_route", "route_table_id", _route),
+    ("aws_sqs_queue", "policy"): _Companion(
+        "aws_sqs_queue_policy", "queue_url", lambda c: c["policy"], collection=False
+    ),
+    ("aws_sqs_queue", "redrive_policy"): _Companion(
+        "aws_sqs_queue_redrive_policy", "queue_url", lambda c: c["redrive_policy"], False
+    ),
+}
+# Attributes the code declares empty but leaves unmanaged (no block at all): the worker security
+# group has no ingress by design (README). Terraform ignores an unconfigured `ingress`, so a rule
+# added by hand is only drift until the next apply writes it into the state; declared here, it
+# stays reported after that. (`ingress = []` in the network module would make Terraform itself
+# remove such a rule.)
+DECLARED: dict[tuple[str, str], Any] = {
+    ("module.network.aws_security_group.worker", "ingress"): [],
+}
+# Attributes AWS fills in when another resource attaches to this one (an EIP used by a NAT
+# gateway gets an association, an interface and a private IP): theirs while that resource exists.
+ATTACHED: dict[str, tuple[frozenset[str], tuple[tuple[str, str], ...]]] = {
+    "aws_eip": (
+        frozenset({"association_id", "network_interface", "private_ip", "private_dns", "instance"}),
+        (("aws_nat_gateway", "allocation_id"), ("aws_eip_association", "allocation_id")),
+    ),
+}
+
+
+def _names(values: dict[str, Any]) -> set[str]:
+    return {str(values[k]) for k in ("id", "name", "arn") if values.get(k)}
+
+
+def _references(
+    resources: list[dict[str, Any]], kind: str, link: str, names: set[str]
+) -> list[Any]:
+    return [
+        r["values"]
+        for r in resources
+        if r.get("type") == kind and str((r.get("values") or {}).get(link)) in names
+    ]
+
+
+def declared_values(
+    resource: dict[str, Any], resources: list[dict[str, Any]]
+) -> tuple[dict[str, Any], set[str]]:
+    """(attribute -> what the code declares it to be, attributes owned by attached resources).
+
+    `resources` is every resource of the refreshed state, in `show -json` form.
+    """
+    kind, values = resource.get("type", ""), resource.get("values") or {}
+    names = _names(values)
+    declared: dict[str, Any] = {}
+    for (owner, attribute), companion in COMPANIONS.items():
+        if owner == kind:
+            found = _references(resources, companion.companion_type, companion.link, names)
+            elements = [companion.element(v) for v in found]
+            declared[attribute] = elements if companion.collection else next(iter(elements), None)
+    for (address, attribute), value in DECLARED.items():
+        if address == resource.get("address"):
+            declared[attribute] = value
+    attached: set[str] = set()
+    if kind in ATTACHED:
+        attributes, by = ATTACHED[kind]
+        if any(_references(resources, other, link, names) for other, link in by):
+            attached = set(attributes)
+    return declared, attached
+
+
+def without_tag_mirrors(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """`tags_all.X` repeats `tags.X` (tags_all = default tags + tags): say it once."""
+    seen = {(p.removeprefix("tags"), b, a) for p, b, a in rows if p.startswith("tags")}
+    return [
+        (p, b, a)
+        for p, b, a in rows
+        if not (p.startswith("tags_all") and (p.removeprefix("tags_all"), b, a) in seen)
+    ]
+
+
+_MODULE_PREFIX = re.compile(r"^(module\.[^.\[]+(\[[^\]]*\])?\.)+")
+
+
+def ignored_by(finding: Finding, patterns: Iterable[str]) -> str | None:
+    """The first pattern `<address glob>[:<attribute glob>]` that matches, or None.
+
+    The address glob is tried on the full address and on it without its `module.x.` prefixes,
+    so `aws_ecs_service.*:desired_count` matches `module.worker_stack.aws_ecs_service.this`.
+    """
+    addresses = {finding.resource, _MODULE_PREFIX.sub("", finding.resource)}
+    for pattern in patterns:
+        address_glob, _, attribute_glob = pattern.partition(":")
+        if not any(fnmatchcase(a, address_glob) for a in addresses):
+            continue
+        if not attribute_glob or fnmatchcase(finding.attribute, attribute_glob):
+            return pattern
+    return None
+
+
+def ignore_patterns(settings: BootstrapSettings, worker_vars: dict[str, Any] | None) -> list[str]:
+    """The user's patterns (`drift_ignore`), plus what the stack hands to AWS to manage."""
+    patterns = list(settings.drift_ignore)
+    if worker_vars and worker_vars.get("enable_autoscaling"):
+        # Application Auto Scaling owns the desired count once it is on.
+        patterns.append("aws_ecs_service.*:desired_count")
+    return patterns
+
+
+def without_ignored(findings: list[Finding], patterns: list[str]) -> tuple[list[Finding], int]:
+    """(the findings no pattern matches, how many were ignored)."""
+    kept = [f for f in findings if ignored_by(f, patterns) is None]
+    return kept, len(findings) - len(kept)

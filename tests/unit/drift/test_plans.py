@@ -1,0 +1,171 @@
+"""Terraform's `show -json` of a refresh-only plan and of a normal plan, to findings."""
+
+from __future__ import annotations
+
+from bootstrap_flows.drift.plans import (
+    drift_findings,
+    pending_findings,
+    state_resources,
+    without_drift_echoes,
+)
+from tests.unit.drift.shown import drift_entry, finding, plan, rows
+
+
+def test_deleted_resources_and_tag_mirrors() -> None:
+    vpc = {"tags": {"Name": "v"}, "tags_all": {"Name": "v", "Project": "p"}}
+    vpc_after = {
+        "tags": {"Name": "v", "Owner": "me"},
+        "tags_all": {"Name": "v", "Owner": "me", "Project": "x"},
+    }
+    shown = plan(
+        [
+            drift_entry("aws_vpc.this", "aws_vpc", vpc, vpc_after),
+            {
+                "address": "aws_ecr_repository.this",
+                "type": "aws_ecr_repository",
+                "change": {"actions": ["delete"], "before": {"name": "r"}, "after": None},
+            },
+        ],
+        [],
+    )
+    assert rows(drift_findings(shown, "platform")) == {
+        ("aws_vpc.this", "tags.Owner", "(none)", "me"),
+        # A default tag changed by hand exists only in tags_all: kept.
+        ("aws_vpc.this", "tags_all.Project", "p", "x"),
+        ("aws_ecr_repository.this", "(resource)", "exists", "deleted outside Terraform"),
+    }
+
+
+def test_drift_findings_name_their_stack_and_action() -> None:
+    shown = plan([drift_entry("aws_vpc.this", "aws_vpc", {"a": 1}, {"a": 2})], [])
+    [found] = drift_findings(shown, "worker")
+    assert (found.kind, found.stack, found.action) == ("drift", "worker", "changed")
+
+
+def test_sensitive_drift_is_masked() -> None:
+    shown = plan(
+        [
+            drift_entry(
+                "aws_secretsmanager_secret_version.api",
+                "aws_secretsmanager_secret_version",
+                {"secret_string": "old-secret"},
+                {"secret_string": "new-secret"},
+                before_sensitive={"secret_string": True},
+                after_sensitive={"secret_string": True},
+            )
+        ],
+        [],
+    )
+    assert rows(drift_findings(shown, "platform")) == {
+        ("aws_secretsmanager_secret_version.api", "secret_string", "(sensitive)", "(sensitive)")
+    }
+
+
+def test_state_resources_walks_modules_and_skips_data_sources() -> None:
+    shown = {
+        "prior_state": {
+            "values": {
+                "root_module": {
+                    "resources": [{"address": "aws_vpc.this", "mode": "managed"}],
+                    "child_modules": [
+                        {
+                            "resources": [
+                                {"address": "module.a.data.aws_region.this", "mode": "data"},
+                                {"address": "module.a.aws_subnet.this"},
+                            ],
+                            "child_modules": [{"resources": [{"address": "module.a.module.b.x"}]}],
+                        }
+                    ],
+                }
+            }
+        }
+    }
+    assert [r["address"] for r in state_resources(shown)] == [
+        "aws_vpc.this",
+        "module.a.aws_subnet.this",
+        "module.a.module.b.x",
+    ]
+    assert state_resources({}) == []
+
+
+def test_pending_changes_and_drift_echoes() -> None:
+    shown = {
+        "resource_changes": [
+            {
+                "address": "aws_cloudwatch_log_group.this",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"retention_in_days": 30, "arn": "a"},
+                    "after": {"retention_in_days": 14, "arn": None},
+                    "after_unknown": {"arn": True},
+                },
+            },
+            {
+                "address": "aws_sqs_queue.new",
+                "change": {"actions": ["create"], "before": None, "after": {}},
+            },
+            {"address": "aws_vpc.this", "change": {"actions": ["no-op"]}},
+        ]
+    }
+    pending = pending_findings(shown, "platform")
+    assert rows(pending) == {
+        ("aws_cloudwatch_log_group.this", "retention_in_days", "14", "30"),
+        ("aws_sqs_queue.new", "(resource)", "present", "absent"),
+    }
+    drift = [
+        finding("aws_cloudwatch_log_group.this", "retention_in_days", "14", "30"),
+    ]
+    # Undoing drift is the drift finding already; only the code change stays pending.
+    assert rows(without_drift_echoes(pending, drift)) == {
+        ("aws_sqs_queue.new", "(resource)", "present", "absent")
+    }
+
+
+def test_pending_replace_delete_and_changes_known_only_after_apply() -> None:
+    shown = {
+        "resource_changes": [
+            {
+                "address": "aws_ecs_task_definition.this",
+                "change": {
+                    "actions": ["delete", "create"],
+                    "before": {"cpu": "512", "revision": 3},
+                    "after": {"cpu": "1024", "revision": None},
+                    "after_unknown": {"revision": True},
+                },
+            },
+            {
+                "address": "aws_ecs_service.this",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"task_definition": "arn:3"},
+                    "after": {"task_definition": None},
+                    "after_unknown": {"task_definition": True},
+                },
+            },
+            {"address": "aws_sqs_queue.old", "change": {"actions": ["delete"], "before": {}}},
+            {"address": "data.aws_region.this", "change": {"actions": ["read"]}},
+        ]
+    }
+    found = {
+        (f.resource, f.attribute, f.action, f.expected, f.actual)
+        for f in pending_findings(shown, "worker")
+    }
+    assert found == {
+        ("aws_ecs_task_definition.this", "cpu", "replace", "1024", "512"),
+        # Only computed values change: the change itself is the finding.
+        ("aws_ecs_service.this", "(resource)", "update", "(update)", "(current)"),
+        ("aws_sqs_queue.old", "(resource)", "delete", "absent", "present"),
+    }
+
+
+def test_drift_echoes_of_deleted_resources_and_tag_mirrors() -> None:
+    drift = [
+        finding("aws_ecr_repository.this", "(resource)", "exists", "deleted outside Terraform"),
+        finding("aws_vpc.this", "tags.Owner", "(none)", "me"),
+    ]
+    pending = [
+        finding("aws_ecr_repository.this", "(resource)", kind="pending"),
+        finding("aws_vpc.this", "tags_all.Owner", "(none)", "me", kind="pending"),
+        finding("aws_vpc.this", "tags_all.Project", "p", "x", kind="pending"),
+    ]
+    assert without_drift_echoes(pending, drift) == [pending[2]]
