@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import Worker
 from prefect.exceptions import ObjectNotFound
 
-from bootstrap_flows import aws, work_pool
+from bootstrap_flows import aws, target_prefect, work_pool
 from bootstrap_flows.drift.diff import diff_values, show
 from bootstrap_flows.drift.findings import WHOLE, Finding
 from bootstrap_flows.settings import BootstrapSettings
@@ -52,7 +51,7 @@ def check_work_pool(
             actual=actual,
         )
 
-    with get_client(sync_client=True) as client:
+    with target_prefect.client(settings) as client:
         try:
             pool = client.read_work_pool(settings.work_pool_name)
         except ObjectNotFound:
@@ -172,7 +171,7 @@ def check_worker(
         f"ecs_service.{worker.service_name}",
         None if autoscaling else settings.worker_count,
     )
-    with get_client(sync_client=True) as client:
+    with target_prefect.client(settings) as client:
         workers = client.read_workers_for_work_pool(settings.work_pool_name)
     return findings + heartbeat_findings(
         workers, settings.work_pool_name, settings.drift_heartbeat_max_age, datetime.now(UTC)
@@ -198,7 +197,7 @@ def check_image(
 ) -> list[Finding]:
     """The image the worker stack and the pool point to is still in ECR, by digest."""
     uris = [worker.image_uri]
-    with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+    with target_prefect.client(settings) as client, contextlib.suppress(ObjectNotFound):
         pool = client.read_work_pool(settings.work_pool_name)
         properties = (pool.base_job_template or {}).get("variables", {}).get("properties", {})
         pool_image = (properties.get("image") or {}).get("default")

@@ -22,6 +22,7 @@ from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 
+from bootstrap_flows import target_prefect
 from bootstrap_flows.drift.bookkeeping import record
 from bootstrap_flows.drift.checks import check_image, check_work_pool, check_worker
 from bootstrap_flows.drift.findings import (
@@ -214,7 +215,8 @@ def _check(settings: BootstrapSettings, bucket: str, remediation: str | None = N
 
 @task(name="resume work pool", cache_policy=NO_CACHE)
 def resume_work_pool(settings: BootstrapSettings) -> bool:
-    with get_client(sync_client=True) as client:
+    # The pool lives on the Prefect the worker talks to (the lock check above stays local).
+    with target_prefect.client(settings) as client:
         try:
             pool = client.read_work_pool(settings.work_pool_name)
         except ObjectNotFound:
