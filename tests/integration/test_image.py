@@ -14,12 +14,7 @@ import json
 import logging
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,15 +28,11 @@ from botocore.exceptions import ClientError
 from bootstrap_flows import aws, docker_engine, image
 from bootstrap_flows.local import registry
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from tests.conftest import free_port
+from tests.servers import moto_server
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "images"
 LOG = logging.getLogger("test_image")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ca_bundle() -> str | None:
@@ -57,7 +48,7 @@ def _settings(state: Path, moto_port: int, registry_port: int | None = None) -> 
         environment="local",
         local_state_dir=state,
         local_moto_port=moto_port,
-        local_registry_port=registry_port or _free_port(),
+        local_registry_port=registry_port or free_port(),
         extra_ca_bundle=_ca_bundle(),
         worker_base_image="prefecthq/prefect:3.8.8-python3.11",
         base_image_fallback="os-packages",
@@ -83,30 +74,8 @@ def engine() -> docker.DockerClient:
 
 @pytest.fixture(scope="module")
 def moto_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=2).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, f"moto exited; see {log}"
-            assert time.monotonic() < deadline, f"moto did not start; see {log}"
-            time.sleep(0.3)
-        yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 class Stack:

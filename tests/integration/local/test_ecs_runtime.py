@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -28,7 +27,6 @@ from typing import Any, TypeVar
 import boto3
 import docker
 import docker.errors
-import httpx
 import pytest
 
 from bootstrap_flows import docker_engine, image
@@ -36,8 +34,9 @@ from bootstrap_flows.aws import ecr_login
 from bootstrap_flows.local import registry
 from bootstrap_flows.local.ecs_runtime.runtime import healthy
 from bootstrap_flows.local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL
-from bootstrap_flows.local.target import MOTO_READY_PATH
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from tests.conftest import free_port
+from tests.servers import moto_server
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "ecs_runtime"
 LOG = logging.getLogger("test_ecs_runtime")
@@ -46,12 +45,6 @@ T = TypeVar("T")
 
 
 # --- fixtures for the slow tests -----------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -92,31 +85,8 @@ def probe_image(engine: docker.DockerClient) -> str:
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[str]:
     """A moto server of this test's own, so no test sees another's services."""
-    port = _free_port()
-    log = tmp_path / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        def up() -> bool:
-            assert process.poll() is None, f"moto exited; see {log}"
-            try:
-                return httpx.get(f"{url}{MOTO_READY_PATH}", timeout=2).is_success
-            except httpx.HTTPError:
-                return False
-
-        wait_for(up, 60, "moto")
+    with moto_server(tmp_path / "moto.log", managed_policies=True) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
 
 
 class Emulated:
@@ -518,7 +488,7 @@ def _scratch_context() -> io.BytesIO:
 def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
     aws: Emulated, endpoint: str, tmp_path: Path, engine: docker.DockerClient
 ) -> None:
-    port = _free_port()
+    port = free_port()
     runtime = Runtime(endpoint, tmp_path / "state", engine, BOOTSTRAP_LOCAL_REGISTRY_PORT=str(port))
     settings = load_settings(
         environment="local",

@@ -1,0 +1,51 @@
+"""Servers a test module starts for itself (the session's local stack is in conftest)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from bootstrap_flows.local.target import MOTO_READY_PATH
+from tests.conftest import free_port
+
+
+@contextmanager
+def moto_server(log: Path, managed_policies: bool = False) -> Iterator[str]:
+    """A moto server on a free port, ready to answer; yields its URL, stops it by PID."""
+    port = free_port()
+    env = {**os.environ}
+    if managed_policies:
+        # AmazonECSTaskExecutionRolePolicy and friends can only be loaded at start.
+        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"moto exited; see {log}"
+            try:
+                if httpx.get(f"{url}{MOTO_READY_PATH}", timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"moto did not start; see {log}"
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
