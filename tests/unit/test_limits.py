@@ -11,10 +11,11 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bootstrap_flows.limits import LOG_RETENTION_DAYS, REGION
+from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
 from bootstrap_flows.settings import PROJECT_ROOT, SettingsError, load_settings
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
@@ -48,21 +49,26 @@ def _conditions(variable: str) -> list[tuple[Path, str]]:
     return found
 
 
-def _terraform_accepts(condition: str, variable: str, values: list[str]) -> list[bool]:
-    expressions = [re.sub(rf"\bvar\.{variable}\b", value, condition) for value in values]
-    # A piped console prints only its last result: evaluate all of them as one JSON list.
+def _evaluate(expression: str) -> Any:
+    """Terraform's value of a one-line `expression` (through JSON)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
     result = subprocess.run(
         ["terraform", "console"],
-        input=f"jsonencode([{', '.join(expressions)}])\n",
+        input=f"jsonencode({expression})\n",
         capture_output=True,
         text=True,
         check=True,
         cwd=PROJECT_ROOT / "tests",  # no *.tf here: the console needs no init
         env=env,
     )
-    answers: list[bool] = json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
-    assert len(answers) == len(values), result.stdout + result.stderr
+    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _terraform_accepts(condition: str, variable: str, values: list[str]) -> list[bool]:
+    expressions = [re.sub(rf"\bvar\.{variable}\b", value, condition) for value in values]
+    # A piped console prints only its last result: evaluate all of them as one list.
+    answers: list[bool] = _evaluate(f"[{', '.join(expressions)}]")
+    assert len(answers) == len(values)
     return answers
 
 
@@ -96,3 +102,13 @@ def test_region_rules_agree() -> None:
     for where, condition in conditions:
         terraform = _terraform_accepts(condition, "region", [f'"{r}"' for r in REGIONS])
         assert terraform == python, f"{where}: {condition}"
+
+
+def test_fargate_sizes_agree() -> None:
+    main = (TERRAFORM / "modules" / "worker_service" / "main.tf").read_text()
+    block = re.search(r"fargate_memory = (\{.*?\n  \})", main, re.DOTALL)
+    assert block, "modules/worker_service no longer defines local.fargate_memory"
+    # One line for the piped console: the object's entries joined by commas.
+    entries = [line.strip() for line in block.group(1).strip("{}").splitlines() if line.strip()]
+    table = _evaluate("{" + ", ".join(entries) + "}")
+    assert {int(cpu): memory for cpu, memory in table.items()} == FARGATE_MEMORY
