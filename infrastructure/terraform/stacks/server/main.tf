@@ -1,0 +1,23 @@
+# A Prefect server of the environment's own (optional): the target the worker talks to when
+# there is no Prefect Cloud. Inputs are the platform stack's outputs, passed by the flow.
+module "server" {
+  source = "../../modules/prefect_server"
+
+  name               = "${var.name_prefix}-${var.environment}-server"
+  vpc_id             = var.vpc_id
+  private_subnet_ids = var.private_subnet_ids
+  public_subnet_ids  = var.public_subnet_ids
+  cluster_arn        = var.cluster_arn
+  log_group_name     = var.log_group_name
+  image_uri          = var.image_uri
+
+  internal        = var.internal
+  allowed_cidrs   = length(var.allowed_cidrs) > 0 ? var.allowed_cidrs : [var.vpc_cidr]
+  certificate_arn = var.certificate_arn
+  domain_name     = var.domain_name
+  route53_zone_id = var.route53_zone_id
+
+  db_final_snapshot           = var.db_final_snapshot
+  db_deletion_protection      = var.db_deletion_protection
+  secret_recovery_window_days = var.secret_recovery_window_days
+}
