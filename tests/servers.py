@@ -18,10 +18,12 @@ from tests.conftest import free_port
 
 
 @contextmanager
-def moto_server(log: Path, managed_policies: bool = False) -> Iterator[str]:
+def moto_server(
+    log: Path, managed_policies: bool = False, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A moto server on a free port, ready to answer; yields its URL, stops it by PID."""
     port = free_port()
-    env = {**os.environ}
+    env = {**os.environ, **(env or {})}
     if managed_policies:
         # AmazonECSTaskExecutionRolePolicy and friends can only be loaded at start.
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"

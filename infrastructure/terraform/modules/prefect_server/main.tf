@@ -247,11 +247,19 @@ resource "aws_lb_listener" "https" {
 }
 
 resource "aws_route53_record" "alias" {
-  count = var.domain_name != null && var.route53_zone_id != null ? 1 : 0
+  # Decided by plain inputs: the zone may be created in the same apply (unknown until then).
+  count = var.domain_name != null && var.manage_dns_record ? 1 : 0
 
   zone_id = var.route53_zone_id
   name    = var.domain_name
   type    = "A"
+
+  lifecycle {
+    precondition {
+      condition     = var.route53_zone_id != null
+      error_message = "manage_dns_record needs route53_zone_id (or set manage_dns_record = false and point domain_name at alb_dns_name yourself)."
+    }
+  }
 
   alias {
     name                   = aws_lb.this.dns_name

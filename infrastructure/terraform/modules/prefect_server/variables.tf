@@ -147,9 +147,15 @@ variable "route53_zone_id" {
   default     = null
 
   validation {
-    condition     = var.route53_zone_id == null || can(regex("^Z[A-Z0-9]{1,32}$", var.route53_zone_id))
-    error_message = "route53_zone_id must be a Route 53 hosted zone ID (Z...)."
+    condition     = var.route53_zone_id == null || can(regex("^[A-Za-z0-9]{1,32}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be a Route 53 hosted zone ID (letters and digits, e.g. Z0123456789ABC)."
   }
+}
+
+variable "manage_dns_record" {
+  description = "Create an alias record for domain_name in route53_zone_id pointing at the load balancer (false when DNS is managed elsewhere)."
+  type        = bool
+  default     = true
 }
 
 variable "alb_deletion_protection" {

@@ -16,6 +16,8 @@ module "server" {
   certificate_arn = var.certificate_arn
   domain_name     = var.domain_name
   route53_zone_id = var.route53_zone_id
+  # A zone given by input is known at plan time: alias the name there, else DNS is elsewhere.
+  manage_dns_record = var.route53_zone_id != null
 
   db_final_snapshot           = var.db_final_snapshot
   db_deletion_protection      = var.db_deletion_protection
