@@ -275,3 +275,13 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     roles = aws.client(deployed, "iam").list_roles()["Roles"]
     assert [r["RoleName"] for r in roles if r["RoleName"].startswith("prefect-local")] == []
     assert len(state_versions(deployed)) >= 2  # history of the state is kept
+
+
+def test_only_the_configured_environment_is_checked_on_a_schedule(
+    deployed: BootstrapSettings,
+) -> None:
+    with get_client(sync_client=True) as client:
+        local = client.read_deployment_by_name("drift-check/local")
+        dev = client.read_deployment_by_name("drift-check/dev")
+    assert [s.active for s in local.schedules] == [True]
+    assert [s.active for s in dev.schedules] == [False]  # no red CheckFailed runs for dev
