@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,11 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         tmp_path / "moto.log", managed_policies=True, env={"MOTO_ACM_VALIDATION_WAIT": "1"}
     ) as endpoint:
         mirror = os.environ.get("BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR")
+        # A copy of the tree: the example's local state must not land in the checkout.
+        tree = tmp_path / "terraform"
+        shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
         terraform = Terraform(
-            stack_dir=EXAMPLE,
+            stack_dir=tree / "examples" / EXAMPLE.name,
             work_dir=tmp_path / "work",
             env={
                 "AWS_ENDPOINT_URL": endpoint,
