@@ -14,7 +14,7 @@ from prefect.exceptions import ObjectNotFound
 
 from bootstrap_flows import aws, target_prefect, work_pool
 from bootstrap_flows.drift.diff import diff_values, show
-from bootstrap_flows.drift.findings import WHOLE, Finding
+from bootstrap_flows.drift.findings import WHOLE, Finding, Kind
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
@@ -42,14 +42,7 @@ def check_work_pool(
     resource = f"work_pool.{settings.work_pool_name}"
 
     def finding(attribute: str, expected: str, actual: str, action: str = "changed") -> Finding:
-        return Finding(
-            kind="prefect",
-            resource=resource,
-            attribute=attribute,
-            action=action,
-            expected=expected,
-            actual=actual,
-        )
+        return _finding("prefect", resource, attribute, expected, actual, action)
 
     with target_prefect.client(settings) as client:
         try:
@@ -78,17 +71,23 @@ def check_work_pool(
 # --- the worker --------------------------------------------------------------------------------
 
 
-def _worker_finding(
-    resource: str, attribute: str, expected: str, actual: str, action: str
+def _finding(
+    kind: Kind, resource: str, attribute: str, expected: str, actual: str, action: str
 ) -> Finding:
     return Finding(
-        kind="worker",
+        kind=kind,
         resource=resource,
         attribute=attribute,
         action=action,
         expected=expected,
         actual=actual,
     )
+
+
+def _worker_finding(
+    resource: str, attribute: str, expected: str, actual: str, action: str
+) -> Finding:
+    return _finding("worker", resource, attribute, expected, actual, action)
 
 
 def _describe_service(settings: BootstrapSettings, cluster: str, service: str) -> dict[str, Any]:

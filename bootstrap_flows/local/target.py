@@ -56,6 +56,12 @@ def emulated_target(settings: BootstrapSettings) -> Target:
         disposable=True,
         start_hint="Start the embedded default with `bootstrap-flows local up`.",
         prefect_api_url=settings.local_prefect_api_url,
-        prefect_credential=SecretStr(auth_string(settings)),
+        # Made once on disk, and read only when settings give no credential of their own:
+        # the target is resolved for every AWS client.
+        prefect_credential=(
+            None
+            if settings.prefect_api_key or settings.prefect_api_auth_string
+            else SecretStr(auth_string(settings))
+        ),
         worker_on_this_machine=True,
     )
