@@ -138,9 +138,18 @@ def orchestrator_api_url() -> str:
     return str(get_current_settings().api.url or "(ephemeral)")
 
 
+# What preflight reports as the worker's Prefect before the server stack exists to be asked.
+SERVER_STACK_PENDING = "the server stack's (proven once it is applied)"
+
+
 def run_preflight(settings: BootstrapSettings) -> PreflightReport:
     terraform_version = check_terraform(settings)
-    api_url = check_prefect_api(settings)
+    # A server of the environment's own is checked once it runs: bootstrap waits for it to
+    # answer with its auth string before anything uses it.
+    if settings.prefect_server == "aws":
+        api_url = SERVER_STACK_PENDING
+    else:
+        api_url = check_prefect_api(settings)
     account_id, caller_arn = check_aws_identity(settings)
     return PreflightReport(
         account_id=account_id,

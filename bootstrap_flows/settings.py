@@ -88,6 +88,39 @@ class BootstrapSettings(BaseSettings):
         None,
         description="Basic-auth string `user:password` of a self-hosted Prefect server.",
     )
+    prefect_server: Literal["external", "aws"] = Field(
+        "external",
+        description="`external`: the worker talks to prefect_api_url (Prefect Cloud or a server "
+        "you run). `aws`: bootstrap runs a Prefect server of the environment's own (the `server` "
+        "stack: ECS behind an HTTPS load balancer, RDS PostgreSQL) and the worker talks to it.",
+    )
+    server_certificate_arn: str | None = Field(
+        None,
+        description="Server stack: ACM certificate of its HTTPS listener. Without it, ACM issues "
+        "one for server_domain_name, validated in server_route53_zone_id.",
+    )
+    server_domain_name: str | None = Field(
+        None, description="Server stack: host name of the server (needed without a certificate)."
+    )
+    server_route53_zone_id: str | None = Field(
+        None,
+        description="Server stack: Route 53 zone of server_domain_name (validation and alias).",
+    )
+    server_internal: bool = Field(
+        True,
+        description="Server stack: an internal load balancer (reachable from the VPC and what is "
+        "connected to it) or an internet-facing one.",
+    )
+    server_allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Server stack: who may reach the server on 443. Default: the VPC's CIDR.",
+    )
+    server_final_snapshot: bool = Field(
+        True, description="Server stack: snapshot the database when teardown deletes it."
+    )
+    server_start_timeout: int = Field(
+        600, ge=30, le=3600, description="Seconds to wait for the server stack's API to answer."
+    )
 
     # --- Terraform --------------------------------------------------------------------------
     state_bucket: str | None = Field(
@@ -154,6 +187,19 @@ class BootstrapSettings(BaseSettings):
     local_registry_port: int = Field(
         5000, ge=1024, le=65535, description="Port of the local registry standing in for ECR."
     )
+    local_postgres_port: int = Field(
+        15432,
+        ge=1024,
+        le=65535,
+        description="Port of the local PostgreSQL standing in for the server stack's RDS.",
+    )
+    local_server_port: int = Field(
+        4300,
+        ge=1024,
+        le=65535,
+        description="Port the server stack's Prefect server task listens on locally (it shares "
+        "the host's network, so not the local Prefect server's port).",
+    )
 
     # --- validators ---------------------------------------------------------------------------
     @field_validator("environment", "name_prefix", "work_pool_name")
@@ -196,6 +242,16 @@ class BootstrapSettings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({exc})") from exc
         if not 16 <= network.prefixlen <= 24:
             raise ValueError(f"{value!r} must have a prefix length between /16 and /24")
+        return value
+
+    @field_validator("server_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a valid IPv4 CIDR block ({exc})") from exc
         return value
 
     @field_validator("worker_cpu", "flow_run_cpu")
@@ -246,20 +302,40 @@ class BootstrapSettings(BaseSettings):
             )
         if not self.target:
             self.target = EMULATOR if self.environment == LOCAL else AWS
-        if self.target == AWS:
-            self._check_real_aws()
-        return self
-
-    def _check_real_aws(self) -> None:
-        if self.aws_endpoint_url:
+        if self.target == AWS and self.aws_endpoint_url:
             raise ValueError(
                 "aws_endpoint_url: an endpoint override needs an emulator target; unset "
                 f"BOOTSTRAP_AWS_ENDPOINT_URL for {self.environment!r} or set BOOTSTRAP_TARGET"
             )
+        if self.prefect_server == "aws":
+            self._check_server_stack()
+        elif self.target == AWS:
+            self._check_external_prefect()
+        return self
+
+    def _check_server_stack(self) -> None:
+        if self.prefect_api_url or self.prefect_api_key:
+            given = "prefect_api_url" if self.prefect_api_url else "prefect_api_key"
+            raise ValueError(
+                f"{given}: with prefect_server=aws the worker talks to the server stack, whose "
+                f"URL and auth string bootstrap makes; unset BOOTSTRAP_{given.upper()} or set "
+                "BOOTSTRAP_PREFECT_SERVER=external"
+            )
+        if not self.server_certificate_arn and not (
+            self.server_domain_name and self.server_route53_zone_id
+        ):
+            raise ValueError(
+                "server_certificate_arn: the server stack's HTTPS listener needs a certificate: "
+                "set BOOTSTRAP_SERVER_CERTIFICATE_ARN, or BOOTSTRAP_SERVER_DOMAIN_NAME and "
+                "BOOTSTRAP_SERVER_ROUTE53_ZONE_ID for one ACM issues and validates"
+            )
+
+    def _check_external_prefect(self) -> None:
         if not self.prefect_api_url:
             raise ValueError(
                 f"prefect_api_url: required for environment {self.environment!r}: the URL the "
-                "ECS worker uses to reach Prefect (set BOOTSTRAP_PREFECT_API_URL)"
+                "ECS worker uses to reach Prefect (set BOOTSTRAP_PREFECT_API_URL, or "
+                "BOOTSTRAP_PREFECT_SERVER=aws for a server of the environment's own)"
             )
         if not (self.prefect_api_key or self.prefect_api_auth_string):
             raise ValueError(

@@ -57,6 +57,18 @@ class Target(BaseModel):
     prefect_credential_variable: CredentialVariable = "PREFECT_API_AUTH_STRING"
     # The worker runs on this machine, so a loopback Prefect URL is reachable for it.
     worker_on_this_machine: bool = False
+    # --- the server stack (prefect_server = "aws") ------------------------------------------
+    # Where its load balancer answers, when not at the stack's `api_url` (an emulator has no
+    # load balancer: the server task answers on this machine).
+    server_api_url: str | None = None
+    # The ports the server task and its database listen on (an emulator moves them off ports
+    # its own services use; on AWS each has its own address, so the defaults).
+    server_port: int = 4200
+    database_port: int = 5432
+    # Stores every attribute the server stack sets. moto forgets two (the descriptions of rules
+    # that reference another security group, RDS Performance Insights): there the stack leaves
+    # them unset, so a re-plan settles and drift-check stays quiet.
+    stores_every_attribute: bool = True
 
 
 class TargetFactory(Protocol):

@@ -33,6 +33,7 @@ from bootstrap_flows.drift.findings import (
     status_of,
 )
 from bootstrap_flows.drift.plans import (
+    RecordedOutputs,
     drift_dir,
     pending_changes,
     recorded_outputs,
@@ -45,9 +46,8 @@ from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.stages import preflight
 from bootstrap_flows.locks import file_lock
 from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.terraform import platform_stack, worker_stack
+from bootstrap_flows.terraform import platform_stack, server_stack, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
-from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
 
 @contextlib.contextmanager
@@ -112,22 +112,23 @@ def assemble(
 
 
 def _submit_checks(
-    settings: BootstrapSettings,
-    bucket: str,
-    platform: PlatformOutputs,
-    worker: WorkerOutputs | None,
+    settings: BootstrapSettings, bucket: str, platform: PlatformOutputs, recorded: RecordedOutputs
 ) -> tuple[dict[str, PrefectFuture[list[Finding]]], dict[str, Any] | None]:
     """Start every check the stacks' recorded outputs allow, in parallel.
 
     Returns the futures by check name and the worker stack's variables (None: never applied).
     """
     futures: dict[str, PrefectFuture[list[Finding]]] = {}
+    worker, server = recorded.worker, recorded.server
 
     def check_stack(stack: str, variables: dict[str, Any]) -> None:
         futures[f"drift {stack}"] = terraform_drift.submit(settings, stack, bucket, variables)
         futures[f"pending {stack}"] = pending_changes.submit(settings, stack, bucket, variables)
 
     check_stack(platform_stack.STACK, platform_stack.platform_variables(settings))
+    if server is not None:
+        variables = server_stack.server_variables(settings, platform, server.image_uri)
+        check_stack(server_stack.STACK, variables)
     if worker is None:
         return futures, None
     worker_vars = worker_stack.worker_variables(settings, platform, worker.image_uri)
@@ -150,7 +151,14 @@ def _run_checks(settings: BootstrapSettings, bucket: str) -> _Pass:
     if recorded.platform is None:
         result.findings.append(_never_applied(platform_stack.STACK))
         return result
-    futures, worker_vars = _submit_checks(settings, bucket, recorded.platform, recorded.worker)
+    if server_stack.uses_server_stack(settings):
+        if recorded.server is None:
+            result.findings.append(_never_applied(server_stack.STACK))
+            return result
+        # The pool and the worker live on that server: check them there.
+        secret = recorded.platform.prefect_api_secret_arn
+        settings = server_stack.targeting_recorded(settings, secret, recorded.server)
+    futures, worker_vars = _submit_checks(settings, bucket, recorded.platform, recorded)
     if recorded.worker is None:
         result.findings.append(_never_applied(worker_stack.STACK))
     found: dict[str, list[Finding]] = {}

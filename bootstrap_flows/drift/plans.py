@@ -20,8 +20,9 @@ from bootstrap_flows.drift.diff import UNKNOWN, child_marker, diff_values
 from bootstrap_flows.drift.findings import WHOLE, Finding
 from bootstrap_flows.drift.rules import declared_values, without_tag_mirrors
 from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
+from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.server_stack import ServerOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
 Row = tuple[str, str, str]  # (attribute path, one side shown, the other side shown)
@@ -245,6 +246,7 @@ def pending_changes(
 class RecordedOutputs(BaseModel):
     platform: PlatformOutputs | None
     worker: WorkerOutputs | None
+    server: ServerOutputs | None = None
 
 
 @task(name="recorded outputs", cache_policy=NO_CACHE)
@@ -252,7 +254,9 @@ def recorded_outputs(settings: BootstrapSettings, bucket: str) -> RecordedOutput
     """The outputs each stack's state records (None for a stack never applied)."""
     platform = stacks.read_outputs(settings, platform_stack.STACK, bucket)
     worker = stacks.read_outputs(settings, worker_stack.STACK, bucket)
+    server = stacks.read_outputs(settings, server_stack.STACK, bucket)
     return RecordedOutputs(
         platform=PlatformOutputs.model_validate(platform) if platform else None,
         worker=WorkerOutputs.model_validate(worker) if worker else None,
+        server=ServerOutputs.model_validate(server) if server else None,
     )

@@ -2,6 +2,7 @@
 
     preflight ─► state backend ─► plan/apply platform ─► store API secret ─► push worker image
                       └─► build worker image (starts at once, in parallel) ─────────┘
+    [─► plan/apply server ─► prefect server online]   (only with prefect_server = "aws")
     ─► plan/apply worker ─► work pool ─► worker online ─► e2e test flow ─► summary
 
 Each stage is a task in `stages`; values pass between them explicitly, so the run graph is this
@@ -13,6 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prefect import flow
@@ -20,6 +23,7 @@ from prefect import flow
 from bootstrap_flows import worker_online
 from bootstrap_flows.flows.stages import (
     apply_stack,
+    await_server,
     await_worker,
     build_worker_image,
     create_work_pool,
@@ -32,18 +36,74 @@ from bootstrap_flows.flows.stages import (
 )
 from bootstrap_flows.flows.summary import BootstrapResult, summary
 from bootstrap_flows.locks import environment_lock
-from bootstrap_flows.terraform import platform_stack, worker_stack
+from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.terraform import platform_stack, server_stack, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.server_stack import ServerOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        timings[stage] = round(time.monotonic() - start, 1)
+@dataclass
+class _Record:
+    """What the run did, stage by stage, for the summary."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    applied: dict[str, bool] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.monotonic() - start, 1)
+
+    def provision(
+        self, settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Plan the stack, apply the saved plan if it changes anything; return its outputs."""
+        plan = plan_stack(settings, stack, bucket, variables)
+        outputs = apply_stack(settings, stack, plan)
+        self.applied[stack], self.counts[stack] = plan.has_changes, plan.counts
+        return outputs
+
+
+def _prefect_server(
+    record: _Record,
+    settings: BootstrapSettings,
+    bucket: str,
+    platform: PlatformOutputs,
+    image_uri: str,
+) -> tuple[BootstrapSettings, ServerOutputs]:
+    """Apply the server stack and wait for it; return settings whose Prefect is that server."""
+    variables = server_stack.server_variables(settings, platform, image_uri)
+    server = ServerOutputs.model_validate(
+        record.provision(settings, server_stack.STACK, bucket, variables)
+    )
+    settings = server_stack.targeting(settings, server.api_url)
+    await_server(settings)
+    return settings, server
+
+
+def _worker_service(
+    record: _Record,
+    settings: BootstrapSettings,
+    bucket: str,
+    platform: PlatformOutputs,
+    image_uri: str,
+) -> tuple[WorkerOutputs, datetime]:
+    """Apply the worker stack; return its outputs and since when a heartbeat proves it online."""
+    since = worker_online.utcnow()
+    variables = worker_stack.worker_variables(settings, platform, image_uri)
+    worker = WorkerOutputs.model_validate(
+        record.provision(settings, worker_stack.STACK, bucket, variables)
+    )
+    if not record.applied[worker_stack.STACK]:
+        # The running worker was not replaced: a recent heartbeat proves it is online.
+        since -= worker_online.RECENT_HEARTBEAT
+    return worker, since
 
 
 @flow(name="bootstrap", log_prints=True)
@@ -51,58 +111,51 @@ def bootstrap(
     environment: str = "local", overrides: dict[str, Any] | None = None
 ) -> BootstrapResult:
     """Provision (or confirm) the platform, worker image, worker service and ECS work pool."""
-    timings: dict[str, float] = {}
-    applied: dict[str, bool] = {}
-    counts: dict[str, dict[str, int]] = {}
-    with _timed(timings, "preflight"):
+    record = _Record()
+    with record.stage("preflight"):
         settings, report = preflight(environment, overrides or {})
     with environment_lock(settings):
-        with _timed(timings, "state backend"):
+        with record.stage("state backend"):
             bucket = state_backend(settings, report.account_id)
         # The image builds while Terraform applies; only the push needs the ECR repository.
         build = build_worker_image.submit(settings)
-        with _timed(timings, "platform"):
+        with record.stage("platform"):
             variables = platform_stack.platform_variables(settings)
-            plan = plan_stack(settings, platform_stack.STACK, bucket, variables)
-            platform = PlatformOutputs.model_validate(
-                apply_stack(settings, platform_stack.STACK, plan)
-            )
-            applied["platform"], counts["platform"] = plan.has_changes, plan.counts
-        with _timed(timings, "store API secret"):
-            store_api_secret(settings, platform.prefect_api_secret_arn)
-        with _timed(timings, "worker image (after platform)"):
+            outputs = record.provision(settings, platform_stack.STACK, bucket, variables)
+            platform = PlatformOutputs.model_validate(outputs)
+        with record.stage("store API secret"):
+            settings = store_api_secret(settings, platform.prefect_api_secret_arn)
+        with record.stage("worker image (after platform)"):
             # Prefect resolves the build's future into its result before the push runs.
             pushed = push_worker_image(settings, build, platform)  # type: ignore[call-overload]
-        with _timed(timings, "worker stack"):
-            since = worker_online.utcnow()
-            variables = worker_stack.worker_variables(settings, platform, pushed.uri)
-            plan = plan_stack(settings, worker_stack.STACK, bucket, variables)
-            worker = WorkerOutputs.model_validate(apply_stack(settings, worker_stack.STACK, plan))
-            applied["worker"], counts["worker"] = plan.has_changes, plan.counts
-            if not plan.has_changes:
-                # The running worker was not replaced: a recent heartbeat proves it is online.
-                since -= worker_online.RECENT_HEARTBEAT
-        with _timed(timings, "work pool"):
+        server = None
+        if server_stack.uses_server_stack(settings):
+            with record.stage("prefect server"):
+                settings, server = _prefect_server(record, settings, bucket, platform, pushed.uri)
+        with record.stage("worker stack"):
+            worker, since = _worker_service(record, settings, bucket, platform, pushed.uri)
+        with record.stage("work pool"):
             pool_change = create_work_pool(settings, platform, pushed.uri)
-        with _timed(timings, "worker online"):
+        with record.stage("worker online"):
             worker_name = await_worker(settings, platform, since)
     # Outside the lock: the e2e run only reads what bootstrap made.
-    with _timed(timings, "e2e test flow"):
+    with record.stage("e2e test flow"):
         e2e_result = e2e_test_flow(settings, pushed.uri)
     result = BootstrapResult(
         environment=settings.environment,
-        target_prefect=report.prefect_api_url,
+        target_prefect=worker_api_url(resolve(settings)),
         orchestrator_prefect=report.orchestrator_api_url,
-        applied=applied,
-        plan_counts=counts,
+        applied=record.applied,
+        plan_counts=record.counts,
         platform=platform,
+        server=server,
         image=pushed,
         worker=worker,
         work_pool=settings.work_pool_name,
         work_pool_change=pool_change,
         worker_name=worker_name,
         e2e=e2e_result,
-        timings=timings,
+        timings=record.timings,
     )
     summary(result)
     return result

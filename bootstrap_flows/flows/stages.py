@@ -24,7 +24,7 @@ from bootstrap_flows.image import BuiltImage, PushedImage
 from bootstrap_flows.preflight import PreflightReport, run_preflight
 from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
 from bootstrap_flows.target import resolve
-from bootstrap_flows.terraform import platform_stack, stacks
+from bootstrap_flows.terraform import platform_stack, server_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult
 from bootstrap_flows.terraform.state_backend import ensure_state_bucket
@@ -75,10 +75,11 @@ def plan_stack(
     bucket: str,
     variables: dict[str, Any],
     destroy: bool = False,
+    targets: list[str] | None = None,
 ) -> PlanResult:
     logger = get_run_logger()
     terraform, var_file = stacks.open_stack(settings, stack, bucket, variables, logger)
-    plan = terraform.plan(var_file=var_file, destroy=destroy)
+    plan = terraform.plan(var_file=var_file, destroy=destroy, targets=targets or ())
     counts = ", ".join(f"{n} to {k}" for k, n in plan.counts.items() if n)
     create_table_artifact(
         key=_artifact_key(settings, f"{stack}-{'destroy-plan' if destroy else 'plan'}"),
@@ -111,7 +112,16 @@ def apply_stack(settings: BootstrapSettings, stack: str, plan: PlanResult) -> di
 
 
 @task(name="store API secret", cache_policy=NO_CACHE)
-def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> bool:
+def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> BootstrapSettings:
+    """Write the worker's Prefect credential into its secret; return settings carrying it.
+
+    With a server of the environment's own, the credential is that server's auth string
+    (given, stored or generated): the server reads the same secret.
+    """
+    if server_stack.uses_server_stack(settings):
+        settings = settings.model_copy(
+            update={"prefect_api_auth_string": server_stack.auth_string(settings, secret_arn)}
+        )
     credential = resolve(settings).prefect_credential
     if credential is None:
         raise SettingsError(
@@ -122,7 +132,15 @@ def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> bool:
     get_run_logger().info(
         "Worker's Prefect credential %s in %s", "updated" if changed else "unchanged", secret_arn
     )
-    return changed
+    return settings
+
+
+@task(name="prefect server online", cache_policy=NO_CACHE)
+def await_server(settings: BootstrapSettings) -> str:
+    """Wait for the server stack's API to answer with the auth string the worker will use."""
+    url = server_stack.wait_until_serving(settings, settings.server_start_timeout)
+    get_run_logger().info("Prefect server at %s is serving", url)
+    return url
 
 
 @task(name="build worker image", cache_policy=NO_CACHE)

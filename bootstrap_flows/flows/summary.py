@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from bootstrap_flows import e2e
 from bootstrap_flows.image import PushedImage
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.server_stack import ServerOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
 
@@ -23,6 +24,8 @@ class BootstrapResult(BaseModel):
     applied: dict[str, bool]
     plan_counts: dict[str, dict[str, int]]
     platform: PlatformOutputs
+    # The server stack's outputs when the environment runs a Prefect server of its own.
+    server: ServerOutputs | None = None
     image: PushedImage
     worker: WorkerOutputs
     work_pool: str
@@ -37,6 +40,10 @@ def _table(values: dict[str, Any]) -> str:
         f"| `{name}` | `{', '.join(map(str, v)) if isinstance(v, list) else v}` |"
         for name, v in values.items()
     )
+
+
+def _outputs(stack: str, outputs: BaseModel) -> str:
+    return f"## {stack} outputs\n| output | value |\n|---|---|\n{_table(outputs.model_dump())}\n\n"
 
 
 def render(result: BootstrapResult) -> str:
@@ -66,9 +73,9 @@ def render(result: BootstrapResult) -> str:
         f"{result.e2e.seconds:.0f} s on task `{result.e2e.task_arn}` "
         f"(image `{result.e2e.image_digest}`)\n\n"
         f"## Stage timings\n| stage | time |\n|---|---|\n{timings}\n\n"
-        f"## Platform outputs\n| output | value |\n|---|---|\n"
-        f"{_table(result.platform.model_dump())}\n\n"
-        f"## Worker outputs\n| output | value |\n|---|---|\n{_table(result.worker.model_dump())}\n"
+        + _outputs("Platform", result.platform)
+        + (_outputs("Server", result.server) if result.server else "")
+        + _outputs("Worker", result.worker)
     )
 
 

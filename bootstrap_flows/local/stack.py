@@ -1,8 +1,9 @@
 """The embedded default: everything the flow talks to, on this machine.
 
-`up` starts a moto server (as AWS), a registry standing in for ECR's, a Prefect server, the
-local ECS runtime (Fargate's stand-in) and a process worker for the `bootstrap` pool; `down`
-stops them by the PIDs it recorded. Ports and the state directory are settings.
+`up` starts a moto server (as AWS), a registry standing in for ECR's, a PostgreSQL standing in
+for RDS (when this machine has its binaries), a Prefect server, the local ECS runtime (Fargate's
+stand-in) and a process worker for the `bootstrap` pool; `down` stops them by the PIDs it
+recorded. Ports and the state directory are settings.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 
 from bootstrap_flows import docker_engine
 from bootstrap_flows.errors import ServiceError
-from bootstrap_flows.local import processes, registry
+from bootstrap_flows.local import database, processes, registry
 from bootstrap_flows.local.ecs_runtime import runtime as ecs_runtime
 from bootstrap_flows.local.target import MOTO_READY_PATH, emulator_credentials
 from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
@@ -27,7 +28,7 @@ from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 BOOTSTRAP_POOL = "bootstrap"
 # Started in this order, stopped in reverse.
 # The ECS runtime stops while moto and Prefect still run, so it can report its tasks STOPPED.
-SERVICES = ("moto", "registry", "prefect", "ecs-runtime", "worker")
+SERVICES = ("moto", "registry", "postgres", "prefect", "ecs-runtime", "worker")
 # Seconds each service gets between SIGTERM and SIGKILL.
 GRACE = {"ecs-runtime": 30.0}
 BIN = Path(sys.executable).parent
@@ -54,6 +55,8 @@ def child_env(settings: BootstrapSettings) -> dict[str, str]:
         f"{ENV_PREFIX}LOCAL_MOTO_PORT": str(settings.local_moto_port),
         f"{ENV_PREFIX}LOCAL_PREFECT_PORT": str(settings.local_prefect_port),
         f"{ENV_PREFIX}LOCAL_REGISTRY_PORT": str(settings.local_registry_port),
+        f"{ENV_PREFIX}LOCAL_POSTGRES_PORT": str(settings.local_postgres_port),
+        f"{ENV_PREFIX}LOCAL_SERVER_PORT": str(settings.local_server_port),
     }
 
 
@@ -86,7 +89,8 @@ def _start(settings: BootstrapSettings, service: Service) -> bool:
         raise LocalStackError(
             f"{service.name}: its port is already taken by a process this stack did not start; "
             "stop it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, "
-            "BOOTSTRAP_LOCAL_PREFECT_PORT, BOOTSTRAP_LOCAL_REGISTRY_PORT)"
+            "BOOTSTRAP_LOCAL_PREFECT_PORT, BOOTSTRAP_LOCAL_REGISTRY_PORT, "
+            "BOOTSTRAP_LOCAL_POSTGRES_PORT)"
         )
     processes.start(
         settings.local_state_dir,
@@ -158,6 +162,34 @@ def _prefect(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     )
 
 
+def _postgres(settings: BootstrapSettings, env: dict[str, str], bins: Path) -> Service:
+    # RDS's stand-in: the ECS runtime makes each emulated instance's user and database in it.
+    return Service(
+        database.SERVICE,
+        database.command(settings, bins),
+        ready=lambda: database.ready(settings, bins),
+        timeout=60,
+        env=env,
+    )
+
+
+def start_postgres(settings: BootstrapSettings, env: dict[str, str]) -> bool:
+    """Start (or confirm) the PostgreSQL standing in for RDS; True if started now.
+
+    Without PostgreSQL's binaries it is skipped with a note: only the server stack needs it,
+    and the quick start must not fail for it.
+    """
+    bins = database.bin_dir()
+    if bins is None:
+        print(f"note: {database.MISSING_NOTE}", file=sys.stderr)
+        return False
+    try:
+        database.prepare(settings, bins)
+    except OSError as exc:
+        raise LocalStackError(f"postgres: cannot prepare {database.home(settings)}: {exc}") from exc
+    return _start(settings, _postgres(settings, env, bins))
+
+
 def _ecs_runtime(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     # Fargate's stand-in: runs the emulated ECS's services and tasks as containers.
     return Service(
@@ -203,6 +235,7 @@ def _steps(settings: BootstrapSettings) -> list[tuple[str, Callable[[], bool]]]:
     return [
         ("moto", lambda: _start(settings, _moto(settings, env))),
         ("registry", lambda: _registry(settings)),
+        ("postgres", lambda: start_postgres(settings, env)),
         ("prefect", lambda: _start(settings, _prefect(settings, env))),
         ("ecs-runtime", lambda: _start(settings, _ecs_runtime(settings, env))),
         ("worker", lambda: _start_worker(settings, env)),

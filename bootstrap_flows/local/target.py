@@ -64,4 +64,13 @@ def emulated_target(settings: BootstrapSettings) -> Target:
             else SecretStr(auth_string(settings))
         ),
         worker_on_this_machine=True,
+        # moto has no load balancer: the server stack's task answers on this machine.
+        server_api_url=f"http://127.0.0.1:{settings.local_server_port}/api",
+        # Tasks share the host's network, where the local Prefect server holds 4200.
+        server_port=settings.local_server_port,
+        # The local PostgreSQL standing in for RDS listens here, so the instance must say so.
+        database_port=settings.local_postgres_port,
+        # moto drops group-referencing rule descriptions and Performance Insights: a re-plan
+        # would never settle.
+        stores_every_attribute=False,
     )

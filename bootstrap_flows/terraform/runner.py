@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,6 +242,7 @@ class Terraform:
         destroy: bool = False,
         refresh_only: bool = False,
         lock: bool = True,
+        targets: Sequence[str] = (),
     ) -> PlanResult:
         stream = EventStream(self.logger)
         args = ["plan", "-json", "-input=false", "-detailed-exitcode", f"-out={self.plan_file}"]
@@ -253,6 +254,8 @@ class Terraform:
             args.append("-refresh-only")
         if not lock:
             args.append("-lock=false")
+        # Only to leave some resources out on purpose (teardown keeping a database).
+        args += [f"-target={address}" for address in targets]
         code = self._stream(stream, *args)
         if code not in (0, 2):
             raise self._fail("plan", stream.errors)

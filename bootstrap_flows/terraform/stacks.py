@@ -79,11 +79,11 @@ def open_stack(
     return terraform, var_file
 
 
-def read_outputs(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:
-    """The outputs recorded in a stack's state ({} when it holds nothing).
+def read_state(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:
+    """A stack's state as recorded ({} when it was never applied).
 
-    Read straight from the state object: the same data as `terraform output`, without an init
-    (seconds faster), and nothing is locked or written, so it is safe during an apply.
+    Read straight from the state object: no init (seconds faster), and nothing is locked or
+    written, so it is safe during an apply.
     """
     s3 = aws.client(settings, "s3")
     try:
@@ -92,5 +92,22 @@ def read_outputs(settings: BootstrapSettings, stack: str, bucket: str) -> dict[s
         if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
             raise
         return {}  # never applied in this environment
-    state = json.loads(body.read())
+    state: dict[str, Any] = json.loads(body.read())
+    return state
+
+
+def read_outputs(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:
+    """The outputs recorded in a stack's state ({} when it holds nothing): `terraform output`."""
+    state = read_state(settings, stack, bucket)
     return {name: output.get("value") for name, output in (state.get("outputs") or {}).items()}
+
+
+def managed_addresses(state: dict[str, Any]) -> list[str]:
+    """The address of every managed resource in a state (instances folded: `a.b`, not `a.b[0]`)."""
+    return [
+        ".".join(
+            part for part in (resource.get("module"), resource["type"], resource["name"]) if part
+        )
+        for resource in state.get("resources") or []
+        if resource.get("mode") == "managed"
+    ]

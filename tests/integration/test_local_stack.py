@@ -22,7 +22,7 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
-SERVICES = ("moto", "registry", "prefect", "ecs-runtime", "worker")
+SERVICES = ("moto", "registry", "postgres", "prefect", "ecs-runtime", "worker")
 
 
 class Stack:
@@ -35,6 +35,8 @@ class Stack:
             "BOOTSTRAP_LOCAL_MOTO_PORT": str(self.moto),
             "BOOTSTRAP_LOCAL_PREFECT_PORT": str(self.prefect),
             "BOOTSTRAP_LOCAL_REGISTRY_PORT": str(self.registry),
+            "BOOTSTRAP_LOCAL_POSTGRES_PORT": str(free_port()),
+            "BOOTSTRAP_LOCAL_SERVER_PORT": str(free_port()),
             "PREFECT_API_URL": f"http://127.0.0.1:{self.prefect}/api",
             "PREFECT_HOME": str(root / "client"),
         }

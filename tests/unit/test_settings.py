@@ -57,6 +57,25 @@ REMOTE = {"prefect_api_url": "https://api.prefect.cloud/api/accounts/a/workspace
             "aws_endpoint_url",
             "needs an emulator target",
         ),
+        ({"environment": "dev", "prefect_server": "aws"}, "server_certificate_arn", "BOOTSTRAP_"),
+        (
+            {"environment": "dev", "prefect_server": "aws", "server_domain_name": "p.example"},
+            "server_certificate_arn",
+            "BOOTSTRAP_SERVER_ROUTE53_ZONE_ID",
+        ),
+        (
+            {"prefect_server": "aws", "server_certificate_arn": "arn:c", **REMOTE},
+            "prefect_api_url",
+            "BOOTSTRAP_PREFECT_SERVER=external",
+        ),
+        (
+            {"prefect_server": "aws", "server_certificate_arn": "arn:c", "prefect_api_key": "k"},
+            "prefect_api_key",
+            "whose URL and auth string bootstrap makes",
+        ),
+        ({"prefect_server": "cloud"}, "prefect_server", "'external' or 'aws'"),
+        ({"server_allowed_cidrs": ["10.0.0.0/33"]}, "server_allowed_cidrs", "not a valid IPv4"),
+        ({"server_start_timeout": 5}, "server_start_timeout", "greater than or equal to 30"),
     ],
 )
 def test_bad_value_names_the_setting(overrides: dict[str, object], names: str, says: str) -> None:
@@ -124,3 +143,14 @@ def test_readme_documents_every_setting() -> None:
         if f"| `{name}` | `BOOTSTRAP_{name.upper()}` |" not in readme
     ]
     assert missing == []
+
+
+def test_server_stack_needs_no_prefect_url_or_credential_of_its_own() -> None:
+    settings = load_settings(
+        environment="dev",
+        prefect_server="aws",
+        server_domain_name="prefect.example.com",
+        server_route53_zone_id="Z123",
+    )
+    assert settings.target == "aws"
+    assert settings.prefect_api_url is None

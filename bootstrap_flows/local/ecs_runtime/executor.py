@@ -103,6 +103,7 @@ class DockerExecutor:
             init=spec.init,
             name=spec.name,
             labels=spec.labels,
+            extra_hosts=spec.extra_hosts or None,
         )
         try:
             created.start()

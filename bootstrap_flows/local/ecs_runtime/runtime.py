@@ -6,7 +6,8 @@ does what Fargate would:
 
 - every task whose desired status is RUNNING (RunTask by the Prefect ECS worker, or a service's
   task) gets one Docker container, built from the task definition, the task's overrides and
-  its secrets as `spec.py` says, and run by `executor.py`;
+  its secrets as `spec.py` says, and run by `executor.py`; an emulated RDS endpoint it names
+  resolves to the local PostgreSQL, which gets the instance's user first (`rds_standin.py`);
 - every ACTIVE service keeps `desiredCount` tasks (`services.py`);
 - a task stopped through StopTask has its container stopped (its stop signal, SIGKILL after
   the container's `stopTimeout`);
@@ -50,6 +51,7 @@ from bootstrap_flows.local.ecs_runtime.events import (
 )
 from bootstrap_flows.local.ecs_runtime.executor import DockerExecutor
 from bootstrap_flows.local.ecs_runtime.logs import LogShipper
+from bootstrap_flows.local.ecs_runtime.rds_standin import RdsInstance, RdsStandIn, extra_hosts
 from bootstrap_flows.local.ecs_runtime.secret_values import SecretResolver
 from bootstrap_flows.local.ecs_runtime.services import ServiceBackoff, ServiceReconciler
 from bootstrap_flows.local.ecs_runtime.spec import (
@@ -103,6 +105,7 @@ class EcsRuntime:
         self.events = TaskEvents(self.clients.get("events"))
         self.logs = LogShipper(self.clients)
         self.secrets = SecretResolver(self.clients)
+        self.rds = RdsStandIn(self.clients, settings)
         self.executor = DockerExecutor(
             docker_client or docker_engine.ensure_docker(), self.instance
         )
@@ -173,7 +176,9 @@ class EcsRuntime:
         image = local_image_ref(str(container_def["image"]), self.target.registry_host)
         stop_signal = self._ensure_image(image)
         secrets = self.secrets.resolve(container_def)
-        spec = container_spec(task, definition, secrets, self._facts(), stop_signal)
+        databases = self.rds.instances()
+        spec = container_spec(task, definition, secrets, self._facts(databases), stop_signal)
+        self.rds.prepare(databases[host] for host in spec.extra_hosts)
         if spec.log_target:
             self.logs.prepare(spec.log_target)
         container_id = self.executor.run(spec)
@@ -191,12 +196,13 @@ class EcsRuntime:
         )
         return record
 
-    def _facts(self) -> RuntimeFacts:
+    def _facts(self, databases: dict[str, RdsInstance]) -> RuntimeFacts:
         return RuntimeFacts(
             instance=self.instance,
             registry_host=self.target.registry_host,
             region=self.settings.aws_region,
             environment=aws.aws_environment(self.settings),
+            extra_hosts=extra_hosts(databases),
         )
 
     def _ensure_image(self, ref: str) -> str:

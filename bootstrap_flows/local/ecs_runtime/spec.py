@@ -191,6 +191,8 @@ class RuntimeFacts:
     registry_host: str | None  # the registry standing in for ECR's
     region: str  # the awslogs region when the definition names none
     environment: dict[str, str]  # what a task role would give: AWS endpoint, credentials, region
+    # Names this machine answers for (emulated RDS endpoints -> the local PostgreSQL's address).
+    extra_hosts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,26 @@ class ContainerSpec:
     log_target: LogTarget | None
     container_name: str  # the container definition's name, as events report it
     task_image: str  # the image as the task definition names it, as events report it
+    # /etc/hosts entries: the runtime's extra hosts that the container names.
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+
+
+def _names_host(host: str, texts: list[str]) -> bool:
+    # A whole host name only: `db.x.rds...` is not named by `mydb.x.rds...`; DNS ignores case.
+    pattern = re.compile(rf"(?<![\w.-]){re.escape(host)}(?![\w-])", re.IGNORECASE)
+    return any(pattern.search(text) for text in texts)
+
+
+def named_hosts(
+    hosts: dict[str, str],
+    environment: dict[str, str],
+    command: list[str] | None,
+    entrypoint: list[str] | None,
+) -> dict[str, str]:
+    """The entries of `hosts` whose name appears in the container's environment values (its
+    secrets included), command or entry point: a container that names none is left as it is."""
+    texts = [*environment.values(), *(command or []), *(entrypoint or [])]
+    return {host: address for host, address in hosts.items() if _names_host(host, texts)}
 
 
 def _memory_limit(
@@ -263,12 +285,15 @@ def container_spec(
     override = container_override(task, name)
     arn = str(task["taskArn"])
     family = str(definition.get("family", "task"))
+    command = override.get("command") or container.get("command") or None
+    entrypoint = container.get("entryPoint") or None
+    environment = container_environment(facts.environment, container, override, secrets, arn)
     return ContainerSpec(
         name=f"ecs-{family}-{definition.get('revision', 0)}-{task_id(arn)}",
         image=local_image_ref(str(container["image"]), facts.registry_host),
-        command=override.get("command") or container.get("command") or None,
-        entrypoint=container.get("entryPoint") or None,
-        environment=container_environment(facts.environment, container, override, secrets, arn),
+        command=command,
+        entrypoint=entrypoint,
+        environment=environment,
         working_dir=container.get("workingDirectory") or None,
         user=container.get("user") or None,
         network_mode=NETWORK_MODE,
@@ -282,4 +307,5 @@ def container_spec(
         log_target=log_target(container, arn, facts.region),
         container_name=name,
         task_image=str(container["image"]),
+        extra_hosts=named_hosts(facts.extra_hosts, environment, command, entrypoint),
     )

@@ -31,7 +31,7 @@ import pytest
 
 from bootstrap_flows import docker_engine, image
 from bootstrap_flows.aws import ecr_login
-from bootstrap_flows.local import registry
+from bootstrap_flows.local import database, processes, registry, stack
 from bootstrap_flows.local.ecs_runtime.runtime import healthy
 from bootstrap_flows.local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL
 from bootstrap_flows.settings import BootstrapSettings, load_settings
@@ -593,3 +593,78 @@ def test_shutdown_stops_its_containers_only_and_start_clears_leftovers(
         unrelated.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
             leftover.remove(force=True)
+
+
+# A task that names its database the way the server stack's does: it resolves the endpoint to
+# this machine and reaches PostgreSQL there; exit 5 says every check passed.
+DATABASE_PROBE = """
+import os, socket, sys
+host, port = os.environ["DATABASE_HOST"], int(os.environ["DATABASE_PORT"])
+assert socket.gethostbyname(host) == "127.0.0.1", socket.gethostbyname(host)
+assert os.environ["DATABASE_USER"] and os.environ["DATABASE_PASSWORD"]
+socket.create_connection((host, port), timeout=5).close()
+sys.exit(5)
+"""
+
+
+@pytest.mark.slow
+def test_a_task_naming_an_rds_endpoint_reaches_the_local_postgres(
+    aws: Emulated, runtime: Runtime, endpoint: str, probe_image: str
+) -> None:
+    port = free_port()
+    runtime.env["BOOTSTRAP_LOCAL_POSTGRES_PORT"] = str(port)
+    settings = load_settings(
+        environment="local",
+        aws_endpoint_url=endpoint,
+        local_state_dir=runtime.state,
+        local_postgres_port=port,
+    )
+    rds = boto3.client(
+        "rds",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    instance = rds.create_db_instance(
+        DBInstanceIdentifier="server",
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        DBName="prefect",
+        MasterUsername="prefect",
+        ManageMasterUserPassword=True,
+        Port=port,
+    )["DBInstance"]
+    secret = instance["MasterUserSecret"]["SecretArn"]
+    td = aws.task_definition(
+        "server",
+        probe_image,
+        command=["python3", "-c", DATABASE_PROBE],
+        environment=[
+            {"name": "DATABASE_HOST", "value": instance["Endpoint"]["Address"]},
+            {"name": "DATABASE_PORT", "value": str(port)},
+        ],
+        secrets=[
+            {"name": "DATABASE_USER", "valueFrom": f"{secret}:username::"},
+            {"name": "DATABASE_PASSWORD", "valueFrom": f"{secret}:password::"},
+        ],
+    )
+    other = aws.task_definition("other", probe_image, command=["python3", "-c", "exit(6)"])
+    try:
+        assert stack.start_postgres(settings, stack.child_env(settings))
+        runtime.start()
+        probe = aws.run_task(td)
+        reached = wait_for(lambda: aws.stopped(probe), 60, "the database probe")
+        assert reached["stoppedReason"] == "Essential container in task exited (exit code 5)"
+    finally:
+        processes.stop(runtime.state, database.SERVICE)
+
+    # Without PostgreSQL, a task naming the endpoint cannot start and says why; others run.
+    refused = aws.run_task(td)
+    failed = wait_for(lambda: aws.stopped(refused), 60, "the probe to fail to start")
+    assert failed["stoppedReason"].startswith("ResourceInitializationError: database server: ")
+    assert "does not answer" in failed["stoppedReason"]
+    other_arn = aws.run_task(other)
+    unrelated = wait_for(lambda: aws.stopped(other_arn), 60, "the other task")
+    assert unrelated["stoppedReason"] == "Essential container in task exited (exit code 6)"

@@ -2,7 +2,7 @@ data "aws_region" "current" {}
 
 locals {
   container_name = "prefect-server"
-  port           = 4200
+  port           = var.port
   db_name        = "prefect"
   db_username    = "prefect"
   # Either a certificate the user gives, or one ACM issues for domain_name (DNS-validated in
@@ -11,6 +11,10 @@ locals {
   certificate_arn   = local.issue_certificate ? aws_acm_certificate_validation.this[0].certificate_arn : var.certificate_arn
   host              = var.domain_name != null ? var.domain_name : aws_lb.this.dns_name
   master_secret_arn = aws_db_instance.this.master_user_secret[0].secret_arn
+  # The auth string lives in a secret the caller gives (bootstrap: the one its worker reads, so
+  # both sides always hold the same value) or in one this module makes.
+  create_auth_secret = var.auth_secret_arn == null
+  auth_secret_arn    = local.create_auth_secret ? aws_secretsmanager_secret.auth[0].arn : var.auth_secret_arn
 }
 
 ################################################################################
@@ -37,7 +41,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https" {
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_server" {
   security_group_id            = aws_security_group.alb.id
-  description                  = "To the Prefect server tasks only"
+  description                  = var.group_rule_descriptions ? "To the Prefect server tasks only" : null
   referenced_security_group_id = aws_security_group.server.id
   ip_protocol                  = "tcp"
   from_port                    = local.port
@@ -53,7 +57,7 @@ resource "aws_security_group" "server" {
 
 resource "aws_vpc_security_group_ingress_rule" "server_from_alb" {
   security_group_id            = aws_security_group.server.id
-  description                  = "API and UI from the load balancer only"
+  description                  = var.group_rule_descriptions ? "API and UI from the load balancer only" : null
   referenced_security_group_id = aws_security_group.alb.id
   ip_protocol                  = "tcp"
   from_port                    = local.port
@@ -62,11 +66,11 @@ resource "aws_vpc_security_group_ingress_rule" "server_from_alb" {
 
 resource "aws_vpc_security_group_egress_rule" "server_to_db" {
   security_group_id            = aws_security_group.server.id
-  description                  = "PostgreSQL"
+  description                  = var.group_rule_descriptions ? "PostgreSQL" : null
   referenced_security_group_id = aws_security_group.db.id
   ip_protocol                  = "tcp"
-  from_port                    = 5432
-  to_port                      = 5432
+  from_port                    = var.db_port
+  to_port                      = var.db_port
 }
 
 resource "aws_vpc_security_group_egress_rule" "server_https" {
@@ -87,11 +91,11 @@ resource "aws_security_group" "db" {
 
 resource "aws_vpc_security_group_ingress_rule" "db_from_server" {
   security_group_id            = aws_security_group.db.id
-  description                  = "PostgreSQL from the Prefect server tasks"
+  description                  = var.group_rule_descriptions ? "PostgreSQL from the Prefect server tasks" : null
   referenced_security_group_id = aws_security_group.server.id
   ip_protocol                  = "tcp"
-  from_port                    = 5432
-  to_port                      = 5432
+  from_port                    = var.db_port
+  to_port                      = var.db_port
 }
 
 ################################################################################
@@ -118,6 +122,7 @@ resource "aws_db_instance" "this" {
   storage_type                = "gp3"
   storage_encrypted           = true
   kms_key_id                  = var.db_kms_key_arn
+  port                        = var.db_port
   db_name                     = local.db_name
   username                    = local.db_username
   manage_master_user_password = true
@@ -132,8 +137,8 @@ resource "aws_db_instance" "this" {
   skip_final_snapshot         = !var.db_final_snapshot
   final_snapshot_identifier   = var.db_final_snapshot ? "${var.name}-final" : null
 
-  performance_insights_enabled    = true
-  performance_insights_kms_key_id = var.db_kms_key_arn
+  performance_insights_enabled    = var.db_performance_insights
+  performance_insights_kms_key_id = var.db_performance_insights ? var.db_kms_key_arn : null
   enabled_cloudwatch_logs_exports = ["postgresql"]
 
   tags = var.tags
@@ -144,6 +149,8 @@ resource "aws_db_instance" "this" {
 ################################################################################
 
 resource "aws_secretsmanager_secret" "auth" {
+  count = local.create_auth_secret ? 1 : 0
+
   #checkov:skip=CKV2_AWS_57:The auth string is shared by the server and every worker; rotate it by re-running bootstrap, which writes a new value and rolls both.
   name                    = "${var.name}/auth-string"
   description             = "Basic-auth string user:password of the Prefect server; the server and the workers read it."
@@ -298,7 +305,22 @@ data "aws_iam_policy_document" "secrets" {
   statement {
     sid       = "ReadServerSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [local.master_secret_arn, aws_secretsmanager_secret.auth.arn]
+    resources = [local.master_secret_arn, local.auth_secret_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.secrets_kms_key_arn == null ? [] : [var.secrets_kms_key_arn]
+    content {
+      sid       = "DecryptSecretKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"]
+      }
+    }
   }
 }
 
@@ -349,7 +371,7 @@ resource "aws_ecs_task_definition" "this" {
       secrets = [
         { name = "PREFECT_SERVER_DATABASE_USER", valueFrom = "${local.master_secret_arn}:username::" },
         { name = "PREFECT_SERVER_DATABASE_PASSWORD", valueFrom = "${local.master_secret_arn}:password::" },
-        { name = "PREFECT_SERVER_API_AUTH_STRING", valueFrom = aws_secretsmanager_secret.auth.arn },
+        { name = "PREFECT_SERVER_API_AUTH_STRING", valueFrom = local.auth_secret_arn },
       ]
       readonlyRootFilesystem = false
       logConfiguration = {

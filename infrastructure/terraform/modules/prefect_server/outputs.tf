@@ -9,13 +9,18 @@ output "alb_dns_name" {
 }
 
 output "auth_secret_arn" {
-  description = "Secrets Manager secret of the server's basic-auth string (bootstrap writes its value; the worker reads it)."
-  value       = aws_secretsmanager_secret.auth.arn
+  description = "Secrets Manager secret of the server's basic-auth string (auth_secret_arn, or the one the module made; bootstrap writes its value; the worker reads it)."
+  value       = local.auth_secret_arn
 }
 
 output "db_address" {
   description = "Host name of the RDS instance."
   value       = aws_db_instance.this.address
+}
+
+output "db_identifier" {
+  description = "Identifier of the RDS instance (its final snapshot is \"<identifier>-final\")."
+  value       = aws_db_instance.this.identifier
 }
 
 output "db_master_secret_arn" {

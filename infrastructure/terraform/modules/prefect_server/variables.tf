@@ -77,6 +77,17 @@ variable "image_uri" {
   }
 }
 
+variable "port" {
+  description = "Port the server container listens on (the target group forwards to it)."
+  type        = number
+  default     = 4200
+
+  validation {
+    condition     = var.port >= 1024 && var.port <= 65535 && floor(var.port) == var.port
+    error_message = "port must be a whole number between 1024 and 65535 (the image runs as a non-root user)."
+  }
+}
+
 variable "cpu" {
   description = "Fargate CPU units of the server task."
   type        = number
@@ -218,6 +229,23 @@ variable "db_backup_retention_days" {
   }
 }
 
+variable "db_port" {
+  description = "Port of the PostgreSQL instance."
+  type        = number
+  default     = 5432
+
+  validation {
+    condition     = var.db_port >= 1150 && var.db_port <= 65535 && floor(var.db_port) == var.db_port
+    error_message = "db_port must be a whole number between 1150 and 65535 (RDS's range for PostgreSQL)."
+  }
+}
+
+variable "db_performance_insights" {
+  description = "Performance Insights on the database (7 days are free)."
+  type        = bool
+  default     = true
+}
+
 variable "db_final_snapshot" {
   description = "Take a final snapshot when the database is destroyed."
   type        = bool
@@ -240,8 +268,19 @@ variable "db_kms_key_arn" {
 # Secrets and tags
 ################################################################################
 
+variable "auth_secret_arn" {
+  description = "Secrets Manager secret holding the basic-auth string `user:password` (written by the caller, never by Terraform). Null: the module makes one (name \"<name>/auth-string\") whose value the caller writes."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.auth_secret_arn))
+    error_message = "auth_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
 variable "secret_recovery_window_days" {
-  description = "Recovery window of the auth-string secret (0 deletes at once: only for disposable environments)."
+  description = "Recovery window of the auth-string secret the module makes (0 deletes at once: only for disposable environments)."
   type        = number
   default     = 7
 
@@ -252,9 +291,15 @@ variable "secret_recovery_window_days" {
 }
 
 variable "secrets_kms_key_arn" {
-  description = "KMS key of the auth-string secret. Null: the AWS-managed Secrets Manager key."
+  description = "KMS key of the auth-string secret (the module's or auth_secret_arn's); the execution role may decrypt with it through Secrets Manager. Null: the AWS-managed Secrets Manager key."
   type        = string
   default     = null
+}
+
+variable "group_rule_descriptions" {
+  description = "Describe the security-group rules that reference another group. Only for emulators that do not store those descriptions (moto), so a re-plan settles."
+  type        = bool
+  default     = true
 }
 
 variable "tags" {

@@ -10,6 +10,9 @@ module "server" {
   cluster_arn        = var.cluster_arn
   log_group_name     = var.log_group_name
   image_uri          = var.image_uri
+  port               = var.port
+  # The secret the worker reads its credential from: server and worker share one value.
+  auth_secret_arn = var.auth_secret_arn
 
   internal        = var.internal
   allowed_cidrs   = length(var.allowed_cidrs) > 0 ? var.allowed_cidrs : [var.vpc_cidr]
@@ -19,7 +22,9 @@ module "server" {
   # A zone given by input is known at plan time: alias the name there, else DNS is elsewhere.
   manage_dns_record = var.route53_zone_id != null
 
-  db_final_snapshot           = var.db_final_snapshot
-  db_deletion_protection      = var.db_deletion_protection
-  secret_recovery_window_days = var.secret_recovery_window_days
+  db_port                 = var.db_port
+  db_performance_insights = var.db_performance_insights
+  group_rule_descriptions = var.group_rule_descriptions
+  db_final_snapshot       = var.db_final_snapshot
+  db_deletion_protection  = var.db_deletion_protection
 }

@@ -13,6 +13,11 @@ output "db_address" {
   value       = module.server.db_address
 }
 
+output "db_identifier" {
+  description = "Identifier of the server's RDS instance."
+  value       = module.server.db_identifier
+}
+
 output "db_master_secret_arn" {
   description = "RDS-managed secret with the database's master username and password."
   value       = module.server.db_master_secret_arn
@@ -21,4 +26,9 @@ output "db_master_secret_arn" {
 output "service_name" {
   description = "The server's ECS service."
   value       = module.server.service_name
+}
+
+output "image_uri" {
+  description = "The image the server task runs (drift-check and teardown re-plan with it)."
+  value       = var.image_uri
 }

@@ -117,8 +117,31 @@ variable "db_deletion_protection" {
   default     = true
 }
 
-variable "secret_recovery_window_days" {
-  description = "Recovery window of the auth-string secret (0 only for disposable environments)."
+variable "auth_secret_arn" {
+  description = "Secret holding the server's basic-auth string (platform output prefect_api_secret_arn: the worker reads the same one). Bootstrap writes its value before the server starts."
+  type        = string
+}
+
+variable "port" {
+  description = "Port the server container listens on."
   type        = number
-  default     = 7
+  default     = 4200
+}
+
+variable "db_port" {
+  description = "Port of the PostgreSQL instance."
+  type        = number
+  default     = 5432
+}
+
+variable "db_performance_insights" {
+  description = "Performance Insights on the database."
+  type        = bool
+  default     = true
+}
+
+variable "group_rule_descriptions" {
+  description = "Describe the security-group rules that reference another group (off only for emulators that do not store them)."
+  type        = bool
+  default     = true
 }

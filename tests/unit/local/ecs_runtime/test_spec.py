@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from bootstrap_flows.local.ecs_runtime.spec import (
     container_environment,
     container_spec,
     local_image_ref,
+    named_hosts,
     prefers_local_copy,
     registry_host_of,
     uses_ecr_credentials,
@@ -340,3 +342,45 @@ def test_secret_values_stay_out_of_the_specs_repr() -> None:
     spec = container_spec(make_task(), make_definition(), {"API_KEY": "s3cr3t-value"}, FACTS)
     assert spec.environment["API_KEY"] == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(spec)
+
+
+# --- extra hosts: emulated RDS endpoints -----------------------------------------------------
+
+DB_HOST = "server.aaaaaaaaaa.us-east-1.rds.amazonaws.com"
+OTHER_DB_HOST = "other.aaaaaaaaaa.us-east-1.rds.amazonaws.com"
+HOSTS_FACTS = replace(FACTS, extra_hosts={DB_HOST: "127.0.0.1", OTHER_DB_HOST: "127.0.0.1"})
+
+
+@pytest.mark.parametrize(
+    ("task_overrides", "container", "secrets"),
+    [
+        (None, {"environment": [{"name": "PREFECT_SERVER_DATABASE_HOST", "value": DB_HOST}]}, {}),
+        (None, {}, {"DATABASE_URL": f"postgresql+asyncpg://u:p@{DB_HOST}:15432/prefect"}),
+        (override(command=["psql", "-h", DB_HOST.upper()]), {}, {}),
+        (None, {"entryPoint": ["sh", "-c", f"wait-for {DB_HOST}:5432 && exec prefect"]}, {}),
+        (override(environment=[{"name": "HOST", "value": f"{DB_HOST}."}]), {}, {}),
+    ],
+    ids=["environment", "secret", "command, any case", "entry point", "trailing dot"],
+)
+def test_a_container_gets_the_hosts_it_names(
+    task_overrides: dict[str, Any] | None, container: dict[str, Any], secrets: dict[str, str]
+) -> None:
+    spec = container_spec(
+        make_task(task_overrides), make_definition(**container), secrets, HOSTS_FACTS
+    )
+    assert spec.extra_hosts == {DB_HOST: "127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["nothing", f"my{DB_HOST}", f"{DB_HOST}-replica", f"x.{DB_HOST}", "server.aaaaaaaaaa"],
+)
+def test_a_container_that_names_no_host_gets_none(value: str) -> None:
+    definition = make_definition(environment=[{"name": "HOST", "value": value}])
+    assert container_spec(make_task(), definition, {}, HOSTS_FACTS).extra_hosts == {}
+
+
+def test_without_extra_hosts_nothing_changes() -> None:
+    definition = make_definition(environment=[{"name": "HOST", "value": DB_HOST}])
+    assert container_spec(make_task(), definition, {}, FACTS).extra_hosts == {}
+    assert named_hosts({}, {"HOST": DB_HOST}, None, None) == {}

@@ -1,0 +1,167 @@
+"""The server stack (optional, `prefect_server = "aws"`): a Prefect server of the environment's own.
+
+Its inputs are the platform's outputs and the worker image; it reads its basic-auth string from
+the platform's Prefect API secret, the one the worker reads its credential from, so the server
+and the worker always hold the same value. Once it is applied, the worker targets it: the
+settings the later stages get carry its URL and that auth string.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import httpx
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, SecretStr
+
+from bootstrap_flows import aws, target_prefect
+from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve
+from bootstrap_flows.terraform import stacks
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+
+STACK = "server"
+# The user name of the generated auth string (the server accepts any `user:password` pair).
+AUTH_USER = "prefect"
+# Seconds between health probes while the server task starts (migrations take ~15 s).
+POLL_SECONDS = 3.0
+
+
+class ServerOutputs(BaseModel):
+    """What the server stack hands on (names match its `outputs.tf`)."""
+
+    api_url: str
+    auth_secret_arn: str
+    db_address: str
+    db_master_secret_arn: str
+    db_identifier: str
+    service_name: str
+    image_uri: str
+
+
+class ServerNotServing(target_prefect.TargetPrefectError):
+    """The server stack is applied but its API does not answer with the stored auth string."""
+
+
+def uses_server_stack(settings: BootstrapSettings) -> bool:
+    return settings.prefect_server == "aws"
+
+
+def server_variables(
+    settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
+) -> dict[str, Any]:
+    """Terraform input variables of the server stack: platform outputs, the image, settings."""
+    target = resolve(settings)
+    return {
+        "environment": settings.environment,
+        "region": settings.aws_region,
+        "name_prefix": settings.name_prefix,
+        "vpc_id": platform.vpc_id,
+        "vpc_cidr": platform.vpc_cidr,
+        "private_subnet_ids": platform.private_subnet_ids,
+        "public_subnet_ids": platform.public_subnet_ids,
+        "cluster_arn": platform.cluster_arn,
+        "log_group_name": platform.log_group_name,
+        "image_uri": image_uri,
+        "auth_secret_arn": platform.prefect_api_secret_arn,
+        "internal": settings.server_internal,
+        "allowed_cidrs": settings.server_allowed_cidrs,
+        "certificate_arn": settings.server_certificate_arn,
+        "domain_name": settings.server_domain_name,
+        "route53_zone_id": settings.server_route53_zone_id,
+        "port": target.server_port,
+        "db_port": target.database_port,
+        "db_performance_insights": target.stores_every_attribute,
+        "group_rule_descriptions": target.stores_every_attribute,
+        "db_final_snapshot": settings.server_final_snapshot,
+        # Disposable targets are thrown away whole; a real database is protected until asked.
+        "db_deletion_protection": not target.disposable,
+    }
+
+
+def _stored(settings: BootstrapSettings, secret_arn: str) -> str | None:
+    try:
+        value = aws.client(settings, "secretsmanager").get_secret_value(SecretId=secret_arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        return None
+    stored = value.get("SecretString")
+    return stored if stored and ":" in stored else None
+
+
+def auth_string(settings: BootstrapSettings, secret_arn: str) -> SecretStr:
+    """The server's basic-auth string: the one settings give, else the one stored, else new.
+
+    Kept across re-runs (the server and every worker already hold it); a value given in
+    settings replaces it, which is how it is rotated.
+    """
+    if settings.prefect_api_auth_string is not None:
+        return settings.prefect_api_auth_string
+    stored = _stored(settings, secret_arn)
+    return SecretStr(stored or f"{AUTH_USER}:{secrets.token_urlsafe(32)}")
+
+
+def targeting(settings: BootstrapSettings, api_url: str) -> BootstrapSettings:
+    """`settings` with the server stack's API as the worker's Prefect (their credential is the
+    server's auth string). The target may say the server answers elsewhere: an emulator has
+    no load balancer."""
+    url = resolve(settings).server_api_url or api_url
+    return settings.model_copy(update={"prefect_api_url": url})
+
+
+def targeting_recorded(
+    settings: BootstrapSettings, secret_arn: str, server: ServerOutputs
+) -> BootstrapSettings:
+    """`settings` aimed at an applied server stack, from what AWS records (drift-check)."""
+    credential = auth_string(settings, secret_arn)
+    settings = settings.model_copy(update={"prefect_api_auth_string": credential})
+    return targeting(settings, server.api_url)
+
+
+def wait_until_serving(settings: BootstrapSettings, timeout: float) -> str:
+    """Wait until the server answers an authenticated call; return its URL.
+
+    Connection errors and 5xx mean it is still starting (the task pulls its image and migrates
+    the database); a refused credential will not get better by waiting.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            return target_prefect.prove_credential(settings)
+        except target_prefect.TargetPrefectError as exc:
+            if "refused" in str(exc):
+                raise ServerNotServing(
+                    f"{exc}. The server reads its auth string when its task starts: after a "
+                    "rotation, start a new deployment of its ECS service"
+                ) from exc
+            last = str(exc)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(POLL_SECONDS)
+    raise ServerNotServing(
+        f"the Prefect server at {settings.prefect_api_url} did not answer within {timeout:.0f} s "
+        f"({last}). Its task's log is in the platform's log group under `server/`; an internal "
+        "load balancer is reachable only from the VPC and what is connected to it "
+        "(BOOTSTRAP_SERVER_INTERNAL=false with BOOTSTRAP_SERVER_ALLOWED_CIDRS for a public one)"
+    )
+
+
+# What teardown keeps unless asked to delete the database: the instance and what it stands on.
+DATABASE_ADDRESSES = (
+    "module.server.aws_db_instance.this",
+    "module.server.aws_db_subnet_group.this",
+    "module.server.aws_security_group.db",
+)
+
+
+def addresses_besides_database(state: dict[str, Any]) -> list[str]:
+    """Every managed resource of the server stack's state but the database and its footing."""
+    return [a for a in stacks.managed_addresses(state) if a not in DATABASE_ADDRESSES]
+
+
+def holds_database(state: dict[str, Any]) -> bool:
+    return DATABASE_ADDRESSES[0] in stacks.managed_addresses(state)

@@ -1,0 +1,227 @@
+"""A Prefect server of the environment's own: bootstrap applies the server stack and targets it.
+
+On the embedded default the local ECS runtime runs the server task (the worker image, `prefect
+server start`), a local PostgreSQL stands in for the RDS instance, and the worker, the pool and
+the e2e run live on that server, not on the orchestrating one. Then drift-check covers the
+stack, and teardown keeps the database until asked to delete it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.exceptions import ObjectNotFound
+
+from bootstrap_flows import aws
+from bootstrap_flows.drift.findings import DriftReport
+from bootstrap_flows.drift.flow import drift_check
+from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.teardown import teardown
+from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.terraform import stacks
+
+pytestmark = pytest.mark.slow
+
+ENVIRONMENT = "srv"
+POOL = "srv-pool"
+
+
+def self_signed_certificate(settings: BootstrapSettings, host: str) -> str:
+    """A certificate imported into ACM, as a user with their own certificate would give it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    imported = aws.client(settings, "acm").import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    return str(imported["CertificateArn"])
+
+
+@pytest.fixture(scope="module")
+def overrides(local_stack: BootstrapSettings) -> dict[str, Any]:
+    return {
+        "target": "emulator",
+        "work_pool_name": POOL,
+        "prefect_server": "aws",
+        "server_certificate_arn": self_signed_certificate(local_stack, "prefect.srv.example"),
+    }
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with pytest.MonkeyPatch.context() as patch:
+        # The session's auth string is for the local server: this server's is generated.
+        patch.delenv("BOOTSTRAP_PREFECT_API_AUTH_STRING")
+        yield {"result": bootstrap(environment=ENVIRONMENT, overrides=overrides)}
+
+
+@pytest.fixture(autouse=True)
+def generated_auth_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each flow run of these tests uses the server's stored auth string, as a user's would."""
+    monkeypatch.delenv("BOOTSTRAP_PREFECT_API_AUTH_STRING", raising=False)
+
+
+def platform_outputs(settings: BootstrapSettings) -> dict[str, Any]:
+    return stacks.read_outputs(settings, "platform", state_bucket(settings))
+
+
+def state_bucket(settings: BootstrapSettings) -> str:
+    names = [b["Name"] for b in aws.client(settings, "s3").list_buckets().get("Buckets", [])]
+    (bucket,) = [name for name in names if f"-{ENVIRONMENT}-tfstate-" in name]
+    return bucket
+
+
+def stored_auth_string(settings: BootstrapSettings) -> str:
+    secret = platform_outputs(settings)["prefect_api_secret_arn"]
+    value = aws.client(settings, "secretsmanager").get_secret_value(SecretId=secret)
+    return str(value["SecretString"])
+
+
+def server_client(settings: BootstrapSettings) -> SyncPrefectClient:
+    url = f"http://127.0.0.1:{settings.local_server_port}/api"
+    return SyncPrefectClient(url, auth_string=stored_auth_string(settings))
+
+
+def test_pool_worker_and_e2e_run_live_on_the_server_stack(
+    local_stack: BootstrapSettings, bootstrapped: dict[str, Any]
+) -> None:
+    result = bootstrapped["result"]
+    assert result.e2e.state == "Completed"
+    assert result.applied["server"] is True
+    assert result.target_prefect == f"http://127.0.0.1:{local_stack.local_server_port}/api"
+    with server_client(local_stack) as server:
+        assert server.read_work_pool(POOL).type == "ecs"
+        workers = server.read_workers_for_work_pool(POOL)
+        assert [w.name for w in workers if w.last_heartbeat_time] == [result.worker_name]
+        run = server.read_flow_run(UUID(result.e2e.flow_run_id))
+        assert run.state is not None and run.state.is_completed()
+    with get_client(sync_client=True) as orchestrator, pytest.raises(ObjectNotFound):
+        orchestrator.read_work_pool(POOL)
+
+
+def test_the_server_keeps_its_data_in_the_database_standing_in_for_rds(
+    local_stack: BootstrapSettings, bootstrapped: dict[str, Any]
+) -> None:
+    outputs = stacks.read_outputs(local_stack, "server", state_bucket(local_stack))
+    rds = aws.client(local_stack, "rds")
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=outputs["db_identifier"])[
+        "DBInstances"
+    ]
+    assert instance["Endpoint"]["Port"] == local_stack.local_postgres_port
+    secret = aws.client(local_stack, "secretsmanager").get_secret_value(
+        SecretId=outputs["db_master_secret_arn"]
+    )
+    credentials = json.loads(secret["SecretString"])
+
+    async def runs() -> list[str]:
+        connection = await asyncpg.connect(
+            host="127.0.0.1",
+            port=local_stack.local_postgres_port,
+            user=credentials["username"],
+            password=credentials["password"],
+            database="prefect",
+        )
+        try:
+            return [str(row["id"]) for row in await connection.fetch("SELECT id FROM flow_run")]
+        finally:
+            await connection.close()
+
+    # The e2e run is a row in that database: the server really runs on it.
+    assert bootstrapped["result"].e2e.flow_run_id in asyncio.run(runs())
+
+
+def test_the_auth_string_is_generated_once_and_never_in_state(
+    local_stack: BootstrapSettings, bootstrapped: dict[str, Any], overrides: dict[str, Any]
+) -> None:
+    auth = stored_auth_string(local_stack)
+    user, _, password = auth.partition(":")
+    assert user == "prefect" and len(password) >= 40
+    s3 = aws.client(local_stack, "s3")
+    bucket = state_bucket(local_stack)
+    for stack in ("platform", "server", "worker"):
+        key = f"{stack}/{ENVIRONMENT}.tfstate"
+        assert password not in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    again = bootstrap(environment=ENVIRONMENT, overrides=overrides)
+    assert again.applied == {"platform": False, "server": False, "worker": False}
+    assert again.e2e.state == "Completed"
+    assert stored_auth_string(local_stack) == auth
+
+
+def test_drift_check_covers_the_server_stack(
+    local_stack: BootstrapSettings, bootstrapped: dict[str, Any], overrides: dict[str, Any]
+) -> None:
+    state = drift_check(environment=ENVIRONMENT, overrides=overrides, return_state=True)
+    assert state.is_completed(), state.message
+    outputs = stacks.read_outputs(local_stack, "server", state_bucket(local_stack))
+    rds = aws.client(local_stack, "rds")
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=outputs["db_identifier"])[
+        "DBInstances"
+    ]
+    rds.modify_db_instance(
+        DBInstanceIdentifier=outputs["db_identifier"],
+        BackupRetentionPeriod=instance["BackupRetentionPeriod"] + 3,
+        ApplyImmediately=True,
+    )
+    state = drift_check(environment=ENVIRONMENT, overrides=overrides, return_state=True)
+    report = state.result(raise_on_failure=False).report
+    assert isinstance(report, DriftReport)
+    assert state.name == "Drifted", report.errors
+    (finding,) = report.findings
+    assert finding.stack == "server"
+    assert finding.resource.endswith("aws_db_instance.this")
+    assert finding.attribute == "backup_retention_period"
+
+
+def test_teardown_keeps_the_database_until_asked(
+    local_stack: BootstrapSettings, bootstrapped: dict[str, Any], overrides: dict[str, Any]
+) -> None:
+    identifier = stacks.read_outputs(local_stack, "server", state_bucket(local_stack))[
+        "db_identifier"
+    ]
+    rds = aws.client(local_stack, "rds")
+    ec2 = aws.client(local_stack, "ec2")
+    environment_vpcs = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
+
+    teardown(environment=ENVIRONMENT, overrides=overrides)
+    assert rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"]  # the database lives in it
+    balancers = aws.client(local_stack, "elbv2").describe_load_balancers()["LoadBalancers"]
+    assert [b for b in balancers if b["LoadBalancerName"] == identifier] == []
+
+    teardown(environment=ENVIRONMENT, overrides=overrides, delete_database=True)
+    assert [
+        i
+        for i in rds.describe_db_instances()["DBInstances"]
+        if i["DBInstanceIdentifier"] == identifier
+    ] == []
+    snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=identifier)["DBSnapshots"]
+    assert f"{identifier}-final" in [s["DBSnapshotIdentifier"] for s in snapshots]
+    assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"] == []

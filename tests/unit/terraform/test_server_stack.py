@@ -1,0 +1,99 @@
+"""The server stack's inputs, what teardown keeps, and how settings are aimed at the server."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from bootstrap_flows.settings import load_settings
+from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.terraform import server_stack, stacks
+from tests.samples import OUTPUTS
+
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/r@sha256:" + "a" * 64
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("BOOTSTRAP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BOOTSTRAP_ENV_FILE", "/nonexistent")
+
+
+def aws_settings(**overrides: object):  # type: ignore[no-untyped-def]
+    return load_settings(
+        environment="prod", prefect_server="aws", server_certificate_arn="arn:cert", **overrides
+    )
+
+
+def test_variables_come_from_platform_outputs_and_settings() -> None:
+    variables = server_stack.server_variables(
+        aws_settings(server_internal=False, server_allowed_cidrs=["203.0.113.0/24"]),
+        OUTPUTS,
+        IMAGE_URI,
+    )
+    assert variables["auth_secret_arn"] == OUTPUTS.prefect_api_secret_arn
+    assert variables["private_subnet_ids"] == OUTPUTS.private_subnet_ids
+    assert variables["internal"] is False
+    assert variables["allowed_cidrs"] == ["203.0.113.0/24"]
+    # Real AWS: the stock ports, the database protected, every attribute set.
+    assert (variables["port"], variables["db_port"]) == (4200, 5432)
+    assert variables["db_deletion_protection"] is True
+    assert variables["db_performance_insights"] is variables["group_rule_descriptions"] is True
+    assert "auth" not in str({k: v for k, v in variables.items() if k != "auth_secret_arn"})
+
+
+def test_the_emulator_moves_ports_and_leaves_out_what_moto_forgets() -> None:
+    settings = load_settings(
+        prefect_server="aws", server_certificate_arn="arn:cert", local_server_port=4311
+    )
+    variables = server_stack.server_variables(settings, OUTPUTS, IMAGE_URI)
+    assert variables["port"] == 4311
+    assert variables["db_port"] == settings.local_postgres_port
+    assert variables["db_deletion_protection"] is False
+    assert variables["group_rule_descriptions"] is False
+
+
+def test_targeting_aims_the_worker_at_the_server() -> None:
+    settings = aws_settings(prefect_api_auth_string="prefect:pw")
+    aimed = server_stack.targeting(settings, "https://prefect.example.com/api")
+    target = resolve(aimed)
+    assert worker_api_url(target) == "https://prefect.example.com/api"
+    assert target.prefect_credential_variable == "PREFECT_API_AUTH_STRING"
+    assert target.prefect_credential == SecretStr("prefect:pw")
+
+
+def test_the_emulator_reaches_the_server_where_its_task_answers() -> None:
+    settings = load_settings(prefect_server="aws", server_certificate_arn="arn:cert")
+    aimed = server_stack.targeting(settings, "https://internal-x.elb.amazonaws.com/api")
+    assert aimed.prefect_api_url == f"http://127.0.0.1:{settings.local_server_port}/api"
+
+
+STATE = {
+    "resources": [
+        {"module": "module.server", "mode": "data", "type": "aws_region", "name": "current"},
+        {"module": "module.server", "mode": "managed", "type": "aws_lb", "name": "this"},
+        {"module": "module.server", "mode": "managed", "type": "aws_db_instance", "name": "this"},
+        {"module": "module.server", "mode": "managed", "type": "aws_security_group", "name": "db"},
+        {"module": "module.server", "mode": "managed", "type": "aws_security_group", "name": "alb"},
+        {
+            "module": "module.server",
+            "mode": "managed",
+            "type": "aws_db_subnet_group",
+            "name": "this",
+        },
+    ]
+}
+
+
+def test_teardown_keeps_the_database_and_what_it_stands_on() -> None:
+    assert stacks.managed_addresses(STATE)[0] == "module.server.aws_lb.this"
+    assert server_stack.holds_database(STATE)
+    assert server_stack.addresses_besides_database(STATE) == [
+        "module.server.aws_lb.this",
+        "module.server.aws_security_group.alb",
+    ]
+    assert not server_stack.holds_database({"resources": STATE["resources"][:2]})
