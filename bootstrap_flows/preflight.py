@@ -1,7 +1,9 @@
 """Preflight: prove every input and dependency is good before anything is changed.
 
-Settings, tools, AWS identity and the Prefect API the worker will use are checked; each failure
-is one message that says what is wrong and how to fix it. Nothing here creates or modifies.
+Settings (and the files they name) are checked while they load; here the target, Terraform and
+its provider mirror, the AWS identity, the region's availability zones and the Prefect API the
+worker will use. Each failure is one message that says what is wrong and how to fix it. Nothing
+here creates or modifies: the AWS calls only read (STS, EC2 Describe*).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import ipaddress
 import json
 import shutil
 import subprocess
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
@@ -42,6 +45,7 @@ class PreflightReport(BaseModel):
 
 
 def check_terraform(settings: BootstrapSettings) -> str:
+    """Terraform's version; refuses a missing or old Terraform, mirror or stack directory."""
     if shutil.which("terraform") is None:
         raise PreflightError("terraform is not on PATH: install Terraform >= 1.6")
     result = subprocess.run(
@@ -49,16 +53,13 @@ def check_terraform(settings: BootstrapSettings) -> str:
     )
     if result.returncode != 0:
         raise PreflightError(f"`terraform version` failed: {result.stderr.strip()}")
-    version = str(json.loads(result.stdout)["terraform_version"])
+    about = json.loads(result.stdout)
+    version = str(about["terraform_version"])
     major, minor = (int(part) for part in version.split(".")[:2])
     if (major, minor) < MIN_TERRAFORM:
         raise PreflightError(f"terraform {version} is too old: install Terraform >= 1.6")
-    mirror = settings.terraform_provider_mirror
-    if mirror is not None and not (mirror / "registry.terraform.io").is_dir():
-        raise PreflightError(
-            f"terraform_provider_mirror {mirror} holds no registry.terraform.io/ providers; "
-            "point BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR at a filesystem mirror or unset it"
-        )
+    if settings.terraform_provider_mirror is not None:
+        check_provider_mirror(settings.terraform_provider_mirror, str(about["platform"]))
     stacks = settings.terraform_dir / "stacks"
     if not (stacks / "platform" / "main.tf").is_file():
         raise PreflightError(
@@ -66,6 +67,26 @@ def check_terraform(settings: BootstrapSettings) -> str:
             "project's infrastructure/terraform directory"
         )
     return version
+
+
+def check_provider_mirror(mirror: Path, platform: str) -> None:
+    """The mirror holds the AWS provider for this machine, in either layout Terraform reads."""
+    fix = (
+        "point BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR at a filesystem mirror that holds it "
+        "(`terraform providers mirror DIR` makes one), or unset it to use the registry"
+    )
+    if not mirror.is_dir():
+        raise PreflightError(f"terraform_provider_mirror {mirror} is not a directory: {fix}")
+    provider = mirror / "registry.terraform.io" / "hashicorp" / "aws"
+    unpacked = [path for path in provider.glob(f"*/{platform}") if path.is_dir()]
+    packed = list(provider.glob(f"terraform-provider-aws_*_{platform}.zip"))
+    if not (unpacked or packed):
+        others = sorted(str(path.relative_to(provider)) for path in provider.glob("*/*"))
+        found = f" (it has {', '.join(others)})" if others else ""
+        raise PreflightError(
+            f"terraform_provider_mirror {mirror} holds no hashicorp/aws provider for "
+            f"{platform}{found}: {fix}"
+        )
 
 
 def check_aws_identity(settings: BootstrapSettings) -> tuple[str, str]:
@@ -90,6 +111,32 @@ def check_aws_identity(settings: BootstrapSettings) -> tuple[str, str]:
     except BotoCoreError as exc:
         raise PreflightError(f"cannot talk to {where}: {exc}") from exc
     return str(identity["Account"]), str(identity["Arn"])
+
+
+def check_availability_zones(settings: BootstrapSettings) -> list[str]:
+    """The zones the network module spreads subnets over; refuses an az_count beyond them."""
+    region = settings.aws_region
+    try:
+        # The network module's own filter: zones that need no opt-in and are available.
+        zones = aws.client(settings, "ec2").describe_availability_zones(
+            Filters=[
+                {"Name": "state", "Values": ["available"]},
+                {"Name": "opt-in-status", "Values": ["opt-in-not-required"]},
+            ]
+        )["AvailabilityZones"]
+    except (ClientError, BotoCoreError) as exc:
+        raise PreflightError(
+            f"cannot list the availability zones of {region} ({exc}); the identity needs "
+            "ec2:DescribeAvailabilityZones, which Terraform calls too"
+        ) from exc
+    names = sorted(str(zone["ZoneName"]) for zone in zones)
+    if settings.az_count > len(names):
+        raise PreflightError(
+            f"az_count {settings.az_count} is more than the {len(names)} availability zones "
+            f"{region} offers ({', '.join(names)}); set BOOTSTRAP_AZ_COUNT to {len(names)} or "
+            "fewer, or pick another region"
+        )
+    return names[: settings.az_count]
 
 
 def is_loopback(host: str) -> bool:
@@ -118,7 +165,10 @@ def check_prefect_api(settings: BootstrapSettings) -> str:
     try:
         response = httpx.get(f"{url}/health", timeout=10)
     except httpx.HTTPError as exc:
-        raise PreflightError(f"the Prefect API at {url} is not reachable: {exc}") from exc
+        raise PreflightError(
+            f"the Prefect API at {url} is not reachable ({exc}); check "
+            "BOOTSTRAP_PREFECT_API_URL and that the server runs"
+        ) from exc
     # Cloud answers /health only with auth; a 401/403 still proves the URL is a live API.
     if response.status_code >= 500 or response.status_code == 404:
         raise PreflightError(
@@ -139,18 +189,20 @@ def orchestrator_api_url() -> str:
 
 
 # What preflight reports as the worker's Prefect before the server stack exists to be asked.
-SERVER_STACK_PENDING = "the server stack's (proven once it is applied)"
+SERVER_STACK_PENDING = "is the server stack's (proven once it is applied)"
 
 
 def run_preflight(settings: BootstrapSettings) -> PreflightReport:
+    resolve(settings)  # an unknown target is refused before any tool or service is asked
     terraform_version = check_terraform(settings)
+    account_id, caller_arn = check_aws_identity(settings)
+    check_availability_zones(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.
     if settings.prefect_server == "aws":
         api_url = SERVER_STACK_PENDING
     else:
         api_url = check_prefect_api(settings)
-    account_id, caller_arn = check_aws_identity(settings)
     return PreflightReport(
         account_id=account_id,
         caller_arn=caller_arn,

@@ -10,12 +10,21 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bootstrap_flows import validation
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
 
@@ -27,6 +36,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# What the worker stack's `prefect_api_url` variable accepts: scheme, host, a path, no spaces.
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+# Settings whose check lives in `validation` (AWS's and Prefect's rules, files it reads).
+_DELEGATED: dict[str, Callable[[Any], Any]] = {
+    "prefect_api_key": validation.api_key,
+    "prefect_api_auth_string": validation.auth_string,
+    "server_certificate_arn": validation.certificate_arn,
+    "server_domain_name": validation.dns_name,
+    "server_route53_zone_id": validation.route53_zone_id,
+    "worker_base_image": validation.image_reference,
+    "extra_ca_bundle": validation.ca_bundle,
+    "registry_host_override": validation.registry_host,
+    "drift_schedule": validation.cron_expression,
+}
 
 
 class SettingsError(BootstrapError, ValueError):
@@ -154,6 +178,17 @@ class BootstrapSettings(BaseSettings):
         description="Send image login/push to this registry host instead of ECR's. Local: auto.",
     )
 
+    # --- approval -------------------------------------------------------------------------------
+    require_approval: bool | None = Field(
+        None,
+        description="Pause every plan with changes for a person's approval in the Prefect UI "
+        "(plans that delete or replace anything always pause). Default: on for environments "
+        "whose name starts with `prod`.",
+    )
+    approval_timeout: int = Field(
+        3600, ge=10, le=604800, description="Seconds a paused plan waits for an answer."
+    )
+
     # --- drift check ------------------------------------------------------------------------
     drift_schedule: str = Field(
         "*/30 * * * *", description="Cron schedule of the drift-check deployments."
@@ -231,7 +266,7 @@ class BootstrapSettings(BaseSettings):
     def _region(cls, value: str) -> str:
         if not REGION.match(value):
             raise ValueError(f"{value!r} is not an AWS region name such as 'us-east-1'")
-        return value
+        return validation.known_region(value)
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -276,15 +311,28 @@ class BootstrapSettings(BaseSettings):
     @classmethod
     def _bucket(cls, value: str | None) -> str | None:
         if value is not None and not _BUCKET.match(value):
-            raise ValueError(f"{value!r} is not a valid S3 bucket name")
+            raise ValueError(
+                f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, dots "
+                "and dashes, starting and ending with a letter or digit"
+            )
         return value
 
     @field_validator("prefect_api_url", "aws_endpoint_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+        if value is not None and not _URL.match(value):
+            raise ValueError(f"{value!r} is not an http(s) URL (scheme, host, path; no spaces)")
         return value.rstrip("/") if value else value
+
+    @field_validator(*_DELEGATED)
+    @classmethod
+    def _delegated(cls, value: Any, info: ValidationInfo) -> Any:
+        name = str(info.field_name)
+        # Defaults are ours and tested; checking them would import Prefect's cron parser into
+        # processes that never schedule anything (the local ECS runtime).
+        if value == cls.model_fields[name].default:
+            return value
+        return _DELEGATED[name](value)
 
     @model_validator(mode="after")
     def _consistent(self) -> BootstrapSettings:
@@ -302,47 +350,19 @@ class BootstrapSettings(BaseSettings):
             )
         if not self.target:
             self.target = EMULATOR if self.environment == LOCAL else AWS
+        if self.require_approval is None:
+            self.require_approval = self.environment.startswith("prod")
         if self.target == AWS and self.aws_endpoint_url:
             raise ValueError(
                 "aws_endpoint_url: an endpoint override needs an emulator target; unset "
                 f"BOOTSTRAP_AWS_ENDPOINT_URL for {self.environment!r} or set BOOTSTRAP_TARGET"
             )
         if self.prefect_server == "aws":
-            self._check_server_stack()
+            validation.server_stack(self)
         elif self.target == AWS:
-            self._check_external_prefect()
+            validation.external_prefect(self)
+        validation.local_ports(self)
         return self
-
-    def _check_server_stack(self) -> None:
-        if self.prefect_api_url or self.prefect_api_key:
-            given = "prefect_api_url" if self.prefect_api_url else "prefect_api_key"
-            raise ValueError(
-                f"{given}: with prefect_server=aws the worker talks to the server stack, whose "
-                f"URL and auth string bootstrap makes; unset BOOTSTRAP_{given.upper()} or set "
-                "BOOTSTRAP_PREFECT_SERVER=external"
-            )
-        if not self.server_certificate_arn and not (
-            self.server_domain_name and self.server_route53_zone_id
-        ):
-            raise ValueError(
-                "server_certificate_arn: the server stack's HTTPS listener needs a certificate: "
-                "set BOOTSTRAP_SERVER_CERTIFICATE_ARN, or BOOTSTRAP_SERVER_DOMAIN_NAME and "
-                "BOOTSTRAP_SERVER_ROUTE53_ZONE_ID for one ACM issues and validates"
-            )
-
-    def _check_external_prefect(self) -> None:
-        if not self.prefect_api_url:
-            raise ValueError(
-                f"prefect_api_url: required for environment {self.environment!r}: the URL the "
-                "ECS worker uses to reach Prefect (set BOOTSTRAP_PREFECT_API_URL, or "
-                "BOOTSTRAP_PREFECT_SERVER=aws for a server of the environment's own)"
-            )
-        if not (self.prefect_api_key or self.prefect_api_auth_string):
-            raise ValueError(
-                f"prefect_api_key or prefect_api_auth_string: the worker of {self.environment!r} "
-                "needs one to reach Prefect (set BOOTSTRAP_PREFECT_API_KEY for Prefect Cloud, or "
-                "BOOTSTRAP_PREFECT_API_AUTH_STRING for a self-hosted server)"
-            )
 
     # --- derived values -------------------------------------------------------------------------
     @property

@@ -246,6 +246,8 @@ def _remediate(settings: BootstrapSettings, environment: str, overrides: dict[st
         result = bootstrap(environment=environment, overrides=overrides)
     except Exception as exc:  # reported in the re-check's summary; the re-check still runs
         return f"bootstrap failed: {_one_line(exc)}"
+    if isinstance(result, State):  # not approved: it changed nothing
+        return f"bootstrap ended {result.name}: {result.message}"
     applied = [stack for stack, changed in result.applied.items() if changed]
     done = f"bootstrap re-applied {', '.join(applied) or 'nothing'}"
     done += f"; work pool {result.work_pool_change}" + ("; pool resumed" if resumed else "")

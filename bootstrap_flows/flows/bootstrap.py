@@ -19,16 +19,17 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow
+from prefect.client.schemas.objects import State
 
 from bootstrap_flows import worker_online
+from bootstrap_flows.approval import NotApproved, final_state
 from bootstrap_flows.flows.stages import (
-    apply_stack,
     await_server,
     await_worker,
     build_worker_image,
+    converge,
     create_work_pool,
     e2e_test_flow,
-    plan_stack,
     preflight,
     push_worker_image,
     state_backend,
@@ -63,9 +64,8 @@ class _Record:
     def provision(
         self, settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
     ) -> dict[str, Any]:
-        """Plan the stack, apply the saved plan if it changes anything; return its outputs."""
-        plan = plan_stack(settings, stack, bucket, variables)
-        outputs = apply_stack(settings, stack, plan)
+        """Converge one stack (approval when its plan needs it); return its outputs."""
+        plan, outputs = converge(settings, stack, bucket, variables)
         self.applied[stack], self.counts[stack] = plan.has_changes, plan.counts
         return outputs
 
@@ -109,11 +109,22 @@ def _worker_service(
 @flow(name="bootstrap", log_prints=True)
 def bootstrap(
     environment: str = "local", overrides: dict[str, Any] | None = None
-) -> BootstrapResult:
-    """Provision (or confirm) the platform, worker image, worker service and ECS work pool."""
+) -> BootstrapResult | State[Any]:
+    """Provision (or confirm) the platform, worker image, worker service and ECS work pool.
+
+    A plan that deletes or replaces anything (or any plan, where approval is required) waits
+    for approval in the UI; without it the run ends `Rejected` or `TimedOut`, nothing changed.
+    """
+    try:
+        return _bootstrap(environment, overrides or {})
+    except NotApproved as refused:
+        return final_state(refused)
+
+
+def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
     record = _Record()
     with record.stage("preflight"):
-        settings, report = preflight(environment, overrides or {})
+        settings, report = preflight(environment, overrides)
     with environment_lock(settings):
         with record.stage("state backend"):
             bucket = state_backend(settings, report.account_id)

@@ -6,27 +6,29 @@ the Prefect UI is the architecture picture (README, Stages).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
+    create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
 
-from bootstrap_flows import e2e, image, work_pool, worker_online
+from bootstrap_flows import approval, e2e, image, work_pool, worker_online
 from bootstrap_flows.docker_engine import ensure_docker
 from bootstrap_flows.image import BuiltImage, PushedImage
-from bootstrap_flows.preflight import PreflightReport, run_preflight
+from bootstrap_flows.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
 from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
 from bootstrap_flows.target import resolve
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
-from bootstrap_flows.terraform.runner import PlanResult
+from bootstrap_flows.terraform.runner import PlanResult, StalePlan
 from bootstrap_flows.terraform.state_backend import ensure_state_bucket
 
 SECRET_SETTINGS = {"prefect_api_key", "prefect_api_auth_string"}
@@ -51,13 +53,15 @@ def preflight(
     report: PreflightReport = run_preflight(settings)
     if needs_docker:
         ensure_docker()
+    proven = "" if report.prefect_api_url == SERVER_STACK_PENDING else " accepts its credential"
     get_run_logger().info(
-        "Preflight ok: terraform %s, AWS account %s as %s; the worker's Prefect %s accepts "
-        "its credential; bootstrap runs on %s",
+        "Preflight ok: terraform %s, AWS account %s as %s; the worker's Prefect %s%s; "
+        "bootstrap runs on %s",
         report.terraform_version,
         report.account_id,
         report.caller_arn,
         report.prefect_api_url,
+        proven,
         report.orchestrator_api_url,
     )
     return settings, report
@@ -87,6 +91,60 @@ def plan_stack(
         description=f"Terraform plan of the {stack} stack: {counts or 'no changes'}",
     )
     return plan
+
+
+@task(name="review plan", cache_policy=NO_CACHE, task_run_name="review {stack} plan")
+def review_plan(settings: BootstrapSettings, stack: str, plan: PlanResult, reason: str) -> str:
+    """What a person approves: the plan with the attributes forcing each replacement."""
+    terraform = stacks.stack_terraform(settings, stack, get_run_logger())
+    forced = approval.replace_paths(terraform.show_json(plan.plan_file))
+    markdown = approval.describe(stack, plan, reason, forced)
+    create_markdown_artifact(
+        markdown=markdown,
+        key=_artifact_key(settings, f"{stack}-approval"),
+        description=f"The {stack} plan waiting for approval",
+    )
+    return markdown
+
+
+def approve(settings: BootstrapSettings, stack: str, plan: PlanResult) -> None:
+    """Pause for a person's approval when the plan needs it (raises approval.NotApproved)."""
+    reason = approval.reason_to_ask(settings, plan)
+    if reason is not None:
+        approval.ask(settings, stack, review_plan(settings, stack, plan, reason))
+
+
+def converge(
+    settings: BootstrapSettings,
+    stack: str,
+    bucket: str,
+    variables: dict[str, Any],
+    destroy: bool = False,
+    targets: list[str] | None = None,
+    confirmed: bool = False,
+    before_apply: Callable[[], object] | None = None,
+) -> tuple[PlanResult, dict[str, Any]]:
+    """Plan, have the plan approved if it needs that (unless `confirmed`), apply exactly that
+    saved plan; return it with the stack's outputs. Called from a flow (a pause is the flow's).
+
+    `before_apply` runs once the plan may be applied (teardown drains the pool there, never
+    before a person approved). A plan gone stale before its apply (another run moved the
+    state) is planned and asked again.
+    """
+    while True:
+        plan = plan_stack(settings, stack, bucket, variables, destroy=destroy, targets=targets)
+        if not confirmed:
+            approve(settings, stack, plan)
+        if before_apply is not None and plan.has_changes:
+            before_apply()
+        try:
+            return plan, apply_stack(settings, stack, plan)
+        except StalePlan:
+            get_run_logger().warning(
+                "The %s plan went stale before it was applied (another run changed the state): "
+                "nothing applied; planning again",
+                stack,
+            )
 
 
 @task(name="apply", cache_policy=NO_CACHE, task_run_name="apply {stack}")

@@ -2,6 +2,8 @@
 
 bootstrap-flows quickstart          local stack up, deploy, run bootstrap/local, wait, report
 bootstrap-flows local up|down|status
+bootstrap-flows local certificate HOST   import a self-signed certificate into the emulator's
+                                         ACM and print its ARN (for BOOTSTRAP_PREFECT_SERVER=aws)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sys
 from uuid import UUID
 
 from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.local import certificate
 from bootstrap_flows.local import stack as local_stack
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
 
@@ -87,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("quickstart", help="run bootstrap/local on the embedded default")
     local = commands.add_parser("local", help="manage the embedded default's local stack")
-    local.add_argument("action", choices=["up", "down", "status"])
+    local.add_argument("action", choices=["up", "down", "status", "certificate"])
+    local.add_argument("host", nargs="?", default="prefect.local.example", help="certificate's")
     args = parser.parse_args(argv)
     try:
         if args.command == "quickstart":
@@ -95,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(environment="local")
         if args.action == "up":
             print(f"Local stack up; Prefect UI: {local_stack.up(settings)}")
+        elif args.action == "certificate":
+            print(certificate.import_self_signed(settings, args.host))
         elif args.action == "down":
             print(f"Stopped: {', '.join(local_stack.down(settings)) or 'nothing was running'}")
         else:

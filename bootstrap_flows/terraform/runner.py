@@ -36,6 +36,10 @@ class TerraformError(BootstrapError):
     """A terraform command failed; the message carries Terraform's own diagnostics."""
 
 
+class StalePlan(TerraformError):
+    """The saved plan no longer matches the state (another apply ran since): nothing applied."""
+
+
 @dataclass(frozen=True)
 class PlannedChange:
     address: str
@@ -273,7 +277,10 @@ class Terraform:
         stream = EventStream(self.logger, total=len(plan.changes), progress=progress)
         code = self._stream(stream, "apply", "-json", "-input=false", str(plan.plan_file))
         if code != 0:
-            raise self._fail("apply", stream.errors)
+            failure = self._fail("apply", stream.errors)
+            if any("Saved plan is stale" in error for error in stream.errors):
+                raise StalePlan(str(failure)) from failure
+            raise failure
         return stream.outputs
 
     def output(self) -> dict[str, Any]:

@@ -43,6 +43,17 @@ def ensure_state_bucket(
         if settings.aws_region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
         s3.create_bucket(**kwargs)
+        # Only a bucket we create is tagged: tagging replaces every tag a user's bucket has.
+        s3.put_bucket_tagging(
+            Bucket=bucket,
+            Tagging={
+                "TagSet": [
+                    {"Key": "Project", "Value": "bootstrap-flows"},
+                    {"Key": "Environment", "Value": settings.environment},
+                    {"Key": "ManagedBy", "Value": "bootstrap-flows"},
+                ]
+            },
+        )
         logger.info("Created state bucket %s", bucket)
 
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
@@ -63,3 +74,22 @@ def ensure_state_bucket(
         },
     )
     return bucket
+
+
+def delete_state_bucket(settings: BootstrapSettings, bucket: str) -> int:
+    """Delete the state bucket with every version of every object (teardown, when asked);
+    return how many versions went. Gone for good: there is no state history after this."""
+    s3 = aws.client(settings, "s3")
+    deleted = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        versions = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if versions:
+            s3.delete_objects(
+                Bucket=bucket,
+                Delete={
+                    "Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
+                },
+            )
+            deleted += len(versions)
+    s3.delete_bucket(Bucket=bucket)
+    return deleted

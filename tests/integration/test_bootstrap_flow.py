@@ -15,11 +15,15 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
     FlowRunFilter,
     FlowRunFilterTags,
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.client.schemas.objects import StateType
+from prefect.exceptions import ObjectNotFound
+from prefect.flow_runs import resume_flow_run
 
 from bootstrap_flows import aws
 from bootstrap_flows.e2e import E2EFailed, run_e2e
@@ -28,6 +32,7 @@ from bootstrap_flows.local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.preflight import PreflightError
 from bootstrap_flows.settings import BootstrapSettings, SettingsError
 from tests.conftest import AUTH_STRING, free_port
+from tests.paused import Running
 
 pytestmark = pytest.mark.slow
 
@@ -262,6 +267,25 @@ def test_bad_input_fails_before_anything_changes(deployed: BootstrapSettings) ->
     assert s3.list_buckets()["Buckets"] == buckets_before
 
 
+def test_a_change_that_replaces_the_vpc_waits_for_approval_and_rejecting_changes_nothing(
+    deployed: BootstrapSettings, first_run: UUID
+) -> None:
+    versions = state_versions(deployed)
+    vpcs = tagged_vpcs(deployed)
+    run = Running(bootstrap, environment="local", overrides={"vpc_cidr": "10.9.0.0/16"})
+    paused = run.paused_run()
+    with get_client(sync_client=True) as client:
+        (form,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["local-platform-approval"]))
+        )
+    assert "**replace**" in str(form.data) and "`cidr_block`" in str(form.data)
+    resume_flow_run(paused, run_input={"approve": False, "comment": "wrong CIDR"})
+    state = run.final()
+    assert (state.type, state.name) == (StateType.CANCELLED, "Rejected")
+    assert state_versions(deployed) == versions
+    assert tagged_vpcs(deployed) == vpcs
+
+
 def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_run: UUID) -> None:
     run_id, state = run_and_wait("teardown/local", timeout=900)
     assert state == "Completed", run_logs(run_id)[-4000:]
@@ -275,6 +299,22 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     roles = aws.client(deployed, "iam").list_roles()["Roles"]
     assert [r["RoleName"] for r in roles if r["RoleName"].startswith("prefect-local")] == []
     assert len(state_versions(deployed)) >= 2  # history of the state is kept
+    # Listed from the emulated account, not taken from Terraform: only the state bucket is left.
+    tagged = aws.client(deployed, "resourcegroupstaggingapi").get_resources(
+        TagFilters=[{"Key": "Environment", "Values": ["local"]}]
+    )["ResourceTagMappingList"]
+    assert [m["ResourceARN"] for m in tagged] == [
+        f"arn:aws:s3:::{deployed.state_bucket_name('123456789012')}"
+    ]
+    definitions = ecs.list_task_definitions(familyPrefix="prefect_", status="ACTIVE")
+    assert definitions["taskDefinitionArns"] == []  # the worker's, deregistered by the drain
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool(deployed.work_pool_name).is_paused
+        with pytest.raises(ObjectNotFound):
+            client.read_deployment_by_name("e2e-test/e2e")
+    (receipt,) = [a for a in run_artifacts(run_id) if a.key == "local-teardown-receipt"]
+    notes = [row["note"] for row in json.loads(str(receipt.data))]
+    assert notes == ["kept: Terraform state history"], receipt.data
 
 
 def test_only_the_configured_environment_is_checked_on_a_schedule(

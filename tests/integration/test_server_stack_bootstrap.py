@@ -9,7 +9,6 @@ stack, and teardown keeps the database until asked to delete it.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,10 +16,6 @@ from uuid import UUID
 
 import asyncpg
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
@@ -29,6 +24,7 @@ from bootstrap_flows.drift.findings import DriftReport
 from bootstrap_flows.drift.flow import drift_check
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.teardown import teardown
+from bootstrap_flows.local.certificate import import_self_signed
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import stacks
 
@@ -38,40 +34,14 @@ ENVIRONMENT = "srv"
 POOL = "srv-pool"
 
 
-def self_signed_certificate(settings: BootstrapSettings, host: str) -> str:
-    """A certificate imported into ACM, as a user with their own certificate would give it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    imported = aws.client(settings, "acm").import_certificate(
-        Certificate=cert.public_bytes(serialization.Encoding.PEM),
-        PrivateKey=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-    return str(imported["CertificateArn"])
-
-
 @pytest.fixture(scope="module")
 def overrides(local_stack: BootstrapSettings) -> dict[str, Any]:
     return {
         "target": "emulator",
         "work_pool_name": POOL,
         "prefect_server": "aws",
-        "server_certificate_arn": self_signed_certificate(local_stack, "prefect.srv.example"),
+        # A certificate of the user's own, imported into ACM.
+        "server_certificate_arn": import_self_signed(local_stack, "prefect.srv.example"),
     }
 
 
@@ -89,8 +59,10 @@ def generated_auth_string(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BOOTSTRAP_PREFECT_API_AUTH_STRING", raising=False)
 
 
-def platform_outputs(settings: BootstrapSettings) -> dict[str, Any]:
-    return stacks.read_outputs(settings, "platform", state_bucket(settings))
+def outputs(settings: BootstrapSettings, stack: str) -> dict[str, Any]:
+    """What `stack` of this test's environment recorded."""
+    settings = settings.model_copy(update={"environment": ENVIRONMENT})
+    return stacks.read_outputs(settings, stack, state_bucket(settings))
 
 
 def state_bucket(settings: BootstrapSettings) -> str:
@@ -100,7 +72,7 @@ def state_bucket(settings: BootstrapSettings) -> str:
 
 
 def stored_auth_string(settings: BootstrapSettings) -> str:
-    secret = platform_outputs(settings)["prefect_api_secret_arn"]
+    secret = outputs(settings, "platform")["prefect_api_secret_arn"]
     value = aws.client(settings, "secretsmanager").get_secret_value(SecretId=secret)
     return str(value["SecretString"])
 
@@ -130,14 +102,14 @@ def test_pool_worker_and_e2e_run_live_on_the_server_stack(
 def test_the_server_keeps_its_data_in_the_database_standing_in_for_rds(
     local_stack: BootstrapSettings, bootstrapped: dict[str, Any]
 ) -> None:
-    outputs = stacks.read_outputs(local_stack, "server", state_bucket(local_stack))
+    server = outputs(local_stack, "server")
     rds = aws.client(local_stack, "rds")
-    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=outputs["db_identifier"])[
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=server["db_identifier"])[
         "DBInstances"
     ]
     assert instance["Endpoint"]["Port"] == local_stack.local_postgres_port
     secret = aws.client(local_stack, "secretsmanager").get_secret_value(
-        SecretId=outputs["db_master_secret_arn"]
+        SecretId=server["db_master_secret_arn"]
     )
     credentials = json.loads(secret["SecretString"])
 
@@ -180,13 +152,13 @@ def test_drift_check_covers_the_server_stack(
 ) -> None:
     state = drift_check(environment=ENVIRONMENT, overrides=overrides, return_state=True)
     assert state.is_completed(), state.message
-    outputs = stacks.read_outputs(local_stack, "server", state_bucket(local_stack))
+    server = outputs(local_stack, "server")
     rds = aws.client(local_stack, "rds")
-    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=outputs["db_identifier"])[
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=server["db_identifier"])[
         "DBInstances"
     ]
     rds.modify_db_instance(
-        DBInstanceIdentifier=outputs["db_identifier"],
+        DBInstanceIdentifier=server["db_identifier"],
         BackupRetentionPeriod=instance["BackupRetentionPeriod"] + 3,
         ApplyImmediately=True,
     )
@@ -203,20 +175,20 @@ def test_drift_check_covers_the_server_stack(
 def test_teardown_keeps_the_database_until_asked(
     local_stack: BootstrapSettings, bootstrapped: dict[str, Any], overrides: dict[str, Any]
 ) -> None:
-    identifier = stacks.read_outputs(local_stack, "server", state_bucket(local_stack))[
-        "db_identifier"
-    ]
+    identifier = outputs(local_stack, "server")["db_identifier"]
     rds = aws.client(local_stack, "rds")
     ec2 = aws.client(local_stack, "ec2")
     environment_vpcs = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
 
-    teardown(environment=ENVIRONMENT, overrides=overrides)
+    teardown(environment=ENVIRONMENT, overrides=overrides, confirm=ENVIRONMENT)
     assert rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"]  # the database lives in it
     balancers = aws.client(local_stack, "elbv2").describe_load_balancers()["LoadBalancers"]
     assert [b for b in balancers if b["LoadBalancerName"] == identifier] == []
 
-    teardown(environment=ENVIRONMENT, overrides=overrides, delete_database=True)
+    teardown(
+        environment=ENVIRONMENT, overrides=overrides, delete_database=True, confirm=ENVIRONMENT
+    )
     assert [
         i
         for i in rds.describe_db_instances()["DBInstances"]

@@ -8,9 +8,9 @@ import pytest
 
 from bootstrap_flows.preflight import (
     PreflightError,
-    check_aws_identity,
+    check_availability_zones,
     check_prefect_api,
-    check_terraform,
+    check_provider_mirror,
 )
 from bootstrap_flows.settings import BootstrapSettings, load_settings
 from tests.conftest import free_port
@@ -40,29 +40,27 @@ def test_unreachable_prefect_api_is_named() -> None:
         check_prefect_api(settings)
 
 
-def test_provider_mirror_without_providers(tmp_path: Path) -> None:
-    with pytest.raises(PreflightError, match="holds no registry.terraform.io/ providers"):
-        check_terraform(load_settings(terraform_provider_mirror=tmp_path))
+# Each refusal, with its message, is a row of the README's "Refused inputs" table and a case of
+# tests/unit/test_refused_inputs.py; here: what preflight accepts.
 
 
-def test_missing_terraform_stacks(tmp_path: Path) -> None:
-    with pytest.raises(PreflightError, match="no Terraform stacks under"):
-        check_terraform(load_settings(terraform_dir=tmp_path))
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws",
+        "registry.terraform.io/hashicorp/aws/terraform-provider-aws_5.100.0_linux_amd64.zip",
+    ],
+    ids=["unpacked", "packed"],
+)
+def test_provider_mirror_in_either_layout(tmp_path: Path, layout: str) -> None:
+    (tmp_path / layout).parent.mkdir(parents=True)
+    (tmp_path / layout).write_bytes(b"")
+    check_provider_mirror(tmp_path, "linux_amd64")
 
 
-def test_missing_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    # No instance-metadata lookups: nothing here may leave this machine.
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with pytest.raises(PreflightError, match="no AWS credentials found: set AWS_PROFILE"):
-        check_aws_identity(remote())
+def test_the_zones_the_network_module_uses() -> None:
+    from moto import mock_aws
+
+    with mock_aws():
+        zones = check_availability_zones(remote(aws_region="eu-west-1", az_count=2))
+    assert zones == ["eu-west-1a", "eu-west-1b"]

@@ -11,6 +11,7 @@ from bootstrap_flows.terraform import server_stack, stacks
 from tests.samples import OUTPUTS
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/r@sha256:" + "a" * 64
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/example"
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +26,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def aws_settings(**overrides: object):  # type: ignore[no-untyped-def]
     return load_settings(
-        environment="prod", prefect_server="aws", server_certificate_arn="arn:cert", **overrides
+        environment="prod",
+        prefect_server="aws",
+        server_certificate_arn=CERTIFICATE_ARN,
+        **overrides,
     )
 
 
@@ -48,7 +52,7 @@ def test_variables_come_from_platform_outputs_and_settings() -> None:
 
 def test_the_emulator_moves_ports_and_leaves_out_what_moto_forgets() -> None:
     settings = load_settings(
-        prefect_server="aws", server_certificate_arn="arn:cert", local_server_port=4311
+        prefect_server="aws", server_certificate_arn=CERTIFICATE_ARN, local_server_port=4311
     )
     variables = server_stack.server_variables(settings, OUTPUTS, IMAGE_URI)
     assert variables["port"] == 4311
@@ -67,7 +71,7 @@ def test_targeting_aims_the_worker_at_the_server() -> None:
 
 
 def test_the_emulator_reaches_the_server_where_its_task_answers() -> None:
-    settings = load_settings(prefect_server="aws", server_certificate_arn="arn:cert")
+    settings = load_settings(prefect_server="aws", server_certificate_arn=CERTIFICATE_ARN)
     aimed = server_stack.targeting(settings, "https://internal-x.elb.amazonaws.com/api")
     assert aimed.prefect_api_url == f"http://127.0.0.1:{settings.local_server_port}/api"
 

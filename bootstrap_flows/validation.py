@@ -1,0 +1,252 @@
+"""Checks of single settings that need more than a type: AWS's and Prefect's own rules, files.
+
+Each is pure and offline (botocore's partition data, Prefect's cron parser, this machine's file
+system), so settings run them while validating: a bad value stops the run before anything talks
+to AWS, instead of half-way through an apply. Each raises ValueError with the reason and the fix;
+settings put the setting's name and environment variable in front.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import botocore
+import botocore.session
+from pydantic import SecretStr, ValidationError
+
+if TYPE_CHECKING:
+    from bootstrap_flows.settings import BootstrapSettings
+
+# The server stack module's own rules (infrastructure/terraform/modules/prefect_server).
+CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/.+$")
+DNS_NAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ROUTE53_ZONE_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+# Its resources are named `<prefix>-<env>-server`, which the module allows up to 28 characters
+# (load balancer and target group names have 32, and add a suffix).
+SERVER_NAME_MAX = 28
+SERVER_MIN_AZS = 2
+
+# A registry host as Docker writes it in an image name: no scheme, no path.
+_REGISTRY_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
+# Docker's reference grammar (distribution/reference), without the rarely used IPv6 hosts.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+# A first part is a registry only with a dot or a port in it, or as `localhost`.
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})+(?::[0-9]+)?|{_LABEL}:[0-9]+|localhost)"
+_IMAGE = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+    r"(?:@sha256:[0-9a-f]{64})?$"
+)
+_PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+LOCAL_PORTS = ("moto", "prefect", "registry", "postgres", "server")
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition botocore's bundled endpoint data knows (no network)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition)
+    )
+
+
+def known_region(region: str) -> str:
+    regions = known_regions()
+    if region in regions:
+        return region
+    close = difflib.get_close_matches(region, sorted(regions), n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    raise ValueError(
+        f"{region!r} is not a region of any AWS partition botocore {botocore.__version__} "
+        f"knows; {guess}If the region is newer than botocore, upgrade boto3"
+    )
+
+
+def cron_expression(expression: str) -> str:
+    """Refuse what Prefect's own schedule model refuses, so `prefect deploy` cannot fail later."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=expression)
+    except ValidationError as exc:
+        reason = str(exc.errors()[0].get("msg", "invalid")).removeprefix("Value error, ")
+        raise ValueError(
+            f"{reason} (Prefect's cron parser); write five fields: minute, hour, day of month, "
+            "month, day of week, e.g. '*/30 * * * *' or '0 3 * * 1'"
+        ) from None
+    return expression
+
+
+def auth_string(secret: SecretStr | None) -> SecretStr | None:
+    """`user:password` as a Prefect server's PREFECT_SERVER_API_AUTH_STRING; never echoed."""
+    if secret is None:
+        return None
+    value = secret.get_secret_value()
+    user, colon, password = value.partition(":")
+    problems = [
+        (not colon, "it has no colon"),
+        (not user, "the user name before the colon is empty"),
+        (not password, "the password after the colon is empty"),
+        (any(char.isspace() for char in value), "it holds whitespace"),
+    ]
+    problem = next((what for found, what in problems if found), "")
+    if problem:
+        raise ValueError(
+            f"not of the form user:password ({problem}; the value is not shown): set it to "
+            "the server's PREFECT_SERVER_API_AUTH_STRING"
+        )
+    return secret
+
+
+def api_key(secret: SecretStr | None) -> SecretStr | None:
+    if secret is None:
+        return None
+    value = secret.get_secret_value()
+    if not value or any(char.isspace() for char in value):
+        raise ValueError(
+            "empty or holds whitespace (the value is not shown): set it to a Prefect Cloud "
+            "API key (pnu_... or pnb_...), or unset it"
+        )
+    return secret
+
+
+def ca_bundle(path: Path | None) -> Path | None:
+    """The image build reads the bundle while Terraform already applies: read it now instead."""
+    if path is None:
+        return None
+    fix = "point it at a PEM file of CA certificates, or unset it"
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ValueError(f"{str(path)!r} {what}: {fix}")
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{str(path)!r} cannot be read ({exc.strerror}): {fix}") from exc
+    if _PEM_CERTIFICATE not in content:
+        raise ValueError(f"{str(path)!r} holds no PEM certificate: {fix}")
+    return path
+
+
+def registry_host(host: str | None) -> str | None:
+    if host is not None and not _REGISTRY_HOST.match(host):
+        raise ValueError(
+            f"{host!r} is not a registry host: give host[:port] without a scheme or path, "
+            "e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com or 127.0.0.1:5000"
+        )
+    return host
+
+
+def image_reference(image: str) -> str:
+    if not _IMAGE.match(image):
+        raise ValueError(
+            f"{image!r} is not a Docker image reference: [registry/]name[:tag][@sha256:digest] "
+            "with a lowercase name, e.g. 'prefecthq/prefect:3.8.8-python3.11'"
+        )
+    return image
+
+
+def certificate_arn(arn: str | None) -> str | None:
+    if arn is not None and not CERTIFICATE_ARN.match(arn):
+        raise ValueError(
+            f"{arn!r} is not an ACM certificate ARN "
+            "(arn:aws:acm:REGION:ACCOUNT:certificate/ID): copy it from the ACM console"
+        )
+    return arn
+
+
+def certificate_region(arn: str) -> str:
+    match = CERTIFICATE_ARN.match(arn)
+    return match.group(1) if match else ""
+
+
+def dns_name(name: str | None) -> str | None:
+    if name is not None and not DNS_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not a lowercase DNS name such as 'prefect.example.com' "
+            "(no scheme, no trailing dot)"
+        )
+    return name
+
+
+def route53_zone_id(zone: str | None) -> str | None:
+    if zone is not None and not ROUTE53_ZONE_ID.match(zone):
+        raise ValueError(
+            f"{zone!r} is not a Route 53 hosted zone ID: 1-32 letters and digits, "
+            "e.g. 'Z0123456789ABC' (without the /hostedzone/ prefix)"
+        )
+    return zone
+
+
+# --- checks across settings (called by the settings model once every field is valid) ---------
+def server_stack(settings: BootstrapSettings) -> None:
+    """What the server stack (prefect_server = "aws") needs before it is planned."""
+    if settings.prefect_api_url or settings.prefect_api_key:
+        given = "prefect_api_url" if settings.prefect_api_url else "prefect_api_key"
+        raise ValueError(
+            f"{given}: with prefect_server=aws the worker talks to the server stack, whose "
+            f"URL and auth string bootstrap makes; unset BOOTSTRAP_{given.upper()} or set "
+            "BOOTSTRAP_PREFECT_SERVER=external"
+        )
+    arn = settings.server_certificate_arn
+    if not arn and not (settings.server_domain_name and settings.server_route53_zone_id):
+        raise ValueError(
+            "server_certificate_arn: the server stack's HTTPS listener needs a certificate: "
+            "set BOOTSTRAP_SERVER_CERTIFICATE_ARN, or BOOTSTRAP_SERVER_DOMAIN_NAME and "
+            "BOOTSTRAP_SERVER_ROUTE53_ZONE_ID for one ACM issues and validates"
+        )
+    region = settings.aws_region
+    if arn and certificate_region(arn) != region:
+        raise ValueError(
+            f"server_certificate_arn: the certificate is in {certificate_region(arn)}, the load "
+            f"balancer in {region}: a load balancer uses certificates of its own region only; "
+            f"import or request one in {region}"
+        )
+    if settings.az_count < SERVER_MIN_AZS:
+        raise ValueError(
+            f"az_count: the server stack needs at least {SERVER_MIN_AZS} (its load balancer and "
+            "database span two availability zones); set BOOTSTRAP_AZ_COUNT=2 or more, or "
+            "BOOTSTRAP_PREFECT_SERVER=external"
+        )
+    name = f"{settings.stack_name}-server"
+    if len(name) > SERVER_NAME_MAX:
+        raise ValueError(
+            f"name_prefix and environment: the server stack's name {name!r} has {len(name)} "
+            f"characters, AWS allows {SERVER_NAME_MAX} (load balancer and target group names); "
+            "shorten BOOTSTRAP_NAME_PREFIX or the environment name"
+        )
+
+
+def external_prefect(settings: BootstrapSettings) -> None:
+    """A worker on real AWS talks to a Prefect of your own: it needs its URL and credential."""
+    if not settings.prefect_api_url:
+        raise ValueError(
+            f"prefect_api_url: required for environment {settings.environment!r}: the URL the "
+            "ECS worker uses to reach Prefect (set BOOTSTRAP_PREFECT_API_URL, or "
+            "BOOTSTRAP_PREFECT_SERVER=aws for a server of the environment's own)"
+        )
+    if not (settings.prefect_api_key or settings.prefect_api_auth_string):
+        raise ValueError(
+            f"prefect_api_key or prefect_api_auth_string: the worker of {settings.environment!r} "
+            "needs one to reach Prefect (set BOOTSTRAP_PREFECT_API_KEY for Prefect Cloud, or "
+            "BOOTSTRAP_PREFECT_API_AUTH_STRING for a self-hosted server)"
+        )
+
+
+def local_ports(settings: BootstrapSettings) -> None:
+    """The embedded default's services share this machine: two on one port cannot both start."""
+    taken: dict[int, str] = {}
+    for service in LOCAL_PORTS:
+        name = f"local_{service}_port"
+        port = int(getattr(settings, name))
+        if port in taken:
+            raise ValueError(
+                f"{taken[port]} and {name} are both {port}: each local service needs a port of "
+                f"its own; set BOOTSTRAP_{name.upper()} to another"
+            )
+        taken[port] = name

@@ -1,0 +1,142 @@
+"""Refused inputs that only a live service can show: the real `bootstrap` flow stops in preflight.
+
+Each case runs `bootstrap` on the embedded default with one bad input and asserts the README
+row's message and that emulated AWS holds no state bucket and no VPC of the environment. A
+stand-in Prefect (a few lines of http.server) answers the way a wrong URL or a wrong password
+does. The other rows of the README's table are in tests/unit/test_refused_inputs.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from bootstrap_flows import aws
+from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.settings import BootstrapSettings
+from tests.conftest import free_port
+from tests.refusals import Key, rows
+
+ENVIRONMENT = "refused"
+SECRET = "s3cr3t"
+
+
+@dataclass(frozen=True)
+class LiveCase:
+    """Overrides and environment of one refused run; `{prefect}` and `{dead}` are filled in."""
+
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    # How the stand-in Prefect answers (/health, everything else); None: no stand-in.
+    prefect: tuple[int, int] | None = None
+
+
+LIVE_CASES: dict[Key, LiveCase] = {
+    ("az_count", "3 in us-west-1, which has 2 zones"): LiveCase(
+        overrides={"aws_region": "us-west-1", "az_count": 3}
+    ),
+    ("aws_endpoint_url", "an emulator that does not answer"): LiveCase(
+        overrides={"aws_endpoint_url": "{dead}"}
+    ),
+    ("prefect_api_url", "a Prefect that does not answer"): LiveCase(
+        overrides={"prefect_api_url": "{dead}/api"}
+    ),
+    ("prefect_api_url", "a server that is not Prefect"): LiveCase(
+        overrides={"prefect_api_url": "{prefect}/api"}, prefect=(404, 404)
+    ),
+    ("prefect_api_auth_string", "a wrong password"): LiveCase(
+        overrides={"prefect_api_url": "{prefect}/api"},
+        env={"BOOTSTRAP_PREFECT_API_AUTH_STRING": f"admin:wrong-{SECRET}"},
+        prefect=(200, 401),
+    ),
+    ("Docker engine", "none answers"): LiveCase(
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    ),
+}
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    answers: tuple[int, int] = (200, 200)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self._answer()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._answer()
+
+    def _answer(self) -> None:
+        health, other = self.answers
+        status = health if self.path.rstrip("/").endswith("/health") else other
+        body = b"true" if status == 200 else b'{"detail": "no"}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextmanager
+def stand_in_prefect(answers: tuple[int, int] | None) -> Iterator[str]:
+    """An HTTP server answering `answers` on 127.0.0.1; yields its URL, stops it afterwards."""
+    if answers is None:
+        yield ""
+        return
+    handler = type("Handler", (_StandIn,), {"answers": answers})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _filled(overrides: Mapping[str, Any], fill: Callable[[str], str]) -> dict[str, Any]:
+    return {name: fill(v) if isinstance(v, str) else v for name, v in overrides.items()}
+
+
+def made_for(settings: BootstrapSettings) -> list[str]:
+    """The environment's state bucket and VPC in emulated AWS, if anything made them."""
+    buckets = aws.client(settings, "s3").list_buckets().get("Buckets", [])
+    vpcs = aws.client(settings, "ec2").describe_vpcs(
+        Filters=[{"Name": "tag:Name", "Values": [f"prefect-{ENVIRONMENT}-vpc"]}]
+    )["Vpcs"]
+    return [b["Name"] for b in buckets if f"-{ENVIRONMENT}-tfstate-" in b["Name"]] + [
+        vpc["VpcId"] for vpc in vpcs
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", list(LIVE_CASES), ids=[f"{i}: {v}" for i, v in LIVE_CASES])
+def test_refused_before_anything_is_created(
+    key: Key, local_stack: BootstrapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bootstrap_flows.flows.bootstrap import bootstrap
+
+    row = rows()[key]
+    case = LIVE_CASES[key]
+    region = str(case.overrides.get("aws_region", local_stack.aws_region))
+    dead = f"http://127.0.0.1:{free_port()}"
+    with stand_in_prefect(case.prefect) as prefect:
+        overrides = _filled(
+            {"target": "emulator", **case.overrides},
+            lambda v: v.replace("{dead}", dead).replace("{prefect}", prefect),
+        )
+        for name, value in case.env.items():
+            monkeypatch.setenv(name, value)
+        with pytest.raises(BootstrapError) as caught:
+            bootstrap(environment=ENVIRONMENT, overrides=overrides)
+    message = str(caught.value)
+    assert row.matches(message), f"README says {row.message!r}; the run said {message!r}"
+    assert SECRET not in message
+    assert made_for(local_stack.model_copy(update={"aws_region": region})) == []

@@ -1,0 +1,352 @@
+"""Every refused input of the README's table: its one message, and nothing created.
+
+Each case runs what bootstrap runs before its first change (the `preflight` task: settings,
+target, Terraform, AWS identity and zones, the Prefect API) against moto in this process, then
+asserts the README row's message and that AWS holds no bucket and no VPC. Rows that need live
+services (a Prefect server, Docker, the emulator) are in tests/integration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import moto.settings
+import pytest
+from moto import mock_aws
+
+from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.flows.stages import preflight
+from tests.integration.test_refused_inputs_live import LIVE_CASES
+from tests.refusals import SETTINGS_HEADER, Key, rows
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+    from mypy_boto3_s3.client import S3Client
+
+# Every secret a case sets holds this, so one check proves no message echoes a secret.
+SECRET = "s3cr3t"
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c"
+AWS_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
+
+Env = Mapping[str, str | None]  # None: the variable is removed
+Prepare = Callable[[Path, pytest.MonkeyPatch], Env]
+
+
+def settings(**values: str | None) -> dict[str, str | None]:
+    """BOOTSTRAP_* variables, as a person sets them in the environment or .env."""
+    return {f"BOOTSTRAP_{name.upper()}": value for name, value in values.items()}
+
+
+# A remote environment with a self-hosted Prefect: every check passes until the case's own.
+REMOTE = settings(
+    prefect_api_url="https://prefect.example.invalid/api",
+    prefect_api_auth_string=f"worker:{SECRET}-baseline",
+)
+# The server stack instead of an external Prefect.
+SERVER = settings(
+    prefect_server="aws",
+    server_certificate_arn=CERTIFICATE_ARN,
+    prefect_api_url=None,
+    prefect_api_auth_string=None,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    env: Env = field(default_factory=dict)
+    environment: str = "dev"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    prepare: Prepare | None = None  # makes files or patches; returns more variables
+
+
+def _path(name: str, make: Callable[[Path], object] | None = None) -> Prepare:
+    """A setting naming a path under the test's directory, made by `make` (or left missing)."""
+    variable = f"BOOTSTRAP_{name.upper()}"
+
+    def prepare(tmp: Path, _: pytest.MonkeyPatch) -> Env:
+        path = tmp / "given"
+        if make is not None:
+            make(path)
+        return {variable: str(path)}
+
+    return prepare
+
+
+def _mirror_for(platform: str) -> Callable[[Path], object]:
+    return lambda path: (path / f"registry.terraform.io/hashicorp/aws/5.100.0/{platform}").mkdir(
+        parents=True
+    )
+
+
+def _terraform(script: str) -> Prepare:
+    """A `terraform` on PATH that runs `script` (nothing else is on PATH)."""
+
+    def prepare(tmp: Path, _: pytest.MonkeyPatch) -> Env:
+        binary = tmp / "bin" / "terraform"
+        binary.parent.mkdir()
+        binary.write_text(f"#!/bin/sh\n{script}\n")
+        binary.chmod(0o755)
+        return {"PATH": str(binary.parent)}
+
+    return prepare
+
+
+def _no_path(tmp: Path, _: pytest.MonkeyPatch) -> Env:
+    return {"PATH": str(tmp)}
+
+
+def _no_aws_credentials(tmp: Path, _: pytest.MonkeyPatch) -> Env:
+    return {
+        **dict.fromkeys(AWS_CREDENTIAL_VARIABLES),
+        "AWS_CONFIG_FILE": str(tmp / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",  # no instance-metadata look-ups from a test
+    }
+
+
+def _aws_rejects_credentials(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    # moto checks every request's key against its IAM, where this one does not exist.
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    return {}
+
+
+CASES: dict[Key, Case] = {
+    # --- names --------------------------------------------------------------------------------
+    ("environment", "-dev"): Case(environment="-dev"),
+    ("environment", "staging-eu-west-1a"): Case(environment="staging-eu-west-1a"),
+    ("name_prefix", "Prefect_Prod"): Case(settings(name_prefix="Prefect_Prod")),
+    ("name_prefix", "acme-platform-prefect"): Case(settings(name_prefix="acme-platform-prefect")),
+    ("work_pool_name", "ECS pool"): Case(settings(work_pool_name="ECS pool")),
+    ("az_counts", '{"az_counts": 2} in overrides'): Case(overrides={"az_counts": 2}),
+    ("target", "localstack"): Case(settings(target="localstack")),
+    # --- region and network ---------------------------------------------------------------------
+    ("aws_region", "mars-1"): Case(settings(aws_region="mars-1")),
+    ("aws_region", "eu-wset-1"): Case(settings(aws_region="eu-wset-1")),
+    ("vpc_cidr", "banana"): Case(settings(vpc_cidr="banana")),
+    ("vpc_cidr", "10.0.0.1/16"): Case(settings(vpc_cidr="10.0.0.1/16")),
+    ("vpc_cidr", "10.0.0.0/8"): Case(settings(vpc_cidr="10.0.0.0/8")),
+    ("az_count", "0"): Case(settings(az_count="0")),
+    ("az_count", "three"): Case(settings(az_count="three")),
+    ("nat_mode", "two"): Case(settings(nat_mode="two")),
+    # --- sizes and waits ------------------------------------------------------------------------
+    ("worker_cpu", "300"): Case(settings(worker_cpu="300")),
+    ("worker_memory", "4096 with worker_cpu=256"): Case(
+        settings(worker_cpu="256", worker_memory="4096")
+    ),
+    ("flow_run_memory", "512 with flow_run_cpu=1024"): Case(
+        settings(flow_run_cpu="1024", flow_run_memory="512")
+    ),
+    ("worker_count", "21"): Case(settings(worker_count="21")),
+    ("e2e_timeout", "10"): Case(settings(e2e_timeout="10")),
+    ("worker_heartbeat_timeout", "5"): Case(settings(worker_heartbeat_timeout="5")),
+    ("log_retention_days", "10"): Case(settings(log_retention_days="10")),
+    # --- the Prefect the worker talks to --------------------------------------------------------
+    ("prefect_api_url", "ftp://prefect.example.com/api"): Case(
+        settings(prefect_api_url="ftp://prefect.example.com/api")
+    ),
+    ("prefect_api_url", "https://prefect.example.com/api /workspaces"): Case(
+        settings(prefect_api_url="https://prefect.example.com/api /workspaces")
+    ),
+    ("prefect_api_url", "unset, environment dev"): Case(settings(prefect_api_url=None)),
+    ("prefect_api_url", "http://127.0.0.1:4200/api, environment dev"): Case(
+        settings(prefect_api_url="http://127.0.0.1:4200/api")
+    ),
+    ("prefect_api_auth_string", "admin-s3cr3t"): Case(
+        settings(prefect_api_auth_string=f"admin-{SECRET}")
+    ),
+    ("prefect_api_auth_string", ":s3cr3t"): Case(settings(prefect_api_auth_string=f":{SECRET}")),
+    ("prefect_api_auth_string", "admin:"): Case(settings(prefect_api_auth_string="admin:")),
+    ("prefect_api_auth_string", "admin: s3cr3t"): Case(
+        settings(prefect_api_auth_string=f"admin: {SECRET}")
+    ),
+    ("prefect_api_auth_string", "unset, and no prefect_api_key, environment dev"): Case(
+        settings(prefect_api_auth_string=None)
+    ),
+    ("prefect_api_key", "(empty)"): Case(
+        settings(prefect_api_key="", prefect_api_auth_string=None)
+    ),
+    ("prefect_api_key", "pnu_s3cr3t with prefect_api_auth_string set"): Case(
+        settings(prefect_api_key=f"pnu_{SECRET}")
+    ),
+    ("prefect_api_key", "pnu_s3cr3t in overrides"): Case(
+        overrides={"prefect_api_key": f"pnu_{SECRET}"}
+    ),
+    # --- the server stack -----------------------------------------------------------------------
+    ("prefect_server", "cloud"): Case(settings(prefect_server="cloud")),
+    ("prefect_api_url", "set, with prefect_server=aws"): Case(
+        {**SERVER, **settings(prefect_api_url="https://prefect.example.com/api")}
+    ),
+    ("prefect_api_key", "set, with prefect_server=aws"): Case(
+        {**SERVER, **settings(prefect_api_key=f"pnu_{SECRET}")}
+    ),
+    ("server_certificate_arn", "unset, with prefect_server=aws"): Case(
+        {**SERVER, **settings(server_certificate_arn=None)}
+    ),
+    ("server_route53_zone_id", "unset, with server_domain_name and no certificate"): Case(
+        {
+            **SERVER,
+            **settings(server_certificate_arn=None, server_domain_name="prefect.example.com"),
+        }
+    ),
+    ("server_certificate_arn", "my-cert"): Case(settings(server_certificate_arn="my-cert")),
+    ("server_certificate_arn", "one of eu-west-1, aws_region us-east-1"): Case(
+        {
+            **SERVER,
+            **settings(server_certificate_arn=CERTIFICATE_ARN.replace("us-east-1", "eu-west-1")),
+        }
+    ),
+    ("server_domain_name", "https://prefect.example.com"): Case(
+        settings(server_domain_name="https://prefect.example.com")
+    ),
+    ("server_route53_zone_id", "/hostedzone/Z0123456789ABC"): Case(
+        settings(server_route53_zone_id="/hostedzone/Z0123456789ABC")
+    ),
+    ("az_count", "1, with prefect_server=aws"): Case({**SERVER, **settings(az_count="1")}),
+    ("name_prefix", "acme-platform, environment staging-eu, with prefect_server=aws"): Case(
+        {**SERVER, **settings(name_prefix="acme-platform")}, environment="staging-eu"
+    ),
+    ("server_allowed_cidrs", '["10.0.0.0/33"]'): Case(
+        settings(server_allowed_cidrs='["10.0.0.0/33"]')
+    ),
+    ("server_start_timeout", "5"): Case(settings(server_start_timeout="5")),
+    # --- Terraform ------------------------------------------------------------------------------
+    ("state_bucket", "Bad_Bucket"): Case(settings(state_bucket="Bad_Bucket")),
+    ("terraform", "not on PATH"): Case(prepare=_no_path),
+    ("terraform", "1.5.7"): Case(
+        prepare=_terraform('echo \'{"terraform_version": "1.5.7", "platform": "linux_amd64"}\'')
+    ),
+    ("terraform", "an install that fails to run"): Case(
+        prepare=_terraform("echo 'cannot load libc' >&2; exit 1")
+    ),
+    ("terraform_provider_mirror", "a path that does not exist"): Case(
+        prepare=_path("terraform_provider_mirror")
+    ),
+    ("terraform_provider_mirror", "an empty directory"): Case(
+        prepare=_path("terraform_provider_mirror", Path.mkdir)
+    ),
+    ("terraform_provider_mirror", "hashicorp/aws for another platform only"): Case(
+        prepare=_path("terraform_provider_mirror", _mirror_for("plan9_mips"))
+    ),
+    ("terraform_dir", "a directory without stacks/"): Case(
+        prepare=_path("terraform_dir", Path.mkdir)
+    ),
+    # --- the worker image -----------------------------------------------------------------------
+    ("worker_base_image", "Prefect:latest"): Case(settings(worker_base_image="Prefect:latest")),
+    ("base_image_fallback", "docker-hub"): Case(settings(base_image_fallback="docker-hub")),
+    ("extra_ca_bundle", "a path that does not exist"): Case(prepare=_path("extra_ca_bundle")),
+    ("extra_ca_bundle", "a directory"): Case(prepare=_path("extra_ca_bundle", Path.mkdir)),
+    ("extra_ca_bundle", "a file with no PEM certificate"): Case(
+        prepare=_path("extra_ca_bundle", lambda path: path.write_text("not a certificate\n"))
+    ),
+    ("registry_host_override", "https://registry.example.com"): Case(
+        settings(registry_host_override="https://registry.example.com")
+    ),
+    # --- drift check ----------------------------------------------------------------------------
+    ("drift_schedule", "every 30 minutes"): Case(settings(drift_schedule="every 30 minutes")),
+    ("drift_schedule", "H * * * *"): Case(settings(drift_schedule="H * * * *")),
+    ("drift_heartbeat_max_age", "10"): Case(settings(drift_heartbeat_max_age="10")),
+    # --- the embedded default and emulators -----------------------------------------------------
+    ("aws_endpoint_url", "http://127.0.0.1:4566, with target=aws"): Case(
+        settings(aws_endpoint_url="http://127.0.0.1:4566")
+    ),
+    ("aws_endpoint_url", "localhost:4566"): Case(
+        settings(target="emulator", aws_endpoint_url="localhost:4566")
+    ),
+    ("local_moto_port", "80"): Case(settings(local_moto_port="80")),
+    ("local_prefect_port", "4566, the moto port"): Case(settings(local_prefect_port="4566")),
+    # --- AWS ------------------------------------------------------------------------------------
+    ("AWS credentials", "none"): Case(prepare=_no_aws_credentials),
+    ("AWS credentials", "a key AWS does not know"): Case(prepare=_aws_rejects_credentials),
+}
+
+
+@dataclass(frozen=True)
+class Aws:
+    """Clients of moto in this process, made once: botocore loads each service model slowly."""
+
+    s3: S3Client
+    ec2: EC2Client
+
+    def created(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """Buckets and non-default VPCs: a refused run must leave none."""
+        monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
+        buckets = [bucket["Name"] for bucket in self.s3.list_buckets()["Buckets"]]
+        vpcs = self.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])
+        return buckets + [vpc["VpcId"] for vpc in vpcs["Vpcs"]]
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[Aws]:
+    """AWS as moto in this process: what preflight reads, and where nothing may appear."""
+    with mock_aws():
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        yield Aws(session.client("s3"), session.client("ec2"))
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Only the case's settings: none of this machine's, a state dir of the test's own."""
+    for name in list(os.environ):
+        if name.startswith("BOOTSTRAP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    for name, value in REMOTE.items():
+        monkeypatch.setenv(name, str(value))
+    return monkeypatch
+
+
+def _apply(monkeypatch: pytest.MonkeyPatch, env: Env) -> None:
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def refuse(case: Case, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Run the preflight task with the case's input; return the message it was refused with."""
+    _apply(monkeypatch, case.env)
+    if case.prepare is not None:
+        _apply(monkeypatch, case.prepare(tmp_path, monkeypatch))
+    with pytest.raises(BootstrapError) as caught:
+        preflight.fn(case.environment, dict(case.overrides), needs_docker=False)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("key", list(CASES), ids=[f"{i}: {v}" for i, v in CASES])
+def test_refused_with_its_message_and_nothing_created(
+    key: Key, aws: Aws, environ: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    row = rows().get(key)
+    assert row is not None, f"README's refused-inputs table has no row for {key}"
+    message = refuse(CASES[key], environ, tmp_path)
+    assert row.matches(message), f"README says {row.message!r}; the run said {message!r}"
+    from_settings = message.startswith(SETTINGS_HEADER)
+    assert from_settings == (row.checked == "settings"), (row.checked, message)
+    assert len(message.splitlines()) == (2 if from_settings else 1), message  # one message
+    assert SECRET not in message
+    assert aws.created(environ) == []
+
+
+def test_every_row_has_one_case_and_every_case_a_row() -> None:
+    table = rows()
+    assert len(table) >= 35
+    assert {key for key, row in table.items() if not row.live} == set(CASES)
+    assert {key for key, row in table.items() if row.live} == set(LIVE_CASES)
+    assert not set(CASES) & set(LIVE_CASES)
