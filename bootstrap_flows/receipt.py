@@ -36,7 +36,28 @@ def _tagged(settings: BootstrapSettings) -> Iterator[Leftover]:
     for page in tagging.get_paginator("get_resources").paginate(TagFilters=filters):
         for mapping in page.get("ResourceTagMappingList", []):
             arn = mapping["ResourceARN"]
-            yield Leftover(service=arn.split(":")[2], resource=arn, note="tagged")
+            if _ecs_inactive(settings, arn):
+                continue
+            tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+            stack = f" (stack {tags['Stack']})" if "Stack" in tags else ""
+            yield Leftover(service=arn.split(":")[2], resource=arn, note=f"tagged{stack}")
+
+
+def _ecs_inactive(settings: BootstrapSettings, arn: str) -> bool:
+    """Whether `arn` is a deleted ECS cluster or service: ECS keeps listing those as INACTIVE
+    for a while (the tagging API with them), though nothing of them runs or costs."""
+    if ":ecs:" not in arn:
+        return False
+    ecs = aws.client(settings, "ecs")
+    resource = arn.split(":", 5)[5]
+    if resource.startswith("cluster/"):
+        clusters = ecs.describe_clusters(clusters=[arn])["clusters"]
+        return all(c.get("status") == "INACTIVE" for c in clusters)
+    if resource.startswith("service/"):
+        cluster = resource.split("/")[1]
+        services = ecs.describe_services(cluster=cluster, services=[arn])["services"]
+        return all(s.get("status") == "INACTIVE" for s in services)
+    return False
 
 
 def _roles(settings: BootstrapSettings) -> Iterator[Leftover]:

@@ -14,8 +14,13 @@ from bootstrap_flows.settings import BootstrapSettings
 class AwsClients:
     """Clients cached per (service, region): secrets and log groups may name another region."""
 
-    def __init__(self, settings: BootstrapSettings) -> None:
+    def __init__(
+        self, settings: BootstrapSettings, credentials: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
+        # boto3 keyword arguments (access key, secret, session token) of a role's credentials;
+        # None: the emulator's own credentials, as the target gives them.
+        self.credentials = dict(credentials or {})
         # Few retries and short timeouts: a pass that fails is simply repeated at the next poll.
         self._config = Config(
             retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=30
@@ -28,7 +33,9 @@ class AwsClients:
             settings = self.settings
             if key[1] != settings.aws_region:
                 settings = settings.model_copy(update={"aws_region": key[1]})
-            self._clients[key] = aws.client(settings, service, config=self._config)
+            self._clients[key] = aws.client(
+                settings, service, config=self._config, **self.credentials
+            )
         return self._clients[key]
 
 

@@ -35,12 +35,11 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows import aws, docker_engine
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients, error_code
+from bootstrap_flows.local.ecs_runtime.clients import AwsClients
 from bootstrap_flows.local.ecs_runtime.emulator import EmulatedEcs, exit_reason
 from bootstrap_flows.local.ecs_runtime.errors import (
     EXPECTED_LAUNCH_ERRORS,
     EcsRuntimeError,
-    LaunchError,
     launch_failure_reason,
 )
 from bootstrap_flows.local.ecs_runtime.events import (
@@ -50,8 +49,10 @@ from bootstrap_flows.local.ecs_runtime.events import (
     stopped_container_event,
 )
 from bootstrap_flows.local.ecs_runtime.executor import DockerExecutor
+from bootstrap_flows.local.ecs_runtime.images import ensure_image
 from bootstrap_flows.local.ecs_runtime.logs import LogShipper
 from bootstrap_flows.local.ecs_runtime.rds_standin import RdsInstance, RdsStandIn, extra_hosts
+from bootstrap_flows.local.ecs_runtime.roles import TaskRoles, execution_role_arn, task_role_arn
 from bootstrap_flows.local.ecs_runtime.secret_values import SecretResolver
 from bootstrap_flows.local.ecs_runtime.services import ServiceBackoff, ServiceReconciler
 from bootstrap_flows.local.ecs_runtime.spec import (
@@ -59,9 +60,6 @@ from bootstrap_flows.local.ecs_runtime.spec import (
     container_spec,
     essential_container,
     local_image_ref,
-    prefers_local_copy,
-    registry_host_of,
-    uses_ecr_credentials,
 )
 from bootstrap_flows.local.ecs_runtime.tasks import ServiceKey, TaskRecord
 from bootstrap_flows.settings import BootstrapSettings
@@ -103,8 +101,7 @@ class EcsRuntime:
         self.clients = AwsClients(settings)
         self.ecs = EmulatedEcs(self.clients.get("ecs"), endpoint)
         self.events = TaskEvents(self.clients.get("events"))
-        self.logs = LogShipper(self.clients)
-        self.secrets = SecretResolver(self.clients)
+        self.roles = TaskRoles(self.clients, settings)
         self.rds = RdsStandIn(self.clients, settings)
         self.executor = DockerExecutor(
             docker_client or docker_engine.ensure_docker(), self.instance
@@ -174,16 +171,20 @@ class EcsRuntime:
         """Pull, read secrets, make the log stream, then run the spec; what fails first is the
         task's stoppedReason."""
         image = local_image_ref(str(container_def["image"]), self.target.registry_host)
-        stop_signal = self._ensure_image(image)
-        secrets = self.secrets.resolve(container_def)
+        arn = str(task["taskArn"])
+        execution_role = execution_role_arn(task, definition)
+        agent = self.roles.agent_clients(execution_role, arn)
+        stop_signal = ensure_image(self.executor, image, self.target.registry_host, agent)
+        secrets = SecretResolver(agent).resolve(container_def)
         databases = self.rds.instances()
-        spec = container_spec(task, definition, secrets, self._facts(databases), stop_signal)
+        facts = self._facts(databases, self._task_credentials(task, definition))
+        spec = container_spec(task, definition, secrets, facts, stop_signal)
         self.rds.prepare(databases[host] for host in spec.extra_hosts)
         if spec.log_target:
-            self.logs.prepare(spec.log_target)
+            LogShipper(agent).prepare(spec.log_target)
         container_id = self.executor.run(spec)
-        arn = str(task["taskArn"])
         record = TaskRecord.started(task, spec, container_id, service, self.events.first_seen(arn))
+        record.execution_role = execution_role
         self.tasks[arn] = record
         logger.info("task %s runs in container %s", arn, spec.name)
         self.events.emit(
@@ -196,30 +197,23 @@ class EcsRuntime:
         )
         return record
 
-    def _facts(self, databases: dict[str, RdsInstance]) -> RuntimeFacts:
+    def _task_credentials(self, task: dict[str, Any], definition: dict[str, Any]) -> dict[str, str]:
+        # A task without a role keeps the emulator's keys (tests' probes); with one, only its own.
+        role = task_role_arn(task, definition)
+        if role is None:
+            return {}
+        return self.roles.assume(role, str(task["taskArn"]), "task").environment()
+
+    def _facts(
+        self, databases: dict[str, RdsInstance], credentials: dict[str, str]
+    ) -> RuntimeFacts:
         return RuntimeFacts(
             instance=self.instance,
             registry_host=self.target.registry_host,
             region=self.settings.aws_region,
-            environment=aws.aws_environment(self.settings),
+            environment=aws.aws_environment(self.settings) | credentials,
             extra_hosts=extra_hosts(databases),
         )
-
-    def _ensure_image(self, ref: str) -> str:
-        """The stop signal of image `ref`, pulled unless a present copy will do."""
-        if prefers_local_copy(ref):
-            found = self.executor.local_stop_signal(ref)
-            if found is not None:
-                return found
-        host = registry_host_of(ref)
-        auth = None
-        if uses_ecr_credentials(host, self.target.registry_host):
-            try:
-                login = aws.ecr_login(self.clients.get("ecr"))
-            except (ClientError, BotoCoreError) as exc:
-                raise LaunchError.cannot_pull(ref, error_code(exc)) from exc
-            auth = {"username": login.user, "password": login.password}
-        return self.executor.pull(ref, auth)
 
     # --- stopping --------------------------------------------------------------------------
 
@@ -268,6 +262,7 @@ class EcsRuntime:
             logger.warning("could not remove container of %s: %s", record.arn, exc.explanation)
         self.tasks.pop(record.arn, None)
         self.events.forget(record.arn)
+        self.roles.forget(record.arn)
         logger.info(
             "task %s stopped (%s: %s)", record.arn, record.stop_code, record.stop_reason or ""
         )
@@ -317,7 +312,8 @@ class EcsRuntime:
         except docker.errors.APIError as exc:
             logger.warning("could not read logs of %s: %s", record.arn, exc.explanation)
             return
-        record.last_log_ns = self.logs.ship(target, raw, record.last_log_ns, record.arn)
+        shipper = LogShipper(self.roles.agent_clients(record.execution_role, record.arn))
+        record.last_log_ns = shipper.ship(target, raw, record.last_log_ns, record.arn)
 
     # --- the loop --------------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ class TaskRecord:
     kill_at: float | None = None
     # True once moto has the task STOPPED (by us, or by whoever called StopTask).
     stopped_in_aws: bool = False
+    # The role the agent's calls for this task (log shipping) are made under; None: the runtime's.
+    execution_role: str | None = None
 
     @property
     def arn(self) -> str:

@@ -1,0 +1,92 @@
+"""A small evaluator of identity policies for one request: Action, Resource and Condition.
+
+No maintained Python evaluator takes a request context (moto's checks no Resource and fails a
+statement on any condition key it does not supply, see shared/environment.md), so this one does
+what our policies use: Allow/Deny, Action/NotAction, Resource/NotResource with `*` and `?`,
+and the condition operators below (with `IfExists`). An explicit Deny wins; otherwise a call
+is allowed if one Allow statement matches it. tests/unit/test_iam_eval.py pins its answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str  # service:Operation
+    resource: str  # the ARN the call addresses, "*" for an action without resource type
+    context: dict[str, str] = field(default_factory=dict)  # condition key -> value
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _glob(pattern: str, value: str, case_sensitive: bool = True) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    flags = 0 if case_sensitive else re.IGNORECASE
+    return re.fullmatch(regex, value, flags | re.DOTALL) is not None
+
+
+OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda want, got: want == got,
+    "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
+    "StringLike": _glob,
+    "ArnEquals": lambda want, got: want == got,
+    "ArnLike": _glob,
+    "Bool": lambda want, got: want.lower() == got.lower(),
+    "NumericEquals": lambda want, got: float(want) == float(got),
+}
+NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+
+
+def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, str]) -> bool:
+    if_exists = operator.endswith("IfExists")
+    base = operator.removesuffix("IfExists")
+    if key not in context:
+        # A missing key fails a condition, except with IfExists or a negated operator.
+        return if_exists or base in NEGATED
+    got = context[key]
+    if base in NEGATED:
+        return not any(OPERATORS[NEGATED[base]](str(w), got) for w in _as_list(wanted))
+    if base not in OPERATORS:
+        raise ValueError(f"condition operator {operator} is not supported by tests/iam_eval.py")
+    return any(OPERATORS[base](str(w), got) for w in _as_list(wanted))
+
+
+def statement_matches(statement: dict[str, Any], request: Request) -> bool:
+    """Whether `statement` applies to `request`: action, resource and every condition."""
+    if "Action" in statement:
+        actions = _as_list(statement["Action"])
+        if not any(_glob(a, request.action, case_sensitive=False) for a in actions):
+            return False
+    elif any(_glob(a, request.action, False) for a in _as_list(statement.get("NotAction", []))):
+        return False
+    if "Resource" in statement:
+        if not any(_glob(r, request.resource) for r in _as_list(statement["Resource"])):
+            return False
+    elif any(_glob(r, request.resource) for r in _as_list(statement.get("NotResource", []))):
+        return False
+    for operator, keys in (statement.get("Condition") or {}).items():
+        for key, wanted in keys.items():
+            if not _condition_holds(operator, key, wanted, request.context):
+                return False
+    return True
+
+
+def decide(documents: list[dict[str, Any]], request: Request) -> bool:
+    """Allowed by these identity policies together: some Allow matches and no Deny does."""
+    statements = [s for doc in documents for s in _as_list(doc.get("Statement", []))]
+    matching = [s for s in statements if statement_matches(s, request)]
+    if any(s.get("Effect") == "Deny" for s in matching):
+        return False
+    return any(s.get("Effect") == "Allow" for s in matching)

@@ -1,0 +1,147 @@
+"""Each task runs with its own role's credentials, and the agent's work is done under the
+execution role: every call the emulator records is attributed to the role that made it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from bootstrap_flows.local.ecs_runtime.roles import ledger_file, read_ledger
+from tests.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
+from tests.iam_eval import decide
+from tests.integration.local.test_ecs_runtime import (  # noqa: F401  (fixtures)
+    Emulated,
+    Runtime,
+    aws,
+    engine,
+    probe_image,
+    runtime,
+    wait_for,
+)
+from tests.servers import moto_server
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        }
+    ],
+}
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path) -> Iterator[str]:
+    """The test's own moto; its recording (request bodies: secret values) stays in tmp_path."""
+    recording = {"MOTO_RECORDER_FILEPATH": str(tmp_path / "moto-recording.jsonl")}
+    with moto_server(tmp_path / "moto.log", managed_policies=True, env=recording) as url:
+        yield url
+
+
+PRINT_KEY = ["python3", "-c", "import os; print('key', os.environ['AWS_ACCESS_KEY_ID'])"]
+
+
+def _roles_secret_and_definition(
+    aws: Emulated,  # noqa: F811
+    endpoint: str,
+    probe_image: str,  # noqa: F811
+) -> tuple[dict[str, str], str, str]:
+    """Two roles, a secret and a task definition naming all three."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    roles = {
+        name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"][
+            "Arn"
+        ]
+        for name in ("probe-execution", "probe-task")
+    }
+    secret = aws.secrets.create_secret(Name="probe-secret", SecretString="s3cr3t-value")["ARN"]
+    aws.logs.create_log_group(logGroupName="probe-roles")
+    definition = aws.ecs.register_task_definition(
+        family="roles",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        executionRoleArn=roles["probe-execution"],
+        taskRoleArn=roles["probe-task"],
+        containerDefinitions=[
+            {
+                "name": "roles",
+                "image": probe_image,
+                "memory": 512,
+                "command": PRINT_KEY,
+                "secrets": [{"name": "SECRET", "valueFrom": secret}],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {"awslogs-group": "probe-roles", "awslogs-stream-prefix": "p"},
+                },
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return roles, secret, definition
+
+
+@pytest.mark.slow
+def test_task_and_agent_calls_are_made_under_their_own_roles(
+    aws: Emulated,  # noqa: F811
+    runtime: Runtime,  # noqa: F811
+    probe_image: str,  # noqa: F811
+    endpoint: str,  # noqa: F811
+) -> None:
+    roles, secret, definition = _roles_secret_and_definition(aws, endpoint, probe_image)
+    start_recording(endpoint)
+    runtime.start()
+    arn = aws.run_task(definition)
+    task = wait_for(lambda: aws.stopped(arn), 60, "the task to run and stop")
+    assert task["stoppedReason"] == "Essential container in task exited (exit code 0)"
+
+    ledger = read_ledger(ledger_file(runtime.settings))
+    issued = {(entry["role"], entry["use"]): key for key, entry in ledger.items()}
+    task_key = issued[(roles["probe-task"], "task")]
+    execution_key = issued[(roles["probe-execution"], "execution")]
+    stream = f"p/roles/{arn.rsplit('/', 1)[-1]}"
+    events = aws.logs.get_log_events(logGroupName="probe-roles", logStreamName=stream)["events"]
+    assert [e["message"] for e in events] == [f"key {task_key}"]  # the container's own key
+
+    by_role = calls_by_role(recorded_calls(endpoint), ledger)
+    agent = {call.iam_action for call in by_role[roles["probe-execution"]]}
+    assert {
+        "secretsmanager:GetSecretValue",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    } <= agent, agent
+    assert execution_key != task_key
+    # Each agent call is allowed by a policy of the iam module's shape, and one missing
+    # statement shows up as a denied call.
+    account = aws.account
+    secrets_and_logs = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret},
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"arn:aws:logs:us-east-1:{account}:log-group:probe-roles:log-stream:*",
+            },
+        ],
+    }
+    requests = [request_of(call, account) for call in by_role[roles["probe-execution"]]]
+    assert [r for r in requests if not decide([secrets_and_logs], r)] == []
+    without_logs = {**secrets_and_logs, "Statement": secrets_and_logs["Statement"][:1]}
+    denied = {r.action for r in requests if not decide([without_logs], r)}
+    assert denied == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    # Nothing the agent does for a task is made with the runtime's own keys.
+    unassumed = {call.iam_action for call in by_role["(unassumed)"]}
+    assert not unassumed & agent, unassumed
