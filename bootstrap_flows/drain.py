@@ -12,17 +12,15 @@ import time
 from collections.abc import Callable
 
 from botocore.exceptions import ClientError
-from prefect.client.schemas.actions import WorkPoolUpdate
 from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterTags,
     WorkPoolFilter,
     WorkPoolFilterName,
 )
-from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, e2e, target_prefect
+from bootstrap_flows import aws, e2e, target_prefect, work_pool
 from bootstrap_flows.image import TAG_LENGTH
 from bootstrap_flows.settings import BootstrapSettings
 
@@ -45,14 +43,7 @@ class Drained(BaseModel):
 
 def pause_pool(settings: BootstrapSettings) -> bool:
     """Stop the pool handing out runs (on the target Prefect); False if it is not there."""
-    with target_prefect.client(settings) as client:
-        try:
-            pool = client.read_work_pool(settings.work_pool_name)
-        except ObjectNotFound:
-            return False
-        if not pool.is_paused:
-            client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(is_paused=True))
-    return True
+    return work_pool.set_paused(settings, True) is not None
 
 
 def delete_deployments(settings: BootstrapSettings) -> list[str]:

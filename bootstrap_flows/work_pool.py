@@ -129,3 +129,17 @@ def ensure_work_pool(
             return "unchanged", template
         client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
         return "updated", template
+
+
+def set_paused(settings: BootstrapSettings, paused: bool) -> bool | None:
+    """Pause or resume the pool on the target Prefect: None when it does not exist, else
+    whether this call changed it."""
+    with target_prefect.client(settings) as client:
+        try:
+            pool = client.read_work_pool(settings.work_pool_name)
+        except ObjectNotFound:
+            return None
+        if pool.is_paused == paused:
+            return False
+        client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(is_paused=paused))
+    return True

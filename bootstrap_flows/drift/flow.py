@@ -17,12 +17,11 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolUpdate
 from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 
-from bootstrap_flows import target_prefect
+from bootstrap_flows import work_pool
 from bootstrap_flows.drift.bookkeeping import record
 from bootstrap_flows.drift.checks import check_image, check_work_pool, check_worker
 from bootstrap_flows.drift.findings import (
@@ -224,14 +223,8 @@ def _check(settings: BootstrapSettings, bucket: str, remediation: str | None = N
 @task(name="resume work pool", cache_policy=NO_CACHE)
 def resume_work_pool(settings: BootstrapSettings) -> bool:
     # The pool lives on the Prefect the worker talks to (the lock check above stays local).
-    with target_prefect.client(settings) as client:
-        try:
-            pool = client.read_work_pool(settings.work_pool_name)
-        except ObjectNotFound:
-            return False
-        if not pool.is_paused:
-            return False
-        client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(is_paused=False))
+    if not work_pool.set_paused(settings, False):
+        return False
     get_run_logger().info("Resumed work pool %s", settings.work_pool_name)
     return True
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from bootstrap_flows import aws
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve
+from bootstrap_flows.terraform import stacks
 
 STACK = "platform"
 
@@ -46,10 +47,7 @@ class PlatformOutputs(BaseModel):
 def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
     """Terraform input variables of the platform stack, from settings. No secrets, ever."""
     target = resolve(settings)
-    return {
-        "environment": settings.environment,
-        "region": settings.aws_region,
-        "name_prefix": settings.name_prefix,
+    return stacks.common_variables(settings) | {
         "vpc_cidr": settings.vpc_cidr,
         "az_count": settings.az_count,
         "nat_mode": settings.nat_mode,

@@ -54,10 +54,7 @@ def server_variables(
 ) -> dict[str, Any]:
     """Terraform input variables of the server stack: platform outputs, the image, settings."""
     target = resolve(settings)
-    return {
-        "environment": settings.environment,
-        "region": settings.aws_region,
-        "name_prefix": settings.name_prefix,
+    return stacks.common_variables(settings) | {
         "vpc_id": platform.vpc_id,
         "vpc_cidr": platform.vpc_cidr,
         "private_subnet_ids": platform.private_subnet_ids,

@@ -15,6 +15,15 @@ from bootstrap_flows.target import resolve
 from bootstrap_flows.terraform.runner import Terraform
 
 
+def common_variables(settings: BootstrapSettings) -> dict[str, Any]:
+    """The variables every stack takes: what it is part of and where."""
+    return {
+        "environment": settings.environment,
+        "region": settings.aws_region,
+        "name_prefix": settings.name_prefix,
+    }
+
+
 def state_key(settings: BootstrapSettings, stack: str) -> str:
     """One state object per stack per environment."""
     return f"{stack}/{settings.environment}.tfstate"

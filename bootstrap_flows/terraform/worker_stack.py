@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.terraform import stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 STACK = "worker"
@@ -31,10 +32,7 @@ def worker_variables(
 ) -> dict[str, Any]:
     """Terraform input variables of the worker stack: platform outputs, the image, settings."""
     target = resolve(settings)
-    return {
-        "environment": settings.environment,
-        "region": settings.aws_region,
-        "name_prefix": settings.name_prefix,
+    return stacks.common_variables(settings) | {
         "cluster_arn": platform.cluster_arn,
         "cluster_name": platform.cluster_name,
         "private_subnet_ids": platform.private_subnet_ids,

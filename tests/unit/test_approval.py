@@ -10,15 +10,7 @@ from bootstrap_flows.approval import describe, destructive, reason_to_ask, repla
 from bootstrap_flows.settings import load_settings
 from bootstrap_flows.terraform.runner import PlannedChange, PlanResult
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BOOTSTRAP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("BOOTSTRAP_ENV_FILE", "/nonexistent")
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def plan(*changes: tuple[str, str]) -> PlanResult:

@@ -7,15 +7,7 @@ import pytest
 from bootstrap_flows.settings import SettingsError, load_settings
 from bootstrap_flows.target import resolve, worker_api_url
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BOOTSTRAP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("BOOTSTRAP_ENV_FILE", "/nonexistent")
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 REMOTE = {"prefect_api_url": "https://api.prefect.cloud/api/accounts/a/workspaces/w"}

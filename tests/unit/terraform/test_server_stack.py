@@ -14,14 +14,7 @@ IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/r@sha256:" + "a" * 64
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/example"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("BOOTSTRAP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("BOOTSTRAP_ENV_FILE", "/nonexistent")
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def aws_settings(**overrides: object):  # type: ignore[no-untyped-def]
