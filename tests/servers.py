@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from bootstrap_flows.local.stack import MOTO_SERVER
 from bootstrap_flows.local.target import MOTO_READY_PATH
 from tests.conftest import free_port
 
@@ -29,7 +30,8 @@ def moto_server(
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            # The embedded default's moto: patched where AWS behaves otherwise.
+            [sys.executable, "-m", MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from bootstrap_flows.drift.diff import UNKNOWN, child_marker, diff_values
 from bootstrap_flows.drift.findings import WHOLE, Finding
-from bootstrap_flows.drift.rules import declared_values, without_tag_mirrors
+from bootstrap_flows.drift.rules import declared_values, mirrored, names_of, without_tag_mirrors
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
@@ -44,6 +44,19 @@ def _top(path: str) -> str:
     return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
+def _deleted(change: dict[str, Any]) -> bool:
+    return "delete" in change.get("actions", []) or change.get("after") is None
+
+
+def deleted_outside(shown: dict[str, Any]) -> list[dict[str, Any]]:
+    """Resources deleted outside Terraform, as they were (a plan's `resource_drift` deletions)."""
+    return [
+        {"address": d["address"], "type": d.get("type", ""), "values": d["change"].get("before")}
+        for d in shown.get("resource_drift") or []
+        if _deleted(d["change"])
+    ]
+
+
 def _drifted(address: str, rows: list[Row], action: str, stack: str) -> list[Finding]:
     return [
         Finding(
@@ -60,7 +73,7 @@ def _drifted(address: str, rows: list[Row], action: str, stack: str) -> list[Fin
 
 
 def _undeclared(
-    resources: list[dict[str, Any]], stack: str
+    resources: list[dict[str, Any]], stack: str, gone: list[dict[str, Any]]
 ) -> tuple[list[Finding], dict[str, set[str]]]:
     """(declared attributes that differ, address -> attributes the rules own).
 
@@ -69,7 +82,7 @@ def _undeclared(
     findings: list[Finding] = []
     owned: dict[str, set[str]] = {}
     for resource in resources:
-        declared, attached = declared_values(resource, resources)
+        declared, attached = declared_values(resource, resources, gone)
         owned[resource["address"]] = attached | set(declared)
         values = resource.get("values") or {}
         sensitive = resource.get("sensitive_values") or {}
@@ -88,13 +101,13 @@ def drift_findings(shown: dict[str, Any], stack: str) -> list[Finding]:
     """Attribute-level drift from a refresh-only plan.
 
     `resource_drift[]` gives what changed since the state was written; attributes Terraform does
-    not manage on their owner (see rules.COMPANIONS, rules.DECLARED) are compared with what the
-    code declares instead, on every resource of the refreshed state.
+    not manage on their owner (see rules.COMPANIONS) are compared with what the code declares
+    instead, on every resource of the refreshed state.
     """
-    findings, owned = _undeclared(state_resources(shown), stack)
+    findings, owned = _undeclared(state_resources(shown), stack, deleted_outside(shown))
     for drifted in shown.get("resource_drift") or []:
         address, change = drifted["address"], drifted["change"]
-        if "delete" in change.get("actions", []) or change.get("after") is None:
+        if _deleted(change):
             findings.append(
                 Finding(
                     kind="drift",
@@ -113,7 +126,7 @@ def drift_findings(shown: dict[str, Any], stack: str) -> list[Finding]:
             before_sensitive=change.get("before_sensitive", False),
             after_sensitive=change.get("after_sensitive", False),
         )
-        skip = owned.get(address, set())
+        skip = owned.get(address, set()) | mirrored(drifted.get("type", ""))
         findings += _drifted(address, [r for r in rows if _top(r[0]) not in skip], "changed", stack)
     return findings
 
@@ -121,25 +134,41 @@ def drift_findings(shown: dict[str, Any], stack: str) -> list[Finding]:
 _REPLACE = (["delete", "create"], ["create", "delete"])
 
 
-def _pending_rows(change: dict[str, Any], action: str) -> list[Row]:
-    rows = [
-        row
-        for row in diff_values(
+def _pending_rows(
+    change: dict[str, Any], action: str, kind: str, gone_names: set[str]
+) -> list[Row]:
+    """What a pending update or replacement is reported as; nothing when it only echoes drift.
+
+    Values computed on apply (ids, revisions) are consequences, not the change: a change of
+    nothing else is reported whole, unless it is an update recomputing a value that names a
+    resource deleted outside Terraform (a route to a NAT gateway deleted by hand): that deletion
+    is the finding. Attributes that restate another's (rules.MIRRORS) are that one's finding.
+    """
+    every = list(
+        diff_values(
             change.get("before"),
             change.get("after"),
             before_sensitive=change.get("before_sensitive", False),
             after_sensitive=change.get("after_sensitive", False),
             after_unknown=change.get("after_unknown", False),
         )
-        # Values computed on apply (ids, revisions) are consequences, not the change.
-        if row[2] != UNKNOWN
-    ]
-    return without_tag_mirrors(rows) or [(WHOLE, "(current)", f"({action})")]
+    )
+    rows = [row for row in every if _top(row[0]) not in mirrored(kind)]
+    if every and not rows:
+        return []
+    known = [row for row in rows if row[2] != UNKNOWN]
+    if known:
+        return without_tag_mirrors(known)
+    before = change.get("before") or {}
+    if action == "update" and any(str(before.get(_top(row[0]))) in gone_names for row in rows):
+        return []
+    return [(WHOLE, "(current)", f"({action})")]
 
 
 def pending_findings(shown: dict[str, Any], stack: str) -> list[Finding]:
     """What a normal plan would change: code or settings not applied (or drift it would undo)."""
     findings: list[Finding] = []
+    gone_names = {name for r in deleted_outside(shown) for name in names_of(r["values"] or {})}
     for change_of in shown.get("resource_changes") or []:
         address, change = change_of["address"], change_of["change"]
         actions = change.get("actions", [])
@@ -171,19 +200,34 @@ def pending_findings(shown: dict[str, Any], stack: str) -> list[Finding]:
                 actual=current,
                 stack=stack,
             )
-            for path, current, wanted in _pending_rows(change, action)
+            for path, current, wanted in _pending_rows(
+                change, action, change_of.get("type", ""), gone_names
+            )
         ]
     return findings
+
+
+def _element(finding: Finding) -> tuple[str, str, str, str] | None:
+    """An element added to or removed from a list, whichever way round the diff saw it.
+
+    A rule added by hand is `ingress[+]` to the refresh (nothing -> rule) and `ingress[-]` to
+    the plan that removes it (rule -> nothing); both say: expected nothing, actually the rule.
+    """
+    if not finding.attribute.endswith(("[+]", "[-]")):
+        return None
+    return (finding.resource, finding.attribute[:-3], finding.expected, finding.actual)
 
 
 def without_drift_echoes(pending: list[Finding], drift: list[Finding]) -> list[Finding]:
     """A normal plan also proposes undoing drift; that is the drift finding, said once."""
     drifted = {(f.resource, f.attribute) for f in drift}
+    elements = {_element(f) for f in drift} - {None}
     gone = {f.resource for f in drift if f.attribute == WHOLE}
     return [
         f
         for f in pending
         if (f.resource, f.attribute) not in drifted
+        and _element(f) not in elements
         and f.resource not in gone
         and not (
             f.attribute.startswith(("tags_all.", "tags_all["))

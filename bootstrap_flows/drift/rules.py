@@ -1,7 +1,7 @@
 """What counts as drift where Terraform's own diff cannot say, and what the user ignores.
 
 - companion resources: attributes made of separate resources (a role's policy attachments);
-- declared values: attributes the code declares empty but leaves unmanaged;
+- mirrors: resources that restate such an attribute whole (a role's exclusive attachments);
 - attached attributes: filled in by AWS while another resource is attached;
 - tag mirrors: `tags_all` repeating `tags`;
 - ignore patterns `<address glob>[:<attribute glob>]`, e.g. `aws_ecs_service.*:desired_count`.
@@ -67,16 +67,17 @@ COMPANIONS: dict[tuple[str, str], _Companion] = {
         "aws_sqs_queue_redrive_policy", "queue_url", lambda c: c["redrive_policy"], False
     ),
 }
-# Attributes the code declares empty but leaves unmanaged (no block at all): the worker security
-# group has no ingress by design (README). Terraform ignores an unconfigured `ingress`, so a rule
-# added by hand is only drift until the next apply writes it into the state; declared here, it
-# stays reported after that. (`ingress = []` in the network module would make Terraform itself
-# remove such a rule.)
-DECLARED: dict[tuple[str, str], Any] = {
-    ("module.network.aws_security_group.worker", "ingress"): [],
+# Resources that restate, whole, a role attribute the companions above judge: a policy attached
+# by hand is the role's `managed_policy_arns[+]` and again this resource's `policy_arns[+]`
+# (and the plan's undo of it). Said once, on the role; these resources exist so that the next
+# apply removes it.
+MIRRORS: dict[str, frozenset[str]] = {
+    "aws_iam_role_policy_attachments_exclusive": frozenset({"policy_arns"}),
+    "aws_iam_role_policies_exclusive": frozenset({"policy_names"}),
 }
 # Attributes AWS fills in when another resource attaches to this one (an EIP used by a NAT
-# gateway gets an association, an interface and a private IP): theirs while that resource exists.
+# gateway gets an association, an interface and a private IP): theirs while that resource exists,
+# or until it was deleted outside Terraform (that deletion is the finding, said once).
 ATTACHED: dict[str, tuple[frozenset[str], tuple[tuple[str, str], ...]]] = {
     "aws_eip": (
         frozenset({"association_id", "network_interface", "private_ip", "private_dns", "instance"}),
@@ -85,8 +86,14 @@ ATTACHED: dict[str, tuple[frozenset[str], tuple[tuple[str, str], ...]]] = {
 }
 
 
-def _names(values: dict[str, Any]) -> set[str]:
+def names_of(values: dict[str, Any]) -> set[str]:
+    """What other resources call this one by: its id, name and ARN."""
     return {str(values[k]) for k in ("id", "name", "arn") if values.get(k)}
+
+
+def mirrored(kind: str) -> frozenset[str]:
+    """The attributes of a resource of type `kind` that only restate another's (see MIRRORS)."""
+    return MIRRORS.get(kind, frozenset())
 
 
 def _references(
@@ -100,27 +107,29 @@ def _references(
 
 
 def declared_values(
-    resource: dict[str, Any], resources: list[dict[str, Any]]
+    resource: dict[str, Any],
+    resources: list[dict[str, Any]],
+    gone: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], set[str]]:
     """(attribute -> what the code declares it to be, attributes owned by attached resources).
 
-    `resources` is every resource of the refreshed state, in `show -json` form.
+    `resources` is every resource of the refreshed state, in `show -json` form; `gone` the ones
+    deleted outside Terraform, as they were before (the refreshed state no longer has them).
     """
     kind, values = resource.get("type", ""), resource.get("values") or {}
-    names = _names(values)
+    names = names_of(values)
     declared: dict[str, Any] = {}
     for (owner, attribute), companion in COMPANIONS.items():
         if owner == kind:
+            # A companion deleted by hand is not counted: its deletion is the finding.
             found = _references(resources, companion.companion_type, companion.link, names)
             elements = [companion.element(v) for v in found]
             declared[attribute] = elements if companion.collection else next(iter(elements), None)
-    for (address, attribute), value in DECLARED.items():
-        if address == resource.get("address"):
-            declared[attribute] = value
     attached: set[str] = set()
     if kind in ATTACHED:
         attributes, by = ATTACHED[kind]
-        if any(_references(resources, other, link, names) for other, link in by):
+        holders = [*resources, *(gone or [])]
+        if any(_references(holders, other, link, names) for other, link in by):
             attached = set(attributes)
     return declared, attached
 

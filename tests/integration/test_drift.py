@@ -2,13 +2,15 @@
 
 One bootstrap, then out-of-band changes made with boto3 and the Prefect client, each checked for
 the finding it must produce; the fixtures chain so the checks run in order: clean -> drifted
-(twice) -> ECR repository deleted -> remediated -> clean again. The pure logic (plan JSON to
-findings, rules, bookkeeping, report) is tested fast in tests/unit/drift.
+(twice) -> ECR repository and NAT gateway deleted -> remediated (every change undone, clean) ->
+clean again. The pure logic (plan JSON to findings, rules, bookkeeping, report) is tested fast
+in tests/unit/drift.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,16 @@ from bootstrap_flows.drift.bookkeeping import EVENT_DETECTED, EVENT_RESOLVED
 from bootstrap_flows.drift.findings import DriftCheckFailed, DriftDetected, DriftReport, Finding
 
 RESOURCE = "bootstrap-flows.environment.local"
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+ROGUE_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+)
+SSH_FROM_ANYWHERE = {
+    "IpProtocol": "tcp",
+    "FromPort": 22,
+    "ToPort": 22,
+    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "rogue ssh"}],
+}
 
 
 @dataclass
@@ -124,6 +136,10 @@ def test_unreachable_aws_is_check_failed_not_drifted(clean: Checked) -> None:
     assert "preflight" in failed.report.errors[0]
 
 
+def role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
 @pytest.fixture(scope="module")
 def drifted(environment: Environment, clean: Checked) -> Checked:
     from prefect.client.orchestration import get_client
@@ -138,22 +154,17 @@ def drifted(environment: Environment, clean: Checked) -> Checked:
         logGroupName=platform.log_group_name, retentionInDays=30
     )
     ec2.authorize_security_group_ingress(
-        GroupId=platform.worker_security_group_id,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "rogue ssh"}],
-            }
-        ],
+        GroupId=platform.worker_security_group_id, IpPermissions=[SSH_FROM_ANYWHERE]
     )
     aws.client(settings, "ecs").update_service(
         cluster=platform.cluster_arn, service=worker.service_name, desiredCount=2
     )
-    aws.client(settings, "iam").attach_role_policy(
-        RoleName=platform.execution_role_arn.rsplit("/", 1)[-1],
-        PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess",
+    iam = aws.client(settings, "iam")
+    iam.attach_role_policy(RoleName=role_name(platform.execution_role_arn), PolicyArn=ADMIN)
+    iam.put_role_policy(
+        RoleName=role_name(platform.worker_task_role_arn),
+        PolicyName="rogue",
+        PolicyDocument=ROGUE_POLICY,
     )
     with get_client(sync_client=True) as client:
         template = client.read_work_pool(settings.work_pool_name).base_job_template
@@ -196,18 +207,26 @@ def test_log_retention_changed(drifted: Checked) -> None:
 
 @pytest.mark.slow
 def test_ingress_rule_added_to_worker_security_group(drifted: Checked) -> None:
-    """Its rules are inline blocks and the config has none: only the refresh-only plan sees it."""
+    """The group owns its (empty) ingress: the refresh sees the rule; the plan that would remove
+    it is the same finding, said once."""
     finding = drifted.has("drift", "aws_security_group.worker", "ingress[+]")
     assert '"from_port":22' in finding.actual and "0.0.0.0/0" in finding.actual
+    assert not [f for f in drifted.report.findings if f.attribute.startswith("ingress[-]")]
 
 
 @pytest.mark.slow
-def test_policy_attached_to_execution_role(drifted: Checked) -> None:
-    """The role's own policy attachments are not drift; one attached by hand is."""
+def test_policies_attached_and_put_on_roles(drifted: Checked) -> None:
+    """The roles' own policies are not drift; ones added by hand are, once each (the roles'
+    exclusive-policy resources restate the same change)."""
     finding = drifted.has("drift", "aws_iam_role.execution", "managed_policy_arns[+]")
-    assert finding.actual == "arn:aws:iam::aws:policy/AdministratorAccess"
-    roles = [f for f in drifted.report.findings if "aws_iam_role." in f.resource]
-    assert roles == [finding]
+    assert finding.actual == ADMIN
+    finding = drifted.has("drift", "aws_iam_role.worker", "inline_policy[+]")
+    assert '"name":"rogue"' in finding.actual
+    iam = {(f.resource, f.attribute) for f in drifted.report.findings if "aws_iam_" in f.resource}
+    assert iam == {
+        ("module.iam.aws_iam_role.execution", "managed_policy_arns[+]"),
+        ("module.iam.aws_iam_role.worker", "inline_policy[+]"),
+    }
 
 
 @pytest.mark.slow
@@ -235,6 +254,7 @@ def test_nothing_benign_is_reported(drifted: Checked) -> None:
         ("drift", "retention_in_days"),
         ("drift", "ingress[+]"),
         ("drift", "managed_policy_arns[+]"),
+        ("drift", "inline_policy[+]"),
         ("drift", "desired_count"),
         ("worker", "desiredCount"),
         ("prefect", "cpu"),
@@ -259,65 +279,89 @@ def test_same_drift_twice_is_one_event(drifted: Checked, drifted_again: Checked)
 
 
 @pytest.fixture(scope="module")
-def repository_deleted(environment: Environment, drifted_again: Checked) -> Checked:
+def deleted(environment: Environment, drifted_again: Checked) -> Checked:
     from bootstrap_flows import aws
 
-    aws.client(environment.settings, "ecr").delete_repository(
-        repositoryName=environment.platform.ecr_repository_name, force=True
+    settings, platform = environment.settings, environment.platform
+    aws.client(settings, "ecr").delete_repository(
+        repositoryName=platform.ecr_repository_name, force=True
     )
+    # AWS disassociates the gateway's EIP (moto 5.2.1 does not; local/moto_server.py does).
+    aws.client(settings, "ec2").delete_nat_gateway(NatGatewayId=platform.nat_gateway_ids[0])
     return check()
 
 
 @pytest.mark.slow
-def test_ecr_repository_deleted(repository_deleted: Checked) -> None:
-    finding = repository_deleted.has("image", "ecr_image.", "imageDigest")
+def test_ecr_repository_deleted(deleted: Checked) -> None:
+    finding = deleted.has("image", "ecr_image.", "imageDigest")
     assert finding.actual == "repository deleted" and finding.expected.startswith("sha256:")
-    finding = repository_deleted.has("drift", "aws_ecr_repository.this", "(resource)")
+    finding = deleted.has("drift", "aws_ecr_repository.this", "(resource)")
     assert finding.action == "deleted"
     # A changed set of findings is news again.
-    assert repository_deleted.report.event == EVENT_DETECTED
+    assert deleted.report.event == EVENT_DETECTED
+
+
+@pytest.mark.slow
+def test_nat_gateway_deleted(deleted: Checked) -> None:
+    finding = deleted.has("drift", "aws_nat_gateway.this[0]", "(resource)")
+    assert finding.action == "deleted"
+    # Its EIP's lost association and the routes a re-apply re-points are that one finding.
+    echoes = [f for f in deleted.report.findings if "aws_eip." in f.resource]
+    echoes += [f for f in deleted.report.findings if "aws_route." in f.resource]
+    assert echoes == []
 
 
 @pytest.fixture(scope="module")
-def remediated(repository_deleted: Checked) -> Checked:
+def remediated(deleted: Checked) -> Checked:
     return check(remediate=True)
 
 
 @pytest.mark.slow
-def test_remediate_reapplies_through_bootstrap(remediated: Checked) -> None:
-    """Bootstrap puts back what it owns; what a normal plan never touches stays reported.
-
-    The worker security group declares no `ingress` and the execution role does not manage its
-    attachments exclusively, so neither the rogue rule nor the extra policy is removed by an
-    apply: the drift check keeps reporting them (declaring `ingress = []` would change this).
-    """
+def test_remediate_repairs_every_change(remediated: Checked) -> None:
+    """Bootstrap puts back everything changed by hand: what it declares and what it owns
+    exclusively (the worker group's ingress, the roles' policies), and re-creates what was
+    deleted; the re-check after it is clean."""
     assert remediated.report.remediation and "bootstrap re-applied" in remediated.report.remediation
-    remaining = {(f.kind, f.attribute) for f in remediated.report.findings}
-    assert remaining == {("drift", "ingress[+]"), ("drift", "managed_policy_arns[+]")}
+    assert (remediated.state_type, remediated.state_name) == ("COMPLETED", "Completed"), (
+        remediated.report.remediation,
+        remediated.report.findings,
+    )
+    assert remediated.report.findings == [] and remediated.report.errors == []
+    assert remediated.report.event == EVENT_RESOLVED
 
 
 @pytest.mark.slow
-def test_clean_again_resolves(environment: Environment, remediated: Checked) -> None:
+def test_changes_by_hand_are_gone_from_aws(environment: Environment, remediated: Checked) -> None:
     from bootstrap_flows import aws
 
     settings, platform = environment.settings, environment.platform
-    aws.client(settings, "ec2").revoke_security_group_ingress(
-        GroupId=platform.worker_security_group_id,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
-    aws.client(settings, "iam").detach_role_policy(
-        RoleName=platform.execution_role_arn.rsplit("/", 1)[-1],
-        PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess",
-    )
-    final = check()
+    ec2, iam = aws.client(settings, "ec2"), aws.client(settings, "iam")
+    [group] = ec2.describe_security_groups(GroupIds=[platform.worker_security_group_id])[
+        "SecurityGroups"
+    ]
+    assert group["IpPermissions"] == []
+    attached = iam.list_attached_role_policies(RoleName=role_name(platform.execution_role_arn))
+    assert ADMIN not in {p["PolicyArn"] for p in attached["AttachedPolicies"]}
+    inline = iam.list_role_policies(RoleName=role_name(platform.worker_task_role_arn))
+    assert inline["PolicyNames"] == ["prefect-ecs-worker"]
+    available = [
+        {"Name": "vpc-id", "Values": [platform.vpc_id]},
+        {"Name": "state", "Values": ["available"]},
+    ]
+    [nat] = ec2.describe_nat_gateways(Filters=available)["NatGateways"]
+    assert nat["NatGatewayAddresses"][0]["AllocationId"]
+
+
+@pytest.fixture(scope="module")
+def clean_again(remediated: Checked) -> Checked:
+    return check()
+
+
+@pytest.mark.slow
+def test_clean_again_after_remediation(remediated: Checked, clean_again: Checked) -> None:
+    final = clean_again
     assert (final.state_type, final.state_name) == ("COMPLETED", "Completed"), final.report.findings
-    assert final.report.event == EVENT_RESOLVED
-    [event] = drift_events([final], wait_for=1)
-    assert event.event == EVENT_RESOLVED
+    assert final.report.findings == [] and final.report.event is None
+    # Resolved once, by the remediating run's re-check; give a second event time to arrive.
+    events = drift_events([remediated, final], wait_for=2, timeout=5)
+    assert [e.event for e in events] == [EVENT_RESOLVED]

@@ -169,3 +169,90 @@ def test_drift_echoes_of_deleted_resources_and_tag_mirrors() -> None:
         finding("aws_vpc.this", "tags_all.Project", "p", "x", kind="pending"),
     ]
     assert without_drift_echoes(pending, drift) == [pending[2]]
+
+
+def test_a_rule_added_by_hand_and_the_plan_removing_it_are_one_finding() -> None:
+    rule = {"from_port": 22, "cidr_blocks": ["0.0.0.0/0"]}
+    shown = {
+        "resource_changes": [
+            {
+                "address": "aws_security_group.worker",
+                "type": "aws_security_group",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"ingress": [rule], "egress": [{"from_port": 443}]},
+                    "after": {"ingress": [], "egress": [{"from_port": 443}]},
+                },
+            }
+        ]
+    }
+    pending = pending_findings(shown, "platform")
+    shown_rule = '{"cidr_blocks":["0.0.0.0/0"],"from_port":22}'
+    assert rows(pending) == {("aws_security_group.worker", "ingress[-]", "(none)", shown_rule)}
+    added = finding("aws_security_group.worker", "ingress[+]", "(none)", shown_rule)
+    assert without_drift_echoes(pending, [added]) == []
+    # Another rule added by hand is not this one's echo.
+    other = finding("aws_security_group.worker", "ingress[+]", "(none)", '{"from_port":23}')
+    assert without_drift_echoes(pending, [other]) == pending
+
+
+def test_pending_consequences_of_a_resource_deleted_by_hand_are_its_finding() -> None:
+    """Re-creating a deleted NAT gateway updates the routes to it (new id): not news."""
+    nat = {"id": "nat-1", "allocation_id": "eipalloc-1"}
+    exclusive = {"role_name": "exec", "policy_arns": ["arn:ours", "arn:by-hand"]}
+    shown = {
+        "resource_drift": [
+            {
+                "address": "aws_nat_gateway.this[0]",
+                "type": "aws_nat_gateway",
+                "change": {"actions": ["delete"], "before": nat, "after": None},
+            }
+        ],
+        "resource_changes": [
+            {
+                "address": "aws_nat_gateway.this[0]",
+                "type": "aws_nat_gateway",
+                "change": {"actions": ["create"], "before": None, "after": {}},
+            },
+            {
+                "address": "aws_route.private_nat[0]",
+                "type": "aws_route",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"nat_gateway_id": "nat-1", "route_table_id": "rtb-1"},
+                    "after": {"nat_gateway_id": None, "route_table_id": "rtb-1"},
+                    "after_unknown": {"nat_gateway_id": True},
+                },
+            },
+            {
+                # The plan's undo of a policy attached by hand: the role's finding.
+                "address": "aws_iam_role_policy_attachments_exclusive.exec",
+                "type": "aws_iam_role_policy_attachments_exclusive",
+                "change": {
+                    "actions": ["update"],
+                    "before": exclusive,
+                    "after": {**exclusive, "policy_arns": ["arn:ours"]},
+                },
+            },
+            {
+                "address": "aws_ecs_service.this",
+                "type": "aws_ecs_service",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"task_definition": "arn:3"},
+                    "after": {"task_definition": None},
+                    "after_unknown": {"task_definition": True},
+                },
+            },
+        ],
+    }
+    pending = pending_findings(shown, "platform")
+    assert rows(pending) == {
+        ("aws_nat_gateway.this[0]", "(resource)", "present", "absent"),
+        # Recomputed from something not deleted by hand: still reported whole.
+        ("aws_ecs_service.this", "(resource)", "(update)", "(current)"),
+    }
+    gone = finding("aws_nat_gateway.this[0]", "(resource)", "exists", "deleted outside Terraform")
+    assert rows(without_drift_echoes(pending, [gone])) == {
+        ("aws_ecs_service.this", "(resource)", "(update)", "(current)")
+    }

@@ -8,6 +8,7 @@ from bootstrap_flows.drift.rules import (
     declared_values,
     ignore_patterns,
     ignored_by,
+    mirrored,
     without_ignored,
     without_tag_mirrors,
 )
@@ -60,7 +61,6 @@ def test_companion_resources_are_not_drift_but_extra_attachments_are() -> None:
 def test_declared_values_hold_after_an_apply_absorbed_the_drift() -> None:
     """After any apply the state holds what was there; Terraform reports no drift at all."""
     role = {"name": "exec", "managed_policy_arns": ["arn:ours", "arn:by-hand"]}
-    group = {"id": "sg-1", "ingress": [{"from_port": 22, "cidr_blocks": ["0.0.0.0/0"]}]}
     shown = plan(
         [],
         [
@@ -70,18 +70,47 @@ def test_declared_values_hold_after_an_apply_absorbed_the_drift() -> None:
                 "aws_iam_role_policy_attachment",
                 {"role": "exec", "policy_arn": "arn:ours"},
             ),
-            in_state("module.network.aws_security_group.worker", "aws_security_group", group),
         ],
     )
     assert rows(drift_findings(shown, "platform")) == {
         ("module.m.aws_iam_role.exec", "managed_policy_arns[+]", "(none)", "arn:by-hand"),
-        (
-            "module.network.aws_security_group.worker",
-            "ingress[+]",
-            "(none)",
-            '{"cidr_blocks":["0.0.0.0/0"],"from_port":22}',
-        ),
     }
+
+
+def test_exclusive_attachments_restate_the_role_and_are_said_once() -> None:
+    """A policy attached by hand drifts the role and its exclusive-attachments resource alike."""
+    role = {"name": "exec", "managed_policy_arns": ["arn:ours", "arn:by-hand"]}
+    exclusive = {"role_name": "exec", "policy_arns": ["arn:ours"]}
+    inline = {"role_name": "exec", "policy_names": ["logs"]}
+    shown = plan(
+        [
+            drift_entry(
+                "module.m.aws_iam_role_policy_attachments_exclusive.exec",
+                "aws_iam_role_policy_attachments_exclusive",
+                exclusive,
+                {**exclusive, "policy_arns": ["arn:ours", "arn:by-hand"]},
+            ),
+            drift_entry(
+                "module.m.aws_iam_role_policies_exclusive.exec",
+                "aws_iam_role_policies_exclusive",
+                inline,
+                {**inline, "policy_names": ["logs", "rogue"]},
+            ),
+        ],
+        [
+            in_state("module.m.aws_iam_role.exec", "aws_iam_role", role),
+            in_state(
+                "module.m.aws_iam_role_policy_attachment.ours",
+                "aws_iam_role_policy_attachment",
+                {"role": "exec", "policy_arn": "arn:ours"},
+            ),
+        ],
+    )
+    assert rows(drift_findings(shown, "platform")) == {
+        ("module.m.aws_iam_role.exec", "managed_policy_arns[+]", "(none)", "arn:by-hand"),
+    }
+    assert mirrored("aws_iam_role_policy_attachments_exclusive") == {"policy_arns"}
+    assert mirrored("aws_iam_role") == frozenset()
 
 
 def test_routes_of_a_route_table_are_its_aws_route_resources() -> None:
@@ -121,6 +150,36 @@ def test_attached_attributes_are_only_aws_s_while_attached() -> None:
     nat = in_state("aws_nat_gateway.nat", "aws_nat_gateway", {"allocation_id": "eipalloc-1"})
     assert "association_id" in declared_values(eip, [eip, nat])[1]
     assert declared_values(eip, [eip])[1] == set()
+    # A NAT gateway deleted by hand took the association with it: its deletion is the finding.
+    assert "association_id" in declared_values(eip, [eip], gone=[nat])[1]
+
+
+def test_a_nat_gateway_deleted_by_hand_is_one_finding() -> None:
+    """AWS disassociates the gateway's EIP; the EIP's changed attributes are not news."""
+    eip = {"id": "eipalloc-1", "association_id": "eipassoc-1", "private_ip": "10.0.0.9"}
+    shown = plan(
+        [
+            drift_entry(
+                "module.m.aws_eip.nat",
+                "aws_eip",
+                eip,
+                {**eip, "association_id": "", "private_ip": ""},
+            ),
+            {
+                "address": "module.m.aws_nat_gateway.this[0]",
+                "type": "aws_nat_gateway",
+                "change": {
+                    "actions": ["delete"],
+                    "before": {"id": "nat-1", "allocation_id": "eipalloc-1"},
+                    "after": None,
+                },
+            },
+        ],
+        [in_state("module.m.aws_eip.nat", "aws_eip", {**eip, "association_id": ""})],
+    )
+    assert rows(drift_findings(shown, "platform")) == {
+        ("module.m.aws_nat_gateway.this[0]", "(resource)", "exists", "deleted outside Terraform")
+    }
 
 
 def test_tags_all_repeating_tags_is_said_once() -> None:

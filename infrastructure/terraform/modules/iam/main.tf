@@ -172,14 +172,22 @@ resource "aws_iam_role" "worker" {
 }
 
 data "aws_iam_policy_document" "worker" {
-  # Task-definition management: RegisterTaskDefinition, DeregisterTaskDefinition,
-  # DescribeTaskDefinition and ListTaskDefinitions do not support resource-level
-  # permissions (the IAM Service Authorization Reference lists no resource type
-  # for them), so "*" is required. Scoped to this region via aws:RequestedRegion.
+  # RegisterTaskDefinition addresses the task definition it creates (the IAM
+  # Service Authorization Reference lists task-definition* for it), so it gets
+  # the account's task definitions in this region, not "*" (parliament's
+  # RESOURCE_STAR, tests/integration/test_iam_policies.py).
+  statement {
+    sid       = "RegisterTaskDefinitions"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = [local.task_definitions_arn]
+  }
+
+  # DeregisterTaskDefinition, DescribeTaskDefinition and ListTaskDefinitions
+  # support no resource-level permissions (no resource type in the reference),
+  # so "*" is required. Scoped to this region via aws:RequestedRegion.
   statement {
     sid = "ManageTaskDefinitions"
     actions = [
-      "ecs:RegisterTaskDefinition",
       "ecs:DeregisterTaskDefinition",
       "ecs:DescribeTaskDefinition",
       "ecs:ListTaskDefinitions",
@@ -303,4 +311,44 @@ resource "aws_iam_role_policy" "worker" {
   name   = "prefect-ecs-worker"
   role   = aws_iam_role.worker.id
   policy = data.aws_iam_policy_document.worker.json
+}
+
+################################################################################
+# Exclusive ownership: each role has exactly the policies above
+################################################################################
+
+# A policy attached to (or put inline on) one of these roles outside Terraform is drift, and
+# the next apply removes it. Each list names the companion resources above, so these run after
+# them and never race them; a policy added here must also be added to its list. Deleting these
+# resources leaves the policies in place (their destroy is a no-op); the roles' own destroy
+# detaches them.
+
+resource "aws_iam_role_policy_attachments_exclusive" "execution" {
+  role_name   = aws_iam_role.execution.name
+  policy_arns = [aws_iam_role_policy_attachment.execution_managed.policy_arn]
+}
+
+resource "aws_iam_role_policies_exclusive" "execution" {
+  role_name    = aws_iam_role.execution.name
+  policy_names = [aws_iam_role_policy.execution.name]
+}
+
+resource "aws_iam_role_policy_attachments_exclusive" "flow_run" {
+  role_name   = aws_iam_role.flow_run.name
+  policy_arns = [for attachment in aws_iam_role_policy_attachment.flow_run_extra : attachment.policy_arn]
+}
+
+resource "aws_iam_role_policies_exclusive" "flow_run" {
+  role_name    = aws_iam_role.flow_run.name
+  policy_names = [aws_iam_role_policy.flow_run.name]
+}
+
+resource "aws_iam_role_policy_attachments_exclusive" "worker" {
+  role_name   = aws_iam_role.worker.name
+  policy_arns = []
+}
+
+resource "aws_iam_role_policies_exclusive" "worker" {
+  role_name    = aws_iam_role.worker.name
+  policy_names = [aws_iam_role_policy.worker.name]
 }

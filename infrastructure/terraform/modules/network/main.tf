@@ -178,7 +178,11 @@ resource "aws_security_group" "worker" {
   description = "Prefect ECS worker and flow-run tasks: egress only, no ingress"
   vpc_id      = aws_vpc.this.id
 
-  # No ingress block at all: nothing needs to connect to the worker.
+  # Nothing connects to the worker. `ingress = []` (not just no block) makes Terraform own the
+  # empty set: a rule added outside Terraform is drift, and the next apply removes it. The
+  # egress blocks own their set the same way. Never add aws_vpc_security_group_*_rule
+  # resources for this group: they would fight over the same rules.
+  ingress = []
 
   egress {
     description = "HTTPS: Prefect API, ECR, CloudWatch Logs, Secrets Manager, ECS, SQS"
@@ -288,6 +292,21 @@ resource "aws_iam_role_policy" "flow_logs" {
   name   = "write-flow-logs"
   role   = aws_iam_role.flow_logs[0].id
   policy = data.aws_iam_policy_document.flow_logs[0].json
+}
+
+# The flow-logs role has exactly its one inline policy and no managed policy (see modules/iam).
+resource "aws_iam_role_policy_attachments_exclusive" "flow_logs" {
+  count = var.enable_flow_logs ? 1 : 0
+
+  role_name   = aws_iam_role.flow_logs[0].name
+  policy_arns = []
+}
+
+resource "aws_iam_role_policies_exclusive" "flow_logs" {
+  count = var.enable_flow_logs ? 1 : 0
+
+  role_name    = aws_iam_role.flow_logs[0].name
+  policy_names = [aws_iam_role_policy.flow_logs[0].name]
 }
 
 resource "aws_flow_log" "this" {
