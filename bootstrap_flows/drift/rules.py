@@ -2,7 +2,7 @@
 
 - companion resources: attributes made of separate resources (a role's policy attachments);
 - mirrors: resources that restate such an attribute whole (a role's exclusive attachments);
-- attached attributes: filled in by AWS while another resource is attached;
+- attached attributes: filled in by AWS while another resource is attached, or derived by it;
 - tag mirrors: `tags_all` repeating `tags`;
 - ignore patterns `<address glob>[:<attribute glob>]`, e.g. `aws_ecs_service.*:desired_count`.
 
@@ -34,6 +34,27 @@ def _route(route: dict[str, Any]) -> dict[str, Any]:
     return element
 
 
+def _security_group_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """An `aws_vpc_security_group_{ingress,egress}_rule` as an element of its group's `ingress`
+    or `egress` attribute (the form AWS reports a group's rules in)."""
+    every_port = rule.get("ip_protocol") == "-1"
+    return {
+        "cidr_blocks": [rule["cidr_ipv4"]] if rule.get("cidr_ipv4") else [],
+        "description": rule.get("description") or "",
+        "from_port": 0 if every_port else rule.get("from_port"),
+        "ipv6_cidr_blocks": [rule["cidr_ipv6"]] if rule.get("cidr_ipv6") else [],
+        "prefix_list_ids": [rule["prefix_list_id"]] if rule.get("prefix_list_id") else [],
+        "protocol": rule.get("ip_protocol"),
+        "security_groups": (
+            [rule["referenced_security_group_id"]]
+            if rule.get("referenced_security_group_id")
+            else []
+        ),
+        "self": False,
+        "to_port": 0 if every_port else rule.get("to_port"),
+    }
+
+
 @dataclass(frozen=True)
 class _Companion:
     """Separate resources that make up an attribute (a role's inline policies are its
@@ -50,6 +71,9 @@ class _Companion:
     link: str
     element: Callable[[dict[str, Any]], Any]
     collection: bool = True
+    # Only where the owner has at least one such companion: a security group's rules are either
+    # separate resources or inline blocks (which Terraform itself diffs), never both.
+    when_present: bool = False
 
 
 COMPANIONS: dict[tuple[str, str], _Companion] = {
@@ -60,6 +84,18 @@ COMPANIONS: dict[tuple[str, str], _Companion] = {
         "aws_iam_role_policy_attachment", "role", lambda c: c["policy_arn"]
     ),
     ("aws_route_table", "route"): _Companion("aws_route", "route_table_id", _route),
+    ("aws_security_group", "ingress"): _Companion(
+        "aws_vpc_security_group_ingress_rule",
+        "security_group_id",
+        _security_group_rule,
+        when_present=True,
+    ),
+    ("aws_security_group", "egress"): _Companion(
+        "aws_vpc_security_group_egress_rule",
+        "security_group_id",
+        _security_group_rule,
+        when_present=True,
+    ),
     ("aws_sqs_queue", "policy"): _Companion(
         "aws_sqs_queue_policy", "queue_url", lambda c: c["policy"], collection=False
     ),
@@ -83,6 +119,15 @@ ATTACHED: dict[str, tuple[frozenset[str], tuple[tuple[str, str], ...]]] = {
         frozenset({"association_id", "network_interface", "private_ip", "private_dns", "instance"}),
         (("aws_nat_gateway", "allocation_id"), ("aws_eip_association", "allocation_id")),
     ),
+}
+
+
+# Attributes AWS derives from other resources or from the clock, never set by the code: a target
+# group's load balancers (the listeners forwarding to it say so), a database's latest restorable
+# time (it moves with every backup).
+DERIVED: dict[str, frozenset[str]] = {
+    "aws_lb_target_group": frozenset({"load_balancer_arns"}),
+    "aws_db_instance": frozenset({"latest_restorable_time"}),
 }
 
 
@@ -123,6 +168,8 @@ def declared_values(
         if owner == kind:
             # A companion deleted by hand is not counted: its deletion is the finding.
             found = _references(resources, companion.companion_type, companion.link, names)
+            if companion.when_present and not found:
+                continue
             elements = [companion.element(v) for v in found]
             declared[attribute] = elements if companion.collection else next(iter(elements), None)
     attached: set[str] = set()
@@ -131,7 +178,7 @@ def declared_values(
         holders = [*resources, *(gone or [])]
         if any(_references(holders, other, link, names) for other, link in by):
             attached = set(attributes)
-    return declared, attached
+    return declared, attached | DERIVED.get(kind, frozenset())
 
 
 def without_tag_mirrors(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

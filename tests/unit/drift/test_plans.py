@@ -8,7 +8,7 @@ from bootstrap_flows.drift.plans import (
     state_resources,
     without_drift_echoes,
 )
-from tests.unit.drift.shown import drift_entry, finding, plan, rows
+from tests.unit.drift.shown import drift_entry, finding, in_state, plan, rows
 
 
 def test_deleted_resources_and_tag_mirrors() -> None:
@@ -256,3 +256,131 @@ def test_pending_consequences_of_a_resource_deleted_by_hand_are_its_finding() ->
     assert rows(without_drift_echoes(pending, [gone])) == {
         ("aws_ecs_service.this", "(resource)", "(update)", "(current)")
     }
+
+
+# The server stack's chained groups as moto reports them after bootstrap (captured): each rule is
+# its own resource, so the group's `ingress`/`egress` fill in after the group was recorded empty.
+_ALB_RULE = {
+    "security_group_id": "sg-alb",
+    "cidr_ipv4": "10.0.0.0/16",
+    "ip_protocol": "tcp",
+    "from_port": 443,
+    "to_port": 443,
+    "description": "HTTPS from 10.0.0.0/16",
+}
+_TO_SERVER = {
+    "security_group_id": "sg-alb",
+    "referenced_security_group_id": "sg-server",
+    "ip_protocol": "tcp",
+    "from_port": 4200,
+    "to_port": 4200,
+    "description": None,
+}
+
+
+def _as_reported(rule: dict[str, object]) -> dict[str, object]:
+    return {
+        "cidr_blocks": [rule["cidr_ipv4"]] if rule.get("cidr_ipv4") else [],
+        "description": rule.get("description") or "",
+        "from_port": rule["from_port"],
+        "ipv6_cidr_blocks": [],
+        "prefix_list_ids": [],
+        "protocol": "tcp",
+        "security_groups": [rule["referenced_security_group_id"]]
+        if rule.get("referenced_security_group_id")
+        else [],
+        "self": False,
+        "to_port": rule["to_port"],
+    }
+
+
+def _alb_group(ingress: list[dict[str, object]]) -> dict[str, object]:
+    return {"id": "sg-alb", "ingress": ingress, "egress": [_as_reported(_TO_SERVER)]}
+
+
+def test_rules_kept_as_separate_resources_are_not_drift_of_their_group() -> None:
+    state = [
+        in_state(
+            "module.s.aws_security_group.alb",
+            "aws_security_group",
+            _alb_group([_as_reported(_ALB_RULE)]),
+        ),
+        in_state(
+            "module.s.aws_vpc_security_group_ingress_rule.https",
+            "aws_vpc_security_group_ingress_rule",
+            _ALB_RULE,
+        ),
+        in_state(
+            "module.s.aws_vpc_security_group_egress_rule.to_server",
+            "aws_vpc_security_group_egress_rule",
+            _TO_SERVER,
+        ),
+        in_state(
+            "module.s.aws_lb_target_group.this",
+            "aws_lb_target_group",
+            {"load_balancer_arns": ["arn:lb"]},
+        ),
+        in_state(
+            "module.s.aws_db_instance.this", "aws_db_instance", {"latest_restorable_time": "t2"}
+        ),
+    ]
+    recorded_empty = {"id": "sg-alb", "ingress": [], "egress": []}
+    shown = plan(
+        [
+            drift_entry(
+                "module.s.aws_security_group.alb",
+                "aws_security_group",
+                recorded_empty,
+                _alb_group([_as_reported(_ALB_RULE)]),
+            ),
+            drift_entry(
+                "module.s.aws_lb_target_group.this",
+                "aws_lb_target_group",
+                {"load_balancer_arns": []},
+                {"load_balancer_arns": ["arn:lb"]},
+            ),
+            drift_entry(
+                "module.s.aws_db_instance.this",
+                "aws_db_instance",
+                {"latest_restorable_time": "t1"},
+                {"latest_restorable_time": "t2"},
+            ),
+        ],
+        state,
+    )
+    assert drift_findings(shown, "server") == []
+
+
+def test_a_rule_added_by_hand_to_such_a_group_is_drift() -> None:
+    rogue = {**_ALB_RULE, "cidr_ipv4": "0.0.0.0/0", "description": "by hand"}
+    state = [
+        in_state(
+            "module.s.aws_security_group.alb",
+            "aws_security_group",
+            _alb_group([_as_reported(_ALB_RULE), _as_reported(rogue)]),
+        ),
+        in_state(
+            "module.s.aws_vpc_security_group_ingress_rule.https",
+            "aws_vpc_security_group_ingress_rule",
+            _ALB_RULE,
+        ),
+        in_state(
+            "module.s.aws_vpc_security_group_egress_rule.to_server",
+            "aws_vpc_security_group_egress_rule",
+            _TO_SERVER,
+        ),
+    ]
+    shown = plan(
+        [
+            drift_entry(
+                "module.s.aws_security_group.alb",
+                "aws_security_group",
+                _alb_group([_as_reported(_ALB_RULE)]),
+                _alb_group([_as_reported(_ALB_RULE), _as_reported(rogue)]),
+            )
+        ],
+        state,
+    )
+    [found] = drift_findings(shown, "server")
+    assert (found.resource, found.attribute) == ("module.s.aws_security_group.alb", "ingress[+]")
+    assert "0.0.0.0/0" in found.actual
