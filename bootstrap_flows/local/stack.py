@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bootstrap_flows import docker_engine
+from bootstrap_flows import crash_detection, docker_engine
 from bootstrap_flows.errors import ServiceError
 from bootstrap_flows.local import database, processes, registry
 from bootstrap_flows.local.ecs_runtime import runtime as ecs_runtime
@@ -32,6 +32,8 @@ SERVICES = ("moto", "registry", "postgres", "prefect", "ecs-runtime", "worker")
 # Seconds each service gets between SIGTERM and SIGKILL.
 GRACE = {"ecs-runtime": 30.0}
 BIN = Path(sys.executable).parent
+# moto's server, patched where a re-apply needs it to behave like AWS (see the module).
+MOTO_SERVER = "bootstrap_flows.local.moto_server"
 
 
 class LocalStackError(ServiceError):
@@ -138,7 +140,7 @@ def _moto(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     port = str(settings.local_moto_port)
     return Service(
         "moto",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", port],
+        [sys.executable, "-m", MOTO_SERVER, "-H", "127.0.0.1", "-p", port],
         ready=lambda: _healthy(f"{settings.local_aws_endpoint}{MOTO_READY_PATH}"),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
@@ -202,7 +204,12 @@ def _ecs_runtime(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     )
 
 
-def _worker(settings: BootstrapSettings, env: dict[str, str]) -> Service:
+def worker_env(settings: BootstrapSettings) -> dict[str, str]:
+    """Environment of a `bootstrap` pool worker: its flow runs heartbeat, so a dead one is seen."""
+    return {**child_env(settings), **crash_detection.worker_environment()}
+
+
+def _worker(settings: BootstrapSettings) -> Service:
     name = worker_name(settings)
     command = [str(BIN / "prefect"), "worker", "start", "--pool", BOOTSTRAP_POOL]
     return Service(
@@ -210,7 +217,7 @@ def _worker(settings: BootstrapSettings, env: dict[str, str]) -> Service:
         [*command, "--type", "process", "--name", name],
         ready=lambda: _worker_polling(settings, name),
         timeout=90,
-        env=env,
+        env=worker_env(settings),
         owns_port=False,
     )
 
@@ -223,10 +230,12 @@ def _registry(settings: BootstrapSettings) -> bool:
     return not was_running
 
 
-def _start_worker(settings: BootstrapSettings, env: dict[str, str]) -> bool:
+def _start_worker(settings: BootstrapSettings) -> bool:
     os.environ["PREFECT_API_URL"] = settings.local_prefect_api_url
     _ensure_bootstrap_pool()
-    return _start(settings, _worker(settings, env))
+    # This stack is the orchestrator: it marks a run whose process died Crashed (see the module).
+    crash_detection.ensure_crash_detection()
+    return _start(settings, _worker(settings))
 
 
 def _steps(settings: BootstrapSettings) -> list[tuple[str, Callable[[], bool]]]:
@@ -238,7 +247,7 @@ def _steps(settings: BootstrapSettings) -> list[tuple[str, Callable[[], bool]]]:
         ("postgres", lambda: start_postgres(settings, env)),
         ("prefect", lambda: _start(settings, _prefect(settings, env))),
         ("ecs-runtime", lambda: _start(settings, _ecs_runtime(settings, env))),
-        ("worker", lambda: _start_worker(settings, env)),
+        ("worker", lambda: _start_worker(settings)),
     ]
 
 

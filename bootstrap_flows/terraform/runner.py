@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,102 @@ class TerraformError(BootstrapError):
 
 class StalePlan(TerraformError):
     """The saved plan no longer matches the state (another apply ran since): nothing applied."""
+
+
+# The summary of Terraform's diagnostic when another process holds the state lock.
+LOCK_ERROR = "Error acquiring the state lock"
+# Go's time.String(): "2006-01-02 15:04:05.999999999 -0700 MST".
+_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})")
+_OPERATIONS = {"OperationTypeApply": "apply", "OperationTypePlan": "plan"}
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Terraform's record of a state lock: the `Lock Info:` block of its lock error."""
+
+    id: str
+    path: str
+    operation: str
+    who: str
+    version: str
+    created: datetime | None
+    backend_error: str
+
+    @property
+    def release_command(self) -> str:
+        """What releases the lock: bootstrap's backend is S3 with `use_lockfile`."""
+        if "S3" in self.backend_error and "/" in self.path:
+            return f"aws s3 rm s3://{self.path}.tflock"
+        # Any other backend: Terraform's own command, from the stack's initialized directory.
+        return f"terraform force-unlock -force {self.id}"
+
+
+def parse_lock_info(text: str) -> LockInfo | None:
+    """The lock named in a "state lock" diagnostic (None for any other error)."""
+    if LOCK_ERROR not in text or "Lock Info:" not in text:
+        return None
+    head, block = text.split("Lock Info:", 1)
+    fields: dict[str, str] = {}
+    for line in block.splitlines():
+        key, colon, value = line.strip().partition(":")
+        if not colon:
+            if fields:
+                break  # the block ends at the first line that is not `Key: value`
+            continue
+        fields[key.strip()] = value.strip()
+    created = _GO_TIME.search(fields.get("Created", ""))
+    return LockInfo(
+        id=fields.get("ID", "?"),
+        path=fields.get("Path", "?"),
+        operation=fields.get("Operation", "?"),
+        who=fields.get("Who", "?"),
+        version=fields.get("Version", "?"),
+        created=(
+            datetime.strptime(" ".join(created.groups()), "%Y-%m-%d %H:%M:%S %z")
+            if created
+            else None
+        ),
+        backend_error=head.split("Error message:", 1)[-1].strip(),
+    )
+
+
+def describe_state_lock(stack: str, lock: LockInfo, now: datetime | None = None) -> str:
+    """Who holds the stack's state lock, why it is most likely stale, how to release it."""
+    operation = _OPERATIONS.get(lock.operation, lock.operation)
+    since = "at an unknown time"
+    if lock.created is not None:
+        age = int(((now or datetime.now(UTC)) - lock.created).total_seconds())
+        ago = f"{age} s" if age < 120 else f"{age // 60} min"
+        since = f"since {lock.created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({ago} ago)"
+    return (
+        f"the {stack} stack's Terraform state {lock.path} is locked: lock {lock.id}, taken by "
+        f"{lock.who} for a terraform {operation} (Terraform {lock.version}) {since}.\n"
+        "It is most likely stale: bootstrap and teardown run Terraform only while they hold the "
+        "environment's lock, and this run holds it, so no other bootstrap or teardown of this "
+        "environment is applying; a run killed in the middle of an apply leaves Terraform's lock "
+        "behind (its flow run shows Crashed).\n"
+        "If no one runs terraform on this state by hand, release the lock with:\n"
+        f"    {lock.release_command}\n"
+        "and run bootstrap again: it plans against the state as it is."
+        + (
+            # Terraform persists the state at most every 20 s during an apply (not tunable lower).
+            " An apply killed after it began creating resources can leave those of its last "
+            '20 s out of the state: if the next apply says one "already exists", or an '
+            "unnamed one (a VPC, a NAT gateway, an Elastic IP) shows up twice, import or "
+            "delete the extra one."
+            if operation == "apply"
+            else ""
+        )
+    )
+
+
+class StateLocked(TerraformError):
+    """The stack's state lock is held by someone else; the message says who and how to free it."""
+
+    def __init__(self, stack: str, lock: LockInfo) -> None:
+        super().__init__(describe_state_lock(stack, lock))
+        self.stack = stack
+        self.lock = lock
 
 
 @dataclass(frozen=True)
@@ -225,6 +323,11 @@ class Terraform:
     def _fail(self, what: str, errors: list[str]) -> TerraformError:
         # The same diagnostic repeats once per resource instance; say it once.
         unique = list(dict.fromkeys(errors))
+        for error in unique:
+            lock = parse_lock_info(error)
+            if lock is not None:
+                # Terraform's own text only suggests `-lock=false`; say who holds it instead.
+                return StateLocked(self.stack_dir.name, lock)
         detail = "\n".join(f"- {e}" for e in unique) or "- (terraform printed no diagnostic)"
         return TerraformError(f"terraform {what} failed for stack {self.stack_dir.name}:\n{detail}")
 

@@ -1,0 +1,344 @@
+"""A bootstrap killed in the middle of its platform apply, and two bootstraps started at once.
+
+The whole process tree of a `bootstrap` pool worker (worker, flow-run process, terraform and its
+provider) is SIGKILLed while Terraform applies the platform, as when a machine or container is
+lost: nobody is left to report the run's end. Then:
+
+- the heartbeat automation marks the killed run Crashed within a bounded time;
+- the next run says who holds the environment's lock and waits the dead holder's lease out,
+  then stops on Terraform's stale state lock with the exact command that releases it;
+- after that command, two bootstraps started at the same moment: one applies, the other waits
+  (saying who holds the lock) and then finds nothing to do; AWS holds exactly what the state
+  records, no duplicates and no orphans.
+
+The tree is killed as soon as Terraform holds its state lock, before the apply has created
+anything. Killed later, what the apply created in its last 20 s is not in the state (Terraform
+persists it at most every 20 s, and not more often on request): the re-run then stops on
+"already exists" for named resources and creates unnamed ones (VPC, NAT gateway, EIP) a second
+time. No lock handling can undo that; the messages say so. Measured, killed 25 s into the first
+apply: the state held nothing, AWS a VPC, NAT gateway, EIP, three roles and two queues; after the
+release the re-run failed on the roles, the API secret, the ECR repository and the log group, and
+had created a second VPC, NAT gateway and EIP.
+
+Killing only the flow-run process would not do: the worker that started it would itself report
+it Crashed. This module therefore runs its own process worker for its own pool (and its own
+environment and ECS pool), so the session's `bootstrap` worker is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.sorting import LogSort
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectAlreadyExists
+
+from bootstrap_flows import aws
+from bootstrap_flows.local import processes
+from bootstrap_flows.local import stack as local_stack
+from bootstrap_flows.locks import holder_variable
+from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.terraform import stacks
+
+pytestmark = pytest.mark.slow
+
+ENVIRONMENT = "crash"
+POOL = "crash-bootstrap"  # a process pool served only by this module's workers
+OVERRIDES = {"target": "emulator", "work_pool_name": "crash-pool"}
+DEPLOYMENT = "bootstrap/crash"
+# The automation's window (3 heartbeats of 30 s) plus the server's trigger evaluation.
+CRASHED_WITHIN_SECONDS = 150
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def descendants(root: int) -> list[int]:
+    """`root` and every process below it (the flow-run process starts its own session)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+@dataclass
+class Worker:
+    settings: BootstrapSettings
+    name: str
+
+    def start(self) -> None:
+        def polling() -> bool:
+            with get_client(sync_client=True) as client:
+                workers = client.read_workers_for_work_pool(POOL)
+            return any(w.name == self.name and w.last_heartbeat_time for w in workers)
+
+        command = [str(local_stack.BIN / "prefect"), "worker", "start", "--pool", POOL]
+        processes.start(
+            self.settings.local_state_dir,
+            self.name,
+            [*command, "--type", "process", "--name", self.name],
+            ready=polling,
+            timeout=90,
+            env=local_stack.worker_env(self.settings),
+            cwd=PROJECT_ROOT,
+        )
+
+    def kill_everything(self) -> list[int]:
+        """SIGKILL the worker and all it started, at once: a lost machine."""
+        pid = processes.running_pid(self.settings.local_state_dir, self.name)
+        assert pid is not None, f"{self.name} is not running"
+        tree = descendants(pid)
+        for each in tree:
+            os.kill(each, signal.SIGKILL)
+        processes.alive(pid)  # reaps it
+        return tree
+
+    def stop(self) -> None:
+        processes.stop(self.settings.local_state_dir, self.name)
+
+
+def logs(run_id: UUID) -> str:
+    """Every log line of a run, oldest first."""
+    lines: list[str] = []
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
+    with get_client(sync_client=True) as client:
+        while page := client.read_logs(
+            log_filter=log_filter, limit=200, offset=len(lines), sort=LogSort.TIMESTAMP_ASC
+        ):
+            lines += [log.message for log in page]
+    return "\n".join(lines)
+
+
+def state_of(run_id: UUID) -> tuple[str, str, str]:
+    """(type, name, message) of a run's state."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+    assert state is not None
+    return state.type.value, state.name or "", state.message or ""
+
+
+def wait_final(run_id: UUID, timeout: float) -> tuple[str, str, str]:
+    deadline = time.monotonic() + timeout
+    while (state := state_of(run_id))[0] not in FINAL:
+        assert time.monotonic() < deadline, f"run {run_id} still {state} after {timeout} s"
+        time.sleep(2)
+    return state
+
+
+def start_run() -> tuple[UUID, str]:
+    flow_run = run_deployment(DEPLOYMENT, timeout=0)
+    return flow_run.id, flow_run.name  # type: ignore[union-attr]
+
+
+def wait_for_platform_apply(run_id: UUID, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+            if any(r.name == "apply platform" and r.state and r.state.is_running() for r in runs):
+                return
+            assert state_of(run_id)[0] not in FINAL, logs(run_id)[-3000:]
+            time.sleep(1)
+    raise AssertionError(f"the platform apply of {run_id} never started")
+
+
+def wait_for_terraform_lock(settings: BootstrapSettings, timeout: float = 60) -> None:
+    """Until `terraform apply` holds the platform's state lock (its provider still starting)."""
+    s3 = aws.client(settings, "s3")
+    bucket, key = settings.state_bucket_name("123456789012"), "platform/crash.tfstate.tflock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
+            return
+        time.sleep(0.3)
+    raise AssertionError("terraform apply never took the platform's state lock")
+
+
+@dataclass
+class Killed:
+    run_id: UUID
+    run_name: str
+    killed_at: float
+    next_run: tuple[UUID, str]
+    worker: Worker
+
+
+@pytest.fixture(scope="module")
+def killed(local_stack: BootstrapSettings) -> Iterator[Killed]:
+    """A bootstrap killed (whole tree) mid platform apply, and the next run, started at once."""
+    settings = local_stack.model_copy(update={"environment": ENVIRONMENT, **OVERRIDES})
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+    entrypoint = "bootstrap_flows/flows/bootstrap.py:bootstrap"
+    Flow.from_source(str(PROJECT_ROOT), entrypoint).deploy(  # type: ignore[union-attr]
+        name=ENVIRONMENT,
+        work_pool_name=POOL,
+        parameters={"environment": ENVIRONMENT, "overrides": OVERRIDES},
+        print_next_steps=False,
+        ignore_warnings=True,
+    )
+    lost = Worker(settings, "crash-worker-lost")
+    lost.start()
+    run_id, run_name = start_run()
+    wait_for_platform_apply(run_id)
+    wait_for_terraform_lock(settings)
+    lost.kill_everything()
+    killed_at = time.monotonic()
+    # The machine comes back: a new worker, and someone runs bootstrap again right away.
+    worker = Worker(settings, "crash-worker")
+    worker.start()
+    try:
+        yield Killed(run_id, run_name, killed_at, start_run(), worker)
+    finally:
+        worker.stop()
+
+
+def test_the_killed_run_is_shown_crashed(killed: Killed) -> None:
+    assert state_of(killed.run_id)[1] == "Running"  # nobody is left to say otherwise
+    kind, name, message = wait_final(killed.run_id, CRASHED_WITHIN_SECONDS)
+    seconds = time.monotonic() - killed.killed_at
+    print(f"killed run Crashed {seconds:.0f} s after the kill")
+    assert (kind, name) == ("CRASHED", "Crashed")
+    assert message.startswith("No heartbeat for 90 s")
+
+
+def test_the_next_run_names_the_dead_holder_then_stops_on_terraforms_lock(
+    killed: Killed, local_stack: BootstrapSettings
+) -> None:
+    run_id, _ = killed.next_run
+    kind, _, _ = wait_final(run_id, 600)
+    text = logs(run_id)
+    print(f"next run ended {time.monotonic() - killed.killed_at:.0f} s after the kill")
+    assert kind == "FAILED", text[-3000:]
+    assert re.search(
+        rf"environment crash is locked by flow run {killed.run_name} \({killed.run_id}, "
+        r"state (Running|Crashed), pid \d+ on \S+\) since .* UTC; waiting \(a holder that died "
+        r"frees it within 75 s\)",
+        text,
+    ), text[-3000:]
+    bucket = local_stack.model_copy(update={"environment": ENVIRONMENT}).state_bucket_name(
+        "123456789012"
+    )
+    command = f"aws s3 rm s3://{bucket}/platform/crash.tfstate.tflock"
+    assert "the platform stack's Terraform state" in text and "is locked: lock " in text
+    assert "no other bootstrap or teardown of this environment is applying" in text
+    assert f"\n    {command}\n" in text, text[-3000:]
+    assert f"the last holder of environment crash's lock, flow run {killed.run_name} " in text
+    # What a person reads, in the report of a `-s` run.
+    print(next(line for line in text.splitlines() if "is locked by flow run" in line))
+    print(text[text.index("the platform stack's Terraform state") :].split("the extra one.")[0])
+
+
+def release(settings: BootstrapSettings, command: str) -> None:
+    """Do what the message says (`aws s3 rm s3://<bucket>/<key>`), with boto3."""
+    bucket, key = command.removeprefix("aws s3 rm s3://").split("/", 1)
+    s3 = aws.client(settings, "s3")
+    s3.head_object(Bucket=bucket, Key=key)  # the lock object the killed apply left
+    s3.delete_object(Bucket=bucket, Key=key)
+
+
+def managed(state: dict[str, Any], kind: str, attribute: str) -> list[str]:
+    return sorted(
+        str(instance["attributes"][attribute])
+        for resource in state.get("resources") or []
+        if resource.get("mode") == "managed" and resource["type"] == kind
+        for instance in resource["instances"]
+    )
+
+
+def in_aws(settings: BootstrapSettings) -> dict[str, list[str]]:
+    """What the emulated account holds for the environment, found by its tags, not by state."""
+    tag: list[Any] = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
+    ec2, iam, sqs = (
+        aws.client(settings, "ec2"),
+        aws.client(settings, "iam"),
+        aws.client(settings, "sqs"),
+    )
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag)["Vpcs"]]
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": vpcs}])["NatGateways"]
+    roles = [
+        r["RoleName"]
+        for r in iam.list_roles()["Roles"]
+        if {"Key": "Environment", "Value": ENVIRONMENT}
+        in iam.list_role_tags(RoleName=r["RoleName"])["Tags"]
+    ]
+    queues = [
+        url
+        for url in sqs.list_queues().get("QueueUrls", [])
+        if sqs.list_queue_tags(QueueUrl=url).get("Tags", {}).get("Environment") == ENVIRONMENT
+    ]
+    return {
+        "aws_vpc": sorted(vpcs),
+        "aws_nat_gateway": sorted(n["NatGatewayId"] for n in nats if n["State"] != "deleted"),
+        "aws_eip": sorted(
+            a["AllocationId"] for a in ec2.describe_addresses(Filters=tag)["Addresses"]
+        ),
+        "aws_iam_role": sorted(roles),
+        "aws_sqs_queue": sorted(queues),
+    }
+
+
+def test_after_the_release_two_runs_at_once_converge_without_duplicates(
+    killed: Killed, local_stack: BootstrapSettings
+) -> None:
+    settings = local_stack.model_copy(update={"environment": ENVIRONMENT, **OVERRIDES})
+    wait_final(killed.next_run[0], 600)
+    command = re.search(r"aws s3 rm s3://[a-z0-9.-]+/[\w./-]+\.tflock", logs(killed.next_run[0]))
+    assert command is not None
+    release(settings, command.group(0))
+
+    started = time.monotonic()
+    runs = [start_run(), start_run()]
+    ends = [wait_final(run_id, 1200) for run_id, _ in runs]
+    print(f"two runs at once: both ended {time.monotonic() - started:.0f} s after their start")
+    texts = [logs(run_id) for run_id, _ in runs]
+    assert [kind for kind, _, _ in ends] == ["COMPLETED", "COMPLETED"], texts[0][-2000:]
+    waited = [
+        i
+        for i, text in enumerate(texts)
+        if f"environment crash is locked by flow run {runs[1 - i][1]} " in text
+    ]
+    assert len(waited) == 1, "exactly one of the two waited for the other"
+    assert "Platform plan has no changes: nothing to apply" in texts[waited[0]]
+    with get_client(sync_client=True) as client:
+        # The last holder removed its record; the dead one's was overwritten by the next holder.
+        assert client.read_variable_by_name(holder_variable(ENVIRONMENT)) is None
+
+    state = stacks.read_state(settings, "platform", settings.state_bucket_name("123456789012"))
+    recorded = {
+        "aws_vpc": managed(state, "aws_vpc", "id"),
+        "aws_nat_gateway": managed(state, "aws_nat_gateway", "id"),
+        "aws_eip": managed(state, "aws_eip", "allocation_id"),
+        "aws_iam_role": managed(state, "aws_iam_role", "name"),
+        "aws_sqs_queue": managed(state, "aws_sqs_queue", "url"),
+    }
+    assert len(recorded["aws_vpc"]) == 1 and len(recorded["aws_nat_gateway"]) == 1
+    assert in_aws(settings) == recorded
