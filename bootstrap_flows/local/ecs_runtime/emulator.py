@@ -8,6 +8,9 @@
 - Exit codes: moto always reports `containers[].exitCode = 0` and has no API to change it, so the
   real code goes into `stoppedReason` ("Essential container in task exited (exit code N)") and
   into the STOPPED event's `containers[].exitCode`, which is what the Prefect observer reads.
+- Stop codes: moto's StopTask keeps only the reason, and DescribeTasks has no `stopCode`; the
+  code (`TaskFailedToStart`, `EssentialContainerExited`, `UserInitiated`, ...) is only in the
+  STOPPED event, which is where the observer looks for it.
 - Service counts: moto sets `runningCount` only from UpdateService, to the new `desiredCount`.
   Once a service's containers all run, the runtime calls UpdateService with the unchanged
   desired count so `runningCount` matches; it cannot lower `runningCount` while a replacement
