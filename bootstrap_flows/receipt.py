@@ -36,27 +36,38 @@ def _tagged(settings: BootstrapSettings) -> Iterator[Leftover]:
     for page in tagging.get_paginator("get_resources").paginate(TagFilters=filters):
         for mapping in page.get("ResourceTagMappingList", []):
             arn = mapping["ResourceARN"]
-            if _ecs_inactive(settings, arn):
+            if _ended(settings, arn):
                 continue
             tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
             stack = f" (stack {tags['Stack']})" if "Stack" in tags else ""
             yield Leftover(service=arn.split(":")[2], resource=arn, note=f"tagged{stack}")
 
 
-def _ecs_inactive(settings: BootstrapSettings, arn: str) -> bool:
-    """Whether `arn` is a deleted ECS cluster or service: ECS keeps listing those as INACTIVE
-    for a while (the tagging API with them), though nothing of them runs or costs."""
-    if ":ecs:" not in arn:
+def _ended(settings: BootstrapSettings, arn: str) -> bool:
+    """Whether `arn` names something deleted that AWS keeps showing for a while (and the tagging
+    API with it), though nothing of it runs or costs: an INACTIVE ECS cluster, service or task
+    definition revision, a STOPPED task, a `deleted` NAT gateway."""
+    service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+    kind, _, name = resource.partition("/")
+    if service == "ec2" and kind == "natgateway":
+        gateways = aws.client(settings, "ec2").describe_nat_gateways(NatGatewayIds=[name])
+        return all(g.get("State") in ("deleting", "deleted") for g in gateways["NatGateways"])
+    if service != "ecs":
         return False
     ecs = aws.client(settings, "ecs")
-    resource = arn.split(":", 5)[5]
-    if resource.startswith("cluster/"):
-        clusters = ecs.describe_clusters(clusters=[arn])["clusters"]
-        return all(c.get("status") == "INACTIVE" for c in clusters)
-    if resource.startswith("service/"):
-        cluster = resource.split("/")[1]
-        services = ecs.describe_services(cluster=cluster, services=[arn])["services"]
-        return all(s.get("status") == "INACTIVE" for s in services)
+    if kind == "cluster":
+        return all(
+            c.get("status") == "INACTIVE" for c in ecs.describe_clusters(clusters=[arn])["clusters"]
+        )
+    if kind == "service":
+        found = ecs.describe_services(cluster=name.split("/")[0], services=[arn])["services"]
+        return all(s.get("status") == "INACTIVE" for s in found)
+    if kind == "task-definition":
+        definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        return definition.get("status") != "ACTIVE"
+    if kind == "task":
+        tasks = ecs.describe_tasks(cluster=name.split("/")[0], tasks=[arn])["tasks"]
+        return all(t.get("lastStatus") == "STOPPED" for t in tasks)
     return False
 
 

@@ -128,6 +128,8 @@ def _destroy_server(run: _Teardown, server: ServerOutputs, delete_database: bool
     if delete_database or not server_stack.holds_database(state):
         if variables["db_deletion_protection"] and server_stack.holds_database(state):
             run.unprotect_database(variables)
+        if variables["db_final_snapshot"] and server_stack.holds_database(state):
+            run.kept[f"{server.db_identifier}-final"] = "kept: the database's final snapshot"
         return run.destroy(server_stack.STACK, variables)
     run.kept[server.db_identifier] = "kept: the server's database (delete_database=true)"
     run.kept[receipt.ANYTHING_ELSE] = "kept: the platform the server's database lives in"

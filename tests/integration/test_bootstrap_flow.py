@@ -25,7 +25,7 @@ from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 
-from bootstrap_flows import aws
+from bootstrap_flows import aws, receipt
 from bootstrap_flows.e2e import E2EFailed, run_e2e
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.local.cli import deploy_all, run_and_wait, summary_headline
@@ -299,23 +299,20 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     roles = aws.client(deployed, "iam").list_roles()["Roles"]
     assert [r["RoleName"] for r in roles if r["RoleName"].startswith("prefect-local")] == []
     assert len(state_versions(deployed)) >= 2  # history of the state is kept
-    # Listed from the emulated account, not taken from Terraform: only the state bucket is left
-    # (ECS is checked above: moto lists deleted clusters and services, as INACTIVE).
-    tagged = aws.client(deployed, "resourcegroupstaggingapi").get_resources(
-        TagFilters=[{"Key": "Environment", "Values": ["local"]}]
-    )["ResourceTagMappingList"]
-    assert [m["ResourceARN"] for m in tagged if ":ecs:" not in m["ResourceARN"]] == [
+    # Listed from the emulated account (tagging API and per service), not taken from Terraform:
+    # only the state bucket is left.
+    assert [item.resource for item in receipt.leftovers(deployed)] == [
         f"arn:aws:s3:::{deployed.state_bucket_name('123456789012')}"
-    ], [(m["ResourceARN"], m.get("Tags")) for m in tagged]
+    ]
     definitions = ecs.list_task_definitions(familyPrefix="prefect_", status="ACTIVE")
     assert definitions["taskDefinitionArns"] == []  # the worker's, deregistered by the drain
     with get_client(sync_client=True) as client:
         assert client.read_work_pool(deployed.work_pool_name).is_paused
         with pytest.raises(ObjectNotFound):
             client.read_deployment_by_name("e2e-test/e2e")
-    (receipt,) = [a for a in run_artifacts(run_id) if a.key == "local-teardown-receipt"]
-    notes = [row["note"] for row in json.loads(str(receipt.data))]
-    assert notes == ["kept: Terraform state history"], receipt.data
+    (listed,) = [a for a in run_artifacts(run_id) if a.key == "local-teardown-receipt"]
+    notes = [row["note"] for row in json.loads(str(listed.data))]
+    assert notes == ["kept: Terraform state history"], listed.data
 
 
 def test_only_the_configured_environment_is_checked_on_a_schedule(

@@ -19,7 +19,7 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
-from bootstrap_flows import aws
+from bootstrap_flows import aws, receipt
 from bootstrap_flows.drift.findings import DriftReport
 from bootstrap_flows.drift.flow import drift_check
 from bootstrap_flows.flows.bootstrap import bootstrap
@@ -197,3 +197,7 @@ def test_teardown_keeps_the_database_until_asked(
     snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=identifier)["DBSnapshots"]
     assert f"{identifier}-final" in [s["DBSnapshotIdentifier"] for s in snapshots]
     assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"] == []
+    # What the account still holds for the environment: the state and the final snapshot.
+    srv = local_stack.model_copy(update={"environment": ENVIRONMENT})
+    left = {item.resource.rsplit(":", 1)[-1] for item in receipt.leftovers(srv)}
+    assert left == {srv.state_bucket_name("123456789012"), f"{identifier}-final"}
