@@ -224,8 +224,10 @@ def push_worker_image(
 @task(name="work pool", cache_policy=NO_CACHE)
 def create_work_pool(settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str) -> str:
     change, _ = work_pool.ensure_work_pool(settings, platform, image_uri)
-    get_run_logger().info("Work pool %s: %s", settings.work_pool_name, change)
-    return change
+    # A pool left paused (teardown's drain pauses it) would hold the e2e run for ever.
+    resumed = ", resumed (it was paused)" if work_pool.set_paused(settings, False) else ""
+    get_run_logger().info("Work pool %s: %s%s", settings.work_pool_name, change, resumed)
+    return change + resumed
 
 
 @task(name="worker online", cache_policy=NO_CACHE)
