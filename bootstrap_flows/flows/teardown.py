@@ -92,6 +92,8 @@ class _Teardown:
     platform: PlatformOutputs | None = None
     drained: drain.Drained | None = None
     kept: dict[str, str] = field(default_factory=dict)
+    # The server's database was kept, and with it the platform it lives in.
+    database_kept: bool = False
 
     def _drain_once(self) -> None:
         if self.drained is None and self.platform is not None:
@@ -131,6 +133,7 @@ def _destroy_server(run: _Teardown, server: ServerOutputs, delete_database: bool
         if variables["db_final_snapshot"] and server_stack.holds_database(state):
             run.kept[f"{server.db_identifier}-final"] = "kept: the database's final snapshot"
         return run.destroy(server_stack.STACK, variables)
+    run.database_kept = True
     run.kept[server.db_identifier] = "kept: the server's database (delete_database=true)"
     run.kept[receipt.ANYTHING_ELSE] = "kept: the platform the server's database lives in"
     targets = server_stack.addresses_besides_database(state)
@@ -154,7 +157,7 @@ def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
         destroyed += run.destroy(worker_stack.STACK, variables)
     if run.platform and recorded_server:
         destroyed += _destroy_server(run, recorded_server, delete_database)
-        if run.kept:
+        if run.database_kept:
             get_run_logger().warning(
                 "Kept the server's database %s and the platform stack it lives in; run "
                 "teardown with delete_database=true to remove them (a final snapshot %s-final "
@@ -200,9 +203,9 @@ def teardown(
             state_backend(settings, report.account_id)
             run = _Teardown(settings, bucket, confirmed=confirm == settings.environment)
             destroyed = _destroy_stacks(run, delete_database)
-            if delete_work_pool and not run.kept and _delete_work_pool(run.settings):
+            if delete_work_pool and not run.database_kept and _delete_work_pool(run.settings):
                 get_run_logger().info("Deleted work pool %s", settings.work_pool_name)
-            if delete_state and not run.kept:
+            if delete_state and not run.database_kept:
                 delete_state_bucket(settings, bucket)
             elif not delete_state:
                 run.kept[f"arn:aws:s3:::{bucket}"] = "kept: Terraform state history"
