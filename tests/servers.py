@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,3 +54,43 @@ def moto_server(
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=15)
+
+
+@contextmanager
+def prefect_server(home: Path, auth_string: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A second Prefect server (SQLite under `home`) with basic auth on; yields its API URL.
+
+    The Prefect a worker talks to when it is not the orchestrator's: its log is `home/server.log`.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    user, _, password = auth_string.partition(":")
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": url,
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_API_AUTH_STRING": auth_string,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    prefect = Path(sys.executable).parent / "prefect"
+    with (home / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (home / "server.log").read_text()[-3000:]
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", auth=(user, password), timeout=2).is_success:
+                    break
+            time.sleep(0.5)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -23,10 +23,8 @@ every other one under the state directory) must not hold it.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -35,7 +33,6 @@ from pathlib import Path
 
 import docker
 import docker.errors
-import httpx
 import pytest
 
 from bootstrap_flows import aws
@@ -43,8 +40,8 @@ from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.local.ecs_runtime.spec import CLUSTER_LABEL
 from bootstrap_flows.settings import BootstrapSettings, load_settings
-from tests.conftest import free_port
 from tests.leak_search import Hit, Scanner, encodings, no_hits, reader
+from tests.servers import prefect_server
 
 pytestmark = pytest.mark.slow
 
@@ -74,48 +71,12 @@ def scanner() -> Scanner:
     return Scanner(encodings(CANARY_PASSWORD))
 
 
-@contextlib.contextmanager
-def target_server(home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Prefect server whose basic-auth string is the canary: the Prefect the worker uses."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    auth = ("worker", CANARY_PASSWORD)
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": url,
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_API_AUTH_STRING": CANARY,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    with (home / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (home / "server.log").read_text()[-3000:]
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", auth=auth, timeout=2).is_success:
-                    break
-            time.sleep(0.5)
-        yield url, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def leak(
     local_stack: BootstrapSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Leak]:
     home = tmp_path_factory.mktemp("leak-target-prefect")
-    with target_server(home) as (url, process):
+    with prefect_server(home, CANARY) as (url, process):
         # Secrets by environment, never by parameters (Prefect stores those in clear); only
         # while bootstrap runs, so nothing the searches start inherits the canary.
         with pytest.MonkeyPatch.context() as patch:

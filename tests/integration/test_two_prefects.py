@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolUpdate
@@ -39,7 +36,7 @@ from bootstrap_flows.drift.flow import drift_check
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.preflight import PreflightError
 from bootstrap_flows.settings import BootstrapSettings
-from tests.conftest import free_port
+from tests.servers import prefect_server
 
 pytestmark = pytest.mark.slow
 
@@ -64,41 +61,9 @@ def target_server(
 ) -> Iterator[Server]:
     """A second Prefect server with basic auth on: the Prefect the worker talks to."""
     home = tmp_path_factory.mktemp("target-prefect")
-    port = free_port()
     auth = f"admin:{secrets.token_hex(12)}"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        "PREFECT_SERVER_API_AUTH_STRING": auth,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    with (home / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}/api", auth)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (home / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(
-                    f"{server.url}/health", auth=tuple(auth.split(":")), timeout=2
-                ).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with prefect_server(home, auth) as (url, _):
+        yield Server(url, auth)
 
 
 @pytest.fixture
