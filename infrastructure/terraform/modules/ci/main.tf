@@ -1,0 +1,140 @@
+data "aws_partition" "current" {}
+
+locals {
+  # GitHub's OIDC issuer; IAM names its condition keys after it (<issuer>:aud, <issuer>:sub).
+  issuer = "token.actions.githubusercontent.com"
+  # What aws-actions/configure-aws-credentials asks GitHub to put in the token's `aud`.
+  audience = "sts.${data.aws_partition.current.dns_suffix}"
+  # The token's `sub` for a job of a push to that branch. A job that names a GitHub
+  # `environment:` gets `repo:<owner>/<repo>:environment:<name>` instead and is refused.
+  subject = "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"
+
+  oidc_provider_arn = (
+    var.oidc_provider_arn != null ? var.oidc_provider_arn : aws_iam_openid_connect_provider.github[0].arn
+  )
+}
+
+################################################################################
+# GitHub Actions as an OIDC identity provider (at most one per URL in an account)
+################################################################################
+
+resource "aws_iam_openid_connect_provider" "github" {
+  count = var.oidc_provider_arn == null ? 1 : 0
+
+  url            = "https://${local.issuer}"
+  client_id_list = [local.audience]
+  # No thumbprint_list: IAM verifies GitHub's certificate with its own trusted CAs.
+
+  tags = var.tags
+}
+
+################################################################################
+# The CI role: assumable only by workflow runs of one repository on one branch
+################################################################################
+
+data "aws_iam_policy_document" "trust" {
+  statement {
+    sid     = "GitHubActionsOfOneBranch"
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.oidc_provider_arn]
+    }
+
+    # StringEquals, never StringLike: no pattern can widen the trust to other repositories,
+    # branches, tags or pull requests.
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer}:aud"
+      values   = [local.audience]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer}:sub"
+      values   = [local.subject]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name                 = var.name
+  description          = "GitHub Actions of ${var.github_repository}, branch ${var.github_branch}: push flow images and code"
+  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  max_session_duration = var.max_session_duration
+  permissions_boundary = var.permissions_boundary_arn
+
+  tags = var.tags
+}
+
+# Nothing for `prefect deploy` itself: it talks to the Prefect API only, with the credentials
+# the workflow takes from the repository's secrets.
+data "aws_iam_policy_document" "permissions" {
+  # `docker login` to ECR (aws-actions/amazon-ecr-login): the action has no resource type,
+  # so "*" is the only resource it takes; the token alone opens no repository.
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  # `docker build` of an image FROM the worker image, which lives in this repository.
+  statement {
+    sid = "EcrPullWorkerImage"
+    actions = [
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+
+  # `docker push` of the flow's image: which layers exist, upload the missing ones, tag the
+  # manifest.
+  statement {
+    sid = "EcrPushFlowImage"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:CompleteLayerUpload",
+      "ecr:InitiateLayerUpload",
+      "ecr:PutImage",
+      "ecr:UploadLayerPart",
+    ]
+    resources = [var.ecr_repository_arn]
+  }
+
+  # `aws s3 sync` / `ls` of the code bucket (what is already there).
+  statement {
+    sid       = "ListCodeBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [var.code_bucket_arn]
+  }
+
+  # prefect-aws's push_to_s3 step in `prefect deploy` (PutObject, multipart uploads
+  # included), and reading back what was pushed.
+  statement {
+    sid = "ReadWriteFlowCode"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = ["${var.code_bucket_arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "push-flow-images-and-code"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.permissions.json
+}
+
+# Exactly this policy: one attached or put inline by hand is drift, removed by the next apply.
+resource "aws_iam_role_policy_attachments_exclusive" "this" {
+  role_name   = aws_iam_role.this.name
+  policy_arns = []
+}
+
+resource "aws_iam_role_policies_exclusive" "this" {
+  role_name    = aws_iam_role.this.name
+  policy_names = [aws_iam_role_policy.this.name]
+}
