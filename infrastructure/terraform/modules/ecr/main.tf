@@ -33,9 +33,23 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
-        # A rule with tagStatus "any" must have the highest rulePriority.
+        # Images built FROM the worker image for users' flows (examples/github-actions pushes
+        # `flows-<sha>`) get their own count: without it, enough flow pushes would expire the
+        # worker image the service runs. An image matched here is never seen by the rule below.
         rulePriority = 2
-        description  = "Keep only the last ${var.keep_last_images} images"
+        description  = "Keep only the last ${var.keep_last_flow_images} flow images (tags flows-*)"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = [var.flow_image_tag_prefix]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.keep_last_flow_images
+        }
+        action = { type = "expire" }
+      },
+      {
+        # A rule with tagStatus "any" must have the highest rulePriority.
+        rulePriority = 3
+        description  = "Keep only the last ${var.keep_last_images} other images (the worker image)"
         selection = {
           tagStatus   = "any"
           countType   = "imageCountMoreThan"

@@ -41,6 +41,28 @@ variable "keep_last_images" {
   }
 }
 
+variable "keep_last_flow_images" {
+  description = "Number of most recent flow images (tags starting with flow_image_tag_prefix) kept; counted apart from the worker image."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.keep_last_flow_images >= 1 && var.keep_last_flow_images <= 10000 && floor(var.keep_last_flow_images) == var.keep_last_flow_images
+    error_message = "keep_last_flow_images must be an integer between 1 and 10000."
+  }
+}
+
+variable "flow_image_tag_prefix" {
+  description = "Tag prefix of images built FROM the worker image for users' flows (examples/github-actions pushes flows-<sha>)."
+  type        = string
+  default     = "flows-"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,64}$", var.flow_image_tag_prefix))
+    error_message = "flow_image_tag_prefix must be 1-64 letters, digits, '_', '.' or '-'."
+  }
+}
+
 variable "untagged_expiry_days" {
   description = "Untagged images are expired this many days after push."
   type        = number
