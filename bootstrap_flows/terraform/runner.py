@@ -120,9 +120,8 @@ def describe_state_lock(stack: str, lock: LockInfo, now: datetime | None = None)
         + (
             # Terraform persists the state at most every 20 s during an apply (not tunable lower).
             " An apply killed after it began creating resources can leave those of its last "
-            '20 s out of the state: if the next apply says one "already exists", or an '
-            "unnamed one (a VPC, a NAT gateway, an Elastic IP) shows up twice, import or "
-            "delete the extra one."
+            "20 s out of the state: the next bootstrap finds them in AWS and imports them "
+            "(`Adopting <address> <- <id>` in its log) instead of creating them twice."
             if operation == "apply"
             else ""
         )
@@ -249,6 +248,11 @@ class EventStream:
             self.progress(self.done, max(self.total, self.done))
 
 
+Adopt = Callable[["Terraform", PlanResult, Callable[[Path], PlanResult]], PlanResult]
+"""Given a plan and a way to plan again from another configuration directory, the plan to use
+(terraform/adoption.py: one that imports what AWS holds and the state does not record)."""
+
+
 class Terraform:
     """One root stack in one environment: its own data dir, var file and backend."""
 
@@ -259,11 +263,13 @@ class Terraform:
         env: dict[str, str] | None = None,
         provider_mirror: Path | None = None,
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+        adopt: Adopt | None = None,
     ) -> None:
         if shutil.which("terraform") is None:
             raise TerraformError("terraform is not on PATH; install Terraform >= 1.6")
         self.stack_dir = stack_dir
         self.work_dir = work_dir
+        self.adopt = adopt
         self.logger = logger or logging.getLogger(__name__)
         work_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
@@ -292,18 +298,18 @@ class Terraform:
     def plan_file(self) -> Path:
         return self.work_dir / "stack.tfplan"
 
-    def _args(self, *args: str) -> list[str]:
-        return ["terraform", f"-chdir={self.stack_dir}", *args]
+    def _args(self, *args: str, config_dir: Path | None = None) -> list[str]:
+        return ["terraform", f"-chdir={config_dir or self.stack_dir}", *args]
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self._args(*args), env=self.env, capture_output=True, text=True, check=False
         )
 
-    def _stream(self, stream: EventStream, *args: str) -> int:
+    def _stream(self, stream: EventStream, *args: str, config_dir: Path | None = None) -> int:
         """Run a `-json` command, feeding each event to `stream` as it arrives."""
         with subprocess.Popen(
-            self._args(*args),
+            self._args(*args, config_dir=config_dir),
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -351,7 +357,6 @@ class Terraform:
         lock: bool = True,
         targets: Sequence[str] = (),
     ) -> PlanResult:
-        stream = EventStream(self.logger)
         args = ["plan", "-json", "-input=false", "-detailed-exitcode", f"-out={self.plan_file}"]
         if var_file is not None:
             args.append(f"-var-file={var_file}")
@@ -363,7 +368,16 @@ class Terraform:
             args.append("-lock=false")
         # Only to leave some resources out on purpose (teardown keeping a database).
         args += [f"-target={address}" for address in targets]
-        code = self._stream(stream, *args)
+        plan = self._plan(args)
+        if self.adopt is not None and lock and not (destroy or refresh_only or targets):
+            # Only a plan made under the state lock to be applied may take over what a killed
+            # apply left in AWS but not in the state (a reader such as drift-check takes no lock).
+            plan = self.adopt(self, plan, lambda config_dir: self._plan(args, config_dir))
+        return plan
+
+    def _plan(self, args: list[str], config_dir: Path | None = None) -> PlanResult:
+        stream = EventStream(self.logger)
+        code = self._stream(stream, *args, config_dir=config_dir)
         if code not in (0, 2):
             raise self._fail("plan", stream.errors)
         return PlanResult(self.plan_file, stream.changes, stream.drift, stream.counts)

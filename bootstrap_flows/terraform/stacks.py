@@ -12,7 +12,9 @@ from botocore.exceptions import ClientError
 from bootstrap_flows import aws
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve
-from bootstrap_flows.terraform.runner import Terraform
+from bootstrap_flows.terraform import adoption
+from bootstrap_flows.terraform.adoption_aws import AwsLookup
+from bootstrap_flows.terraform.runner import Adopt, Terraform
 
 
 def common_variables(settings: BootstrapSettings) -> dict[str, Any]:
@@ -69,7 +71,14 @@ def stack_terraform(
         env=aws.aws_environment(settings),
         provider_mirror=settings.terraform_provider_mirror,
         logger=logger,
+        adopt=adopter(settings),
     )
+
+
+def adopter(settings: BootstrapSettings) -> Adopt:
+    """Adoption (terraform/adoption.py) with lookups in this environment's AWS."""
+    lookup = AwsLookup(settings)
+    return lambda terraform, plan, replan: adoption.adopt(terraform, plan, replan, lookup)
 
 
 def open_stack(

@@ -2,23 +2,23 @@
 
 The whole process tree of a `bootstrap` pool worker (worker, flow-run process, terraform and its
 provider) is SIGKILLed while Terraform applies the platform, as when a machine or container is
-lost: nobody is left to report the run's end. Then:
+lost: nobody is left to report the run's end. It is killed once the apply has created resources
+(a VPC and an IAM role exist in AWS) that its state does not record yet: Terraform persists the
+state at most every 20 s, so what an apply created in its last seconds is in AWS only. Then:
 
 - the heartbeat automation marks the killed run Crashed within a bounded time;
 - the next run says who holds the environment's lock and waits the dead holder's lease out,
   then stops on Terraform's stale state lock with the exact command that releases it;
-- after that command, two bootstraps started at the same moment: one applies, the other waits
-  (saying who holds the lock) and then finds nothing to do; AWS holds exactly what the state
-  records, no duplicates and no orphans.
+- after that command, two bootstraps started at the same moment: one adopts what the killed
+  apply left outside the state (it logs `Adopting <address> <- <id>` for each and plans them as
+  imports) and completes; the other waits (saying who holds the lock) and then finds nothing to
+  do; AWS holds exactly what the state records: one VPC, NAT gateway, Elastic IP, API secret,
+  log group and ECR repository, the roles and queues once each, no duplicates and no orphans.
 
-The tree is killed as soon as Terraform holds its state lock, before the apply has created
-anything. Killed later, what the apply created in its last 20 s is not in the state (Terraform
-persists it at most every 20 s, and not more often on request): the re-run then stops on
-"already exists" for named resources and creates unnamed ones (VPC, NAT gateway, EIP) a second
-time. No lock handling can undo that; the messages say so. Measured, killed 25 s into the first
-apply: the state held nothing, AWS a VPC, NAT gateway, EIP, three roles and two queues; after the
-release the re-run failed on the roles, the API secret, the ECR repository and the log group, and
-had created a second VPC, NAT gateway and EIP.
+Before adoption (terraform/adoption.py), measured, killed 25 s into the first apply: the state
+held nothing, AWS a VPC, NAT gateway, EIP, three roles and two queues; the re-run failed with
+"already exists" on the roles, the API secret, the ECR repository and the log group, and had
+created a second VPC, NAT gateway and EIP.
 
 Killing only the flow-run process would not do: the worker that started it would itself report
 it Crashed. This module therefore runs its own process worker for its own pool (and its own
@@ -182,6 +182,29 @@ def wait_for_terraform_lock(settings: BootstrapSettings, timeout: float = 60) ->
     raise AssertionError("terraform apply never took the platform's state lock")
 
 
+def wait_for_resources_outside_the_state(
+    settings: BootstrapSettings, timeout: float = 120
+) -> dict[str, list[str]]:
+    """Until the apply has created a VPC and an IAM role that the platform's state lacks."""
+    ec2, iam = aws.client(settings, "ec2"), aws.client(settings, "iam")
+    tag: list[Any] = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
+    bucket = settings.state_bucket_name("123456789012")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag)["Vpcs"]]
+        roles = [
+            r["RoleName"]
+            for r in iam.list_roles()["Roles"]
+            if r["RoleName"].startswith(f"{settings.stack_name}-")
+        ]
+        if vpcs and roles:
+            state = stacks.read_state(settings, "platform", bucket)
+            assert not managed(state, "aws_vpc", "id"), "the state recorded the VPC already"
+            return {"aws_vpc": vpcs, "aws_iam_role": roles}
+        time.sleep(0.3)
+    raise AssertionError("the platform apply never created a VPC and an IAM role")
+
+
 @dataclass
 class Killed:
     run_id: UUID
@@ -189,6 +212,8 @@ class Killed:
     killed_at: float
     next_run: tuple[UUID, str]
     worker: Worker
+    # What AWS held at the kill that the state did not record.
+    outside_the_state: dict[str, list[str]]
 
 
 @pytest.fixture(scope="module")
@@ -210,13 +235,20 @@ def killed(local_stack: BootstrapSettings) -> Iterator[Killed]:
     run_id, run_name = start_run()
     wait_for_platform_apply(run_id)
     wait_for_terraform_lock(settings)
+    wait_for_resources_outside_the_state(settings)
     lost.kill_everything()
     killed_at = time.monotonic()
+    state = recorded_in(
+        stacks.read_state(settings, "platform", settings.state_bucket_name("123456789012"))
+    )
+    outside = {kind: sorted(set(ids) - set(state[kind])) for kind, ids in in_aws(settings).items()}
+    assert outside["aws_vpc"] and outside["aws_iam_role"], outside  # else nothing to adopt
+    print(f"at the kill, outside the state: { {k: len(v) for k, v in outside.items() if v} }")
     # The machine comes back: a new worker, and someone runs bootstrap again right away.
     worker = Worker(settings, "crash-worker")
     worker.start()
     try:
-        yield Killed(run_id, run_name, killed_at, start_run(), worker)
+        yield Killed(run_id, run_name, killed_at, start_run(), worker, outside)
     finally:
         worker.stop()
 
@@ -254,7 +286,11 @@ def test_the_next_run_names_the_dead_holder_then_stops_on_terraforms_lock(
     assert f"the last holder of environment crash's lock, flow run {killed.run_name} " in text
     # What a person reads, in the report of a `-s` run.
     print(next(line for line in text.splitlines() if "is locked by flow run" in line))
-    print(text[text.index("the platform stack's Terraform state") :].split("the extra one.")[0])
+    print(
+        text[text.index("the platform stack's Terraform state") :].split(
+            "instead of creating them twice."
+        )[0]
+    )
 
 
 def release(settings: BootstrapSettings, command: str) -> None:
@@ -274,13 +310,33 @@ def managed(state: dict[str, Any], kind: str, attribute: str) -> list[str]:
     )
 
 
+def recorded_in(state: dict[str, Any]) -> dict[str, list[str]]:
+    """What a platform state records, in the terms of `in_aws`."""
+    return {
+        "aws_vpc": managed(state, "aws_vpc", "id"),
+        "aws_nat_gateway": managed(state, "aws_nat_gateway", "id"),
+        "aws_eip": managed(state, "aws_eip", "allocation_id"),
+        "aws_iam_role": managed(state, "aws_iam_role", "name"),
+        "aws_sqs_queue": managed(state, "aws_sqs_queue", "url"),
+        "aws_secretsmanager_secret": managed(state, "aws_secretsmanager_secret", "arn"),
+        "aws_cloudwatch_log_group": managed(state, "aws_cloudwatch_log_group", "name"),
+        "aws_ecr_repository": managed(state, "aws_ecr_repository", "name"),
+    }
+
+
 def in_aws(settings: BootstrapSettings) -> dict[str, list[str]]:
     """What the emulated account holds for the environment, found by its tags, not by state."""
     tag: list[Any] = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
+    name = settings.stack_name
     ec2, iam, sqs = (
         aws.client(settings, "ec2"),
         aws.client(settings, "iam"),
         aws.client(settings, "sqs"),
+    )
+    secrets, logs_, ecr = (
+        aws.client(settings, "secretsmanager"),
+        aws.client(settings, "logs"),
+        aws.client(settings, "ecr"),
     )
     vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag)["Vpcs"]]
     nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": vpcs}])["NatGateways"]
@@ -303,6 +359,20 @@ def in_aws(settings: BootstrapSettings) -> dict[str, list[str]]:
         ),
         "aws_iam_role": sorted(roles),
         "aws_sqs_queue": sorted(queues),
+        "aws_secretsmanager_secret": sorted(
+            secret["ARN"]
+            for secret in secrets.list_secrets()["SecretList"]
+            if {"Key": "Environment", "Value": ENVIRONMENT} in secret.get("Tags", [])
+        ),
+        "aws_cloudwatch_log_group": sorted(
+            group["logGroupName"]
+            for group in logs_.describe_log_groups(logGroupNamePrefix=f"/ecs/{name}")["logGroups"]
+        ),
+        "aws_ecr_repository": sorted(
+            repository["repositoryName"]
+            for repository in ecr.describe_repositories()["repositories"]
+            if repository["repositoryName"].startswith(f"{name}-")
+        ),
     }
 
 
@@ -320,6 +390,8 @@ def test_after_the_release_two_runs_at_once_converge_without_duplicates(
     ends = [wait_final(run_id, 1200) for run_id, _ in runs]
     print(f"two runs at once: both ended {time.monotonic() - started:.0f} s after their start")
     texts = [logs(run_id) for run_id, _ in runs]
+    adopted = re.findall(r"Adopting (\S+) <- ", "\n".join(texts))
+    print(f"adopted {len(adopted)} resources: {', '.join(adopted)}")
     assert [kind for kind, _, _ in ends] == ["COMPLETED", "COMPLETED"], texts[0][-2000:]
     waited = [
         i
@@ -328,17 +400,21 @@ def test_after_the_release_two_runs_at_once_converge_without_duplicates(
     ]
     assert len(waited) == 1, "exactly one of the two waited for the other"
     assert "Platform plan has no changes: nothing to apply" in texts[waited[0]]
+    # The other took over what the killed apply left outside the state, saying so.
+    assert "Adopting " not in texts[waited[0]]
+    assert "module.network.aws_vpc.this" in adopted, texts[1 - waited[0]][-3000:]
+    assert any(address.startswith("module.iam.aws_iam_role.") for address in adopted)
     with get_client(sync_client=True) as client:
         # The last holder removed its record; the dead one's was overwritten by the next holder.
         assert client.read_variable_by_name(holder_variable(ENVIRONMENT)) is None
 
-    state = stacks.read_state(settings, "platform", settings.state_bucket_name("123456789012"))
-    recorded = {
-        "aws_vpc": managed(state, "aws_vpc", "id"),
-        "aws_nat_gateway": managed(state, "aws_nat_gateway", "id"),
-        "aws_eip": managed(state, "aws_eip", "allocation_id"),
-        "aws_iam_role": managed(state, "aws_iam_role", "name"),
-        "aws_sqs_queue": managed(state, "aws_sqs_queue", "url"),
-    }
-    assert len(recorded["aws_vpc"]) == 1 and len(recorded["aws_nat_gateway"]) == 1
+    recorded = recorded_in(
+        stacks.read_state(settings, "platform", settings.state_bucket_name("123456789012"))
+    )
+    singles = ("aws_vpc", "aws_nat_gateway", "aws_eip", "aws_secretsmanager_secret")
+    assert all(len(recorded[kind]) == 1 for kind in singles), recorded
+    assert len(recorded["aws_ecr_repository"]) == 1, recorded
+    # Everything that existed at the kill is in the state now, once.
+    for kind, ids in killed.outside_the_state.items():
+        assert set(ids) <= set(recorded[kind]), (kind, ids, recorded[kind])
     assert in_aws(settings) == recorded
