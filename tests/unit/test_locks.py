@@ -70,4 +70,4 @@ def test_a_record_left_behind_is_a_holder_that_died_and_what_it_may_have_left() 
         "UTC and never released it: its process died."
     )
     assert "Terraform's state lock is left too" in text
-    assert '"already exists"' in text
+    assert "adopts it" in text
