@@ -1,8 +1,9 @@
 """Before teardown destroys anything: drain what the pool made that Terraform does not know.
 
 The ECS worker registers task definitions and starts flow-run tasks; bootstrap creates the e2e
-deployment on the target Prefect and pushes images to ECR. None of that is in a Terraform state,
-so a destroy alone would leave it behind (or, for a repository holding images, fail).
+deployments on the target Prefect, pushes images to ECR, and puts its test flow's code and
+results in the storage buckets. None of that is in a Terraform state, so a destroy alone would
+leave it behind (or, for a repository holding images or a bucket holding objects, fail).
 """
 
 from __future__ import annotations
@@ -12,23 +13,33 @@ import time
 from collections.abc import Callable
 
 from botocore.exceptions import ClientError
+from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     DeploymentFilter,
+    DeploymentFilterId,
     DeploymentFilterTags,
     WorkPoolFilter,
     WorkPoolFilterName,
 )
+from prefect.client.schemas.responses import DeploymentResponse
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, e2e, target_prefect, work_pool
+from bootstrap_flows import aws, e2e, e2e_storage, target_prefect, work_pool
+from bootstrap_flows.e2e_storage import CODE_PREFIX
 from bootstrap_flows.image import TAG_LENGTH
 from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 # prefect-aws names the task definitions it registers `prefect_<pool>_<deployment or flow id>`.
 WORKER_FAMILY = "prefect_{pool}_"
 # Bootstrap tags the worker image with the first hex digits of its content hash.
 PUSHED_TAG = re.compile(rf"^[0-9a-f]{{{TAG_LENGTH}}}$")
 STOP_WAIT_SECONDS = 90.0
+# Bootstrap's test deployments, by name, with their flow's name.
+DEPLOYMENTS = {
+    e2e.DEPLOYMENT_NAME: e2e.FLOW_NAME,
+    e2e_storage.DEPLOYMENT_NAME: e2e_storage.FLOW_NAME,
+}
 
 
 class Drained(BaseModel):
@@ -39,6 +50,7 @@ class Drained(BaseModel):
     deployments_deleted: list[str] = []
     task_definitions_deregistered: list[str] = []
     images_deleted: list[str] = []
+    objects_deleted: list[str] = []
 
 
 def pause_pool(settings: BootstrapSettings) -> bool:
@@ -46,21 +58,90 @@ def pause_pool(settings: BootstrapSettings) -> bool:
     return work_pool.set_paused(settings, True) is not None
 
 
-def delete_deployments(settings: BootstrapSettings) -> list[str]:
-    """Delete the deployments bootstrap made on the pool (the e2e one); never the user's."""
+def _bootstrap_deployments(
+    client: SyncPrefectClient, settings: BootstrapSettings
+) -> list[DeploymentResponse]:
+    """The test deployments bootstrap made on the pool; never the user's."""
+    found = client.read_deployments(
+        deployment_filter=DeploymentFilter(
+            tags=DeploymentFilterTags(all_=[*e2e.DEPLOYMENT_TAGS, settings.environment])
+        ),
+        work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[settings.work_pool_name])),
+    )
+    return [d for d in found if d.name in DEPLOYMENTS]
+
+
+def e2e_result_keys(settings: BootstrapSettings) -> list[str]:
+    """The results bucket keys of what bootstrap's test runs persisted (read from the runs)."""
     with target_prefect.client(settings) as client:
-        found = client.read_deployments(
-            deployment_filter=DeploymentFilter(
-                tags=DeploymentFilterTags(all_=["bootstrap", "e2e", settings.environment])
-            ),
-            work_pool_filter=WorkPoolFilter(
-                name=WorkPoolFilterName(any_=[settings.work_pool_name])
-            ),
+        ids = [d.id for d in _bootstrap_deployments(client, settings)]
+        runs = (
+            client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=ids))
+            )
+            if ids
+            else []
         )
-        mine = [d for d in found if d.name == e2e.DEPLOYMENT_NAME]
+    return sorted({key for run in runs if (key := e2e_storage.result_key(run))})
+
+
+def delete_deployments(settings: BootstrapSettings) -> list[str]:
+    """Delete the test deployments bootstrap made on the pool; never the user's."""
+    with target_prefect.client(settings) as client:
+        mine = _bootstrap_deployments(client, settings)
         for deployment in mine:
             client.delete_deployment(deployment.id)
-    return [f"{e2e.FLOW_NAME}/{d.name}" for d in mine]
+    return [f"{DEPLOYMENTS[d.name]}/{d.name}" for d in mine]
+
+
+def delete_versions(
+    settings: BootstrapSettings, bucket: str, prefix: str, exact: bool = False
+) -> list[str]:
+    """Delete every version (and delete marker) under `prefix`, or of the key `prefix` when
+    `exact`; return the keys that went. A versioned bucket is only empty without them."""
+    s3 = aws.client(settings, "s3")
+    deleted: set[str] = set()
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            versions = [
+                v
+                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                if not exact or v["Key"] == prefix
+            ]
+            if versions:
+                s3.delete_objects(
+                    Bucket=bucket,
+                    Delete={
+                        "Objects": [
+                            {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions
+                        ]
+                    },
+                )
+                deleted |= {v["Key"] for v in versions}
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+    return sorted(deleted)
+
+
+def empty_storage(
+    settings: BootstrapSettings, platform: PlatformOutputs, result_keys: list[str]
+) -> list[str]:
+    """Delete what bootstrap wrote to the storage buckets: its test flow's code, its test
+    runs' results. Anything else is someone's code or results: it stays, and the bucket's
+    destroy then stops with S3's own message, as the repository's does for others' images."""
+    deleted: list[str] = []
+    if platform.code_bucket_name:
+        bucket = platform.code_bucket_name
+        deleted += [
+            f"s3://{bucket}/{key}" for key in delete_versions(settings, bucket, CODE_PREFIX)
+        ]
+    if platform.results_bucket_name:
+        bucket = platform.results_bucket_name
+        for key in result_keys:
+            gone = delete_versions(settings, bucket, key, exact=True)
+            deleted += [f"s3://{bucket}/{k}" for k in gone]
+    return deleted
 
 
 def stop_flow_run_tasks(

@@ -1,7 +1,8 @@
 """The end-to-end check: the test flow baked into the worker image runs on the new pool.
 
 Its deployment points at the code inside the image (`/opt/prefect/deployments`), so what runs
-is exactly what was pushed; nothing is pulled from this machine.
+is exactly what was pushed; nothing is pulled from this machine. (`e2e_storage.py` proves the
+other path: code pulled from the code bucket, the result written to the results bucket.)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.client.schemas.objects import FlowRun
 from pydantic import BaseModel
 
 from bootstrap_flows import target_prefect
@@ -30,6 +32,9 @@ DEPLOYMENT_NAME = "e2e"
 IMAGE_CODE_DIR = "/opt/prefect"
 ENTRYPOINT = "deployments/e2e_flow.py:e2e_test"
 WHERE_ARTIFACT = "e2e-where"  # written by deployments/e2e_flow.py
+# Tags of bootstrap's test deployments (and the environment's name), and of their runs.
+DEPLOYMENT_TAGS = ("bootstrap", "e2e")
+RUN_TAG = "bootstrap-e2e"
 
 
 class E2EFailed(BootstrapError):
@@ -45,25 +50,37 @@ class E2EResult(BaseModel):
     seconds: float
 
 
-def deploy_e2e(settings: BootstrapSettings, image_uri: str) -> UUID:
-    """Create or update the e2e deployment on the ECS pool; return its id."""
+def create_deployment(
+    settings: BootstrapSettings, flow_name: str, image_uri: str, **fields: Any
+) -> UUID:
+    """Create or update one of bootstrap's test deployments on the ECS pool; return its id.
+    Tagged so teardown's drain finds it (and only it)."""
     with target_prefect.client(settings) as client:
-        flow_id = client.create_flow_from_name(FLOW_NAME)
         deployment = DeploymentCreate(
-            flow_id=flow_id,
-            name=DEPLOYMENT_NAME,
+            flow_id=client.create_flow_from_name(flow_name),
             work_pool_name=settings.work_pool_name,
-            entrypoint=ENTRYPOINT,
-            path=IMAGE_CODE_DIR,
-            pull_steps=[
-                {"prefect.deployments.steps.set_working_directory": {"directory": IMAGE_CODE_DIR}}
-            ],
             # Pinned to the image just pushed, whatever the pool's default says later.
             job_variables={"image": image_uri},
-            description="bootstrap-flows end-to-end check of the ECS work pool",
-            tags=["bootstrap", "e2e", settings.environment],
+            tags=list(DEPLOYMENT_TAGS) + [settings.environment],
+            **fields,
         )
         return client.create_deployment(**deployment.model_dump(exclude_unset=True))
+
+
+def deploy_e2e(settings: BootstrapSettings, image_uri: str) -> UUID:
+    """Create or update the e2e deployment on the ECS pool; return its id."""
+    return create_deployment(
+        settings,
+        FLOW_NAME,
+        image_uri,
+        name=DEPLOYMENT_NAME,
+        entrypoint=ENTRYPOINT,
+        path=IMAGE_CODE_DIR,
+        pull_steps=[
+            {"prefect.deployments.steps.set_working_directory": {"directory": IMAGE_CODE_DIR}}
+        ],
+        description="bootstrap-flows end-to-end check of the ECS work pool",
+    )
 
 
 def reported_location(settings: BootstrapSettings, flow_run_id: UUID) -> dict[str, Any]:
@@ -89,32 +106,41 @@ def run_logs(settings: BootstrapSettings, flow_run_id: UUID, limit: int = 50) ->
     return [log.message for log in logs][-limit:]
 
 
+def run_to_completion(
+    settings: BootstrapSettings, deployment_id: UUID, what: str, env: dict[str, str] | None = None
+) -> FlowRun:
+    """Run a deployment on the pool and wait (bounded) for it; say why when it did not
+    complete (its state and last log lines)."""
+    # Not run_deployment: it links the run to the calling flow, which lives on the orchestrator.
+    with target_prefect.client(settings) as client:
+        created = client.create_flow_run_from_deployment(
+            deployment_id, job_variables={"env": env} if env else None, tags=[RUN_TAG]
+        )
+    flow_run = target_prefect.wait_for_flow_run(settings, created.id, settings.e2e_timeout)
+    state = flow_run.state
+    if state is None or not state.is_completed():
+        name = (state.name if state else None) or "Unknown"
+        lines = "\n".join(f"    {line}" for line in run_logs(settings, flow_run.id))
+        waited = "" if state and state.is_final() else f" after waiting {settings.e2e_timeout} s"
+        raise E2EFailed(
+            f"the {what} run {flow_run.id} on pool {settings.work_pool_name!r} ended "
+            f"{name}{waited}: {state.message if state else ''}\n"
+            f"  last logs:\n{lines or '    (none)'}"
+        )
+    return flow_run
+
+
 def run_e2e(
     settings: BootstrapSettings, image_uri: str, env: dict[str, str] | None = None
 ) -> E2EResult:
     """Run the test flow on the pool and wait (bounded) for its final state."""
     started = time.monotonic()
     deployment_id = deploy_e2e(settings, image_uri)
-    # Not run_deployment: it links the run to the calling flow, which lives on the orchestrator.
-    with target_prefect.client(settings) as client:
-        created = client.create_flow_run_from_deployment(
-            deployment_id, job_variables={"env": env} if env else None, tags=["bootstrap-e2e"]
-        )
-    flow_run = target_prefect.wait_for_flow_run(settings, created.id, settings.e2e_timeout)
-    state = flow_run.state
-    name = (state.name if state else None) or "Unknown"
-    if state is None or not state.is_completed():
-        lines = "\n".join(f"    {line}" for line in run_logs(settings, flow_run.id))
-        waited = "" if state and state.is_final() else f" after waiting {settings.e2e_timeout} s"
-        raise E2EFailed(
-            f"the e2e test flow run {flow_run.id} on pool {settings.work_pool_name!r} ended "
-            f"{name}{waited}: {state.message if state else ''}\n"
-            f"  last logs:\n{lines or '    (none)'}"
-        )
+    flow_run = run_to_completion(settings, deployment_id, "e2e test flow", env)
     where = reported_location(settings, flow_run.id)
     return E2EResult(
         flow_run_id=str(flow_run.id),
-        state=name,
+        state=(flow_run.state.name if flow_run.state else None) or "Completed",
         seconds=round(time.monotonic() - started, 1),
         **{k: where.get(k) for k in ("task_arn", "image", "image_digest")},
     )

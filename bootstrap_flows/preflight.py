@@ -24,7 +24,7 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, target_prefect
+from bootstrap_flows import aws, target_prefect, validation
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
@@ -196,6 +196,10 @@ def run_preflight(settings: BootstrapSettings) -> PreflightReport:
     resolve(settings)  # an unknown target is refused before any tool or service is asked
     terraform_version = check_terraform(settings)
     account_id, caller_arn = check_aws_identity(settings)
+    try:
+        validation.expected_account(settings, account_id)
+    except ValueError as exc:
+        raise PreflightError(str(exc)) from None
     check_availability_zones(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.

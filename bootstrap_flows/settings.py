@@ -1,8 +1,9 @@
 """One settings model for every stage.
 
 Sources, strongest first: flow parameters (``overrides``), ``BOOTSTRAP_*`` environment variables,
-the env file (``.env`` or ``BOOTSTRAP_ENV_FILE``), then the defaults below. A bad value stops the
-run with one readable message naming the setting, before anything talks to AWS.
+the environment's own file (``environments/<env>.env``, or ``BOOTSTRAP_ENVIRONMENTS_DIR``), the
+generic env file (``.env`` or ``BOOTSTRAP_ENV_FILE``), then the defaults below. A bad value stops
+the run with one readable message naming the setting, before anything talks to AWS.
 """
 
 from __future__ import annotations
@@ -24,17 +25,26 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bootstrap_flows import validation
+from bootstrap_flows import environments, validation
+
+# Re-exported: the names every module takes from settings.
+from bootstrap_flows.environments import AWS as AWS
+from bootstrap_flows.environments import EMULATOR as EMULATOR
+from bootstrap_flows.environments import ENV_PREFIX as ENV_PREFIX
+from bootstrap_flows.environments import (
+    ENVIRONMENT_MAX,
+    NAME,
+    default_target,
+    is_environment_name,
+)
+from bootstrap_flows.environments import LOCAL as LOCAL
+from bootstrap_flows.environments import PROJECT_ROOT as PROJECT_ROOT
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
 
-ENV_PREFIX = "BOOTSTRAP_"
-LOCAL = "local"
-AWS = "aws"
-EMULATOR = "emulator"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_HEADER = "Invalid settings; nothing was changed:"
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # What the worker stack's `prefect_api_url` variable accepts: scheme, host, a path, no spaces.
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
@@ -76,6 +86,11 @@ class BootstrapSettings(BaseSettings):
         "(the embedded default's). Default: `emulator` for `local`, else `aws`.",
     )
     aws_region: str = Field("us-east-1", description="AWS region to provision in.")
+    aws_account_id: str | None = Field(
+        None,
+        description="AWS account the environment lives in: preflight refuses credentials of "
+        "another account. An environment file that names it is configured (README, Environments).",
+    )
     name_prefix: str = Field("prefect", description="Prefix of every AWS resource name.")
 
     # --- network ----------------------------------------------------------------------------
@@ -177,6 +192,11 @@ class BootstrapSettings(BaseSettings):
         None,
         description="Send image login/push to this registry host instead of ECR's. Local: auto.",
     )
+    promote_from: str | None = Field(
+        None,
+        description="Build no image: take the one that passed the e2e test flow in this "
+        "environment (e.g. `staging`), copied into this environment's ECR repository.",
+    )
 
     # --- approval -------------------------------------------------------------------------------
     require_approval: bool | None = Field(
@@ -240,7 +260,7 @@ class BootstrapSettings(BaseSettings):
     @field_validator("environment", "name_prefix", "work_pool_name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not (2 <= len(value) <= 32 and _NAME.match(value)):
+        if not (2 <= len(value) <= 32 and NAME.match(value)):
             raise ValueError(
                 f"{value!r} must be 2-32 characters of lowercase letters, digits and dashes, "
                 "starting with a letter and not ending with a dash"
@@ -250,8 +270,25 @@ class BootstrapSettings(BaseSettings):
     @field_validator("environment")
     @classmethod
     def _environment_length(cls, value: str) -> str:
-        if len(value) > 16:
-            raise ValueError(f"{value!r} is longer than 16 characters")
+        if len(value) > ENVIRONMENT_MAX:
+            raise ValueError(f"{value!r} is longer than {ENVIRONMENT_MAX} characters")
+        return value
+
+    @field_validator("promote_from")
+    @classmethod
+    def _source_environment(cls, value: str | None) -> str | None:
+        if value is not None and not is_environment_name(value):
+            raise ValueError(
+                f"{value!r} is not an environment name: 2-{ENVIRONMENT_MAX} lowercase letters, "
+                "digits and dashes, e.g. 'staging'"
+            )
+        return value
+
+    @field_validator("aws_account_id")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError(f"{value!r} is not an AWS account ID (12 digits)")
         return value
 
     @field_validator("name_prefix")
@@ -349,9 +386,14 @@ class BootstrapSettings(BaseSettings):
                 "(an API key for Prefect Cloud, an auth string for a self-hosted server)"
             )
         if not self.target:
-            self.target = EMULATOR if self.environment == LOCAL else AWS
+            self.target = default_target(self.environment)
         if self.require_approval is None:
             self.require_approval = self.environment.startswith("prod")
+        if self.promote_from == self.environment:
+            raise ValueError(
+                f"promote_from: {self.environment!r} is this environment: name the one whose "
+                "tested image it takes (e.g. BOOTSTRAP_PROMOTE_FROM=staging for prod)"
+            )
         if self.target == AWS and self.aws_endpoint_url:
             raise ValueError(
                 "aws_endpoint_url: an endpoint override needs an emulator target; unset "
@@ -402,10 +444,15 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 def load_settings(**overrides: Any) -> BootstrapSettings:
-    """Build settings from overrides, environment and env file; raise SettingsError if invalid."""
+    """Build settings from overrides, environment variables and env files (see the module's
+    docstring for the order); raise SettingsError if invalid."""
     try:
-        return BootstrapSettings(**overrides)
+        files = environments.env_files(overrides)
+    except ValueError as exc:
+        raise SettingsError(f"{SETTINGS_HEADER}\n- {exc}") from None
+    try:
+        return BootstrapSettings(_env_file=files, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         lines = "\n".join(_describe(dict(err)) for err in exc.errors())
         # Not `from exc`: pydantic's error repeats each input, and inputs can be secrets.
-        raise SettingsError(f"Invalid settings; nothing was changed:\n{lines}") from None
+        raise SettingsError(f"{SETTINGS_HEADER}\n{lines}") from None

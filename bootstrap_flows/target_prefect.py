@@ -11,11 +11,11 @@ artifacts, events, variables and locks (Prefect's own `get_client()`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from uuid import UUID
 
-from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import PrefectHTTPStatusError
 
@@ -28,17 +28,27 @@ class TargetPrefectError(BootstrapError):
     """The target Prefect refused us or is unusable; the message says what to fix."""
 
 
-@contextmanager
-def client(settings: BootstrapSettings) -> Iterator[SyncPrefectClient]:
-    """A sync client of the target Prefect, with the worker's own credential."""
+def _connection(settings: BootstrapSettings) -> tuple[str, str | None, str | None]:
+    """The target's API URL and the worker's credential: (url, API key, auth string)."""
     target = resolve(settings)
     secret = target.prefect_credential.get_secret_value() if target.prefect_credential else None
     is_key = target.prefect_credential_variable == "PREFECT_API_KEY"
-    with SyncPrefectClient(
-        worker_api_url(target),
-        api_key=secret if is_key else None,
-        auth_string=None if is_key else secret,
-    ) as prefect:
+    return worker_api_url(target), secret if is_key else None, None if is_key else secret
+
+
+@contextmanager
+def client(settings: BootstrapSettings) -> Iterator[SyncPrefectClient]:
+    """A sync client of the target Prefect, with the worker's own credential."""
+    url, key, auth = _connection(settings)
+    with SyncPrefectClient(url, api_key=key, auth_string=auth) as prefect:
+        yield prefect
+
+
+@asynccontextmanager
+async def async_client(settings: BootstrapSettings) -> AsyncIterator[PrefectClient]:
+    """An async client of the target Prefect: Prefect's block API saves and loads with one."""
+    url, key, auth = _connection(settings)
+    async with PrefectClient(url, api_key=key, auth_string=auth) as prefect:
         yield prefect
 
 

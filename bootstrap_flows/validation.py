@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import botocore
 import botocore.session
+from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
 if TYPE_CHECKING:
@@ -42,6 +43,12 @@ _IMAGE = re.compile(
     r"(?:@sha256:[0-9a-f]{64})?$"
 )
 _PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+# What a secret's name or value looks like, for settings we do not know to be secret (a key
+# in an environment file that is not ours, a URL with a password in it).
+_SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|AUTH_STRING|CREDENTIAL|PRIVATE")
+_SECRET_VALUE = re.compile(
+    r"^pn[ub]_|(?:AKIA|ASIA)[A-Z0-9]{16}|://[^/\s:@]+:[^/\s@]+@|-----BEGIN [A-Z ]*PRIVATE KEY"
+)
 LOCAL_PORTS = ("moto", "prefect", "registry", "postgres", "server")
 
 
@@ -250,3 +257,45 @@ def local_ports(settings: BootstrapSettings) -> None:
                 f"its own; set BOOTSTRAP_{name.upper()} to another"
             )
         taken[port] = name
+
+
+# --- environment files ---------------------------------------------------------------------------
+def env_file_values(path: Path) -> dict[str, str]:
+    """The `NAME=value` lines of an env file (none if it does not exist), as python-dotenv and so
+    pydantic-settings read them."""
+    if not path.is_file():
+        return {}
+    return {name: value or "" for name, value in dotenv_values(path).items()}
+
+
+def environment_file(path: Path, environment: str, secret_fields: frozenset[str]) -> None:
+    """An environment's own file is committed with the code: no secret, and no other name."""
+    fix = (
+        "environment files are committed with the code; set secrets in the worker's "
+        "environment or the generic env file (.env or BOOTSTRAP_ENV_FILE)"
+    )
+    for name, value in env_file_values(path).items():
+        setting = name.upper().removeprefix("BOOTSTRAP_").lower()
+        if setting in secret_fields or _SECRET_NAME.search(name.upper()):
+            raise ValueError(f"{path}: {name} is a secret (the value is not shown): {fix}")
+        if _SECRET_VALUE.search(value):
+            raise ValueError(
+                f"{path}: the value of {name} looks like a secret (the value is not shown): {fix}"
+            )
+        if setting == "environment" and value != environment:
+            raise ValueError(
+                f"{path}: BOOTSTRAP_ENVIRONMENT={value} in the file of environment "
+                f"{environment!r}: the file's name is the environment's; remove the line"
+            )
+
+
+def expected_account(settings: BootstrapSettings, account_id: str) -> None:
+    """Credentials of another account would apply this environment's settings there."""
+    expected = settings.aws_account_id
+    if expected is not None and expected != account_id:
+        raise ValueError(
+            f"the AWS credentials are of account {account_id}, environment "
+            f"{settings.environment!r} is in account {expected} (aws_account_id): use "
+            "credentials of that account (e.g. another AWS_PROFILE), or correct "
+            "BOOTSTRAP_AWS_ACCOUNT_ID"
+        )

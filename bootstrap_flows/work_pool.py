@@ -2,7 +2,9 @@
 
 Bootstrap owns a fixed set of defaults (cluster, network, roles, image, size, logs, the credential
 secret, the observer queue). Every other part of the template is the user's: an edit there
-survives every re-run, and a template that would not change is not written at all.
+survives every re-run, and a template that would not change is not written at all. A few
+defaults are only suggested (the container's memory, the env that sends results to the results
+bucket): added when missing, never overwritten.
 """
 
 from __future__ import annotations
@@ -75,8 +77,13 @@ def owned_defaults(
     }
 
 
-def desired_template(current: dict[str, Any] | None, owned: dict[str, Any]) -> dict[str, Any]:
-    """`current` (or prefect-aws's default template) with bootstrap's owned defaults applied."""
+def desired_template(
+    current: dict[str, Any] | None,
+    owned: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """`current` (or prefect-aws's default template) with bootstrap's owned defaults applied,
+    and the `env` defaults each added where the pool's env lacks that variable."""
     default = ECSWorker.get_default_base_job_template()
     template = copy.deepcopy(current) if current else copy.deepcopy(default)
     properties = template.setdefault("variables", {}).setdefault("properties", {})
@@ -95,20 +102,29 @@ def desired_template(current: dict[str, Any] | None, owned: dict[str, Any]) -> d
     )
     if containers:
         containers[0].setdefault("memory", "{{ memory }}")
+    # Same rule for the flow runs' env (where results go): a value a user set stays.
+    if env:
+        schema = properties.setdefault("env", copy.deepcopy(known["env"]))
+        defaults = schema.get("default")
+        schema["default"] = {**env, **(defaults if isinstance(defaults, dict) else {})}
     return template
 
 
 def ensure_work_pool(
-    settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str
+    settings: BootstrapSettings,
+    platform: PlatformOutputs,
+    image_uri: str,
+    env: dict[str, str] | None = None,
 ) -> tuple[PoolChange, dict[str, Any]]:
-    """Create the pool, update only what bootstrap owns, or leave it alone if nothing changed."""
+    """Create the pool, update only what bootstrap owns (and add the `env` defaults a user has
+    not set), or leave it alone if nothing changed."""
     owned = owned_defaults(settings, platform, image_uri)
     # On the Prefect the worker talks to, not necessarily the one running bootstrap.
     with target_prefect.client(settings) as client:
         try:
             pool = client.read_work_pool(settings.work_pool_name)
         except ObjectNotFound:
-            template = desired_template(None, owned)
+            template = desired_template(None, owned, env)
             client.create_work_pool(
                 WorkPoolCreate(
                     name=settings.work_pool_name,
@@ -124,7 +140,7 @@ def ensure_work_pool(
                 f"{POOL_TYPE!r}; choose another name with BOOTSTRAP_WORK_POOL_NAME (it was not "
                 "changed)"
             )
-        template = desired_template(pool.base_job_template, owned)
+        template = desired_template(pool.base_job_template, owned, env)
         if template == pool.base_job_template:
             return "unchanged", template
         client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))

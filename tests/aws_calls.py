@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
@@ -47,6 +47,8 @@ def parse_entry(entry: dict[str, Any]) -> Call | None:
     if signed is None:
         return None
     key_id, region, service = signed.groups()
+    if service == "s3":
+        return _s3_call(key_id, region, str(entry.get("method")), str(entry.get("url")))
     body = _body(entry)
     target = headers.get("x-amz-target")
     if target:  # JSON protocols: the operation is the target's last part, the body its input
@@ -56,6 +58,39 @@ def parse_entry(entry: dict[str, Any]) -> Call | None:
     if "Action" in form:  # query protocols (STS, SQS's older form, IAM, EC2)
         return Call(key_id, region, service, form.pop("Action"), form)
     return Call(key_id, region, service, f"{entry.get('method')} {entry.get('url')}")
+
+
+def _s3_operation(method: str, has_key: bool, query: dict[str, list[str]]) -> str:
+    """The IAM action of an S3 REST request (a HEAD is authorized as its GET, a multipart
+    upload's every step as PutObject); one not listed here is left for the check to refuse."""
+    if not has_key:
+        if method in {"GET", "HEAD"} and set(query) <= {
+            "list-type",
+            "prefix",
+            "delimiter",
+            "continuation-token",
+            "max-keys",
+            "encoding-type",
+            "start-after",
+        }:
+            return "ListBucket"
+        return f"{method} bucket?{'&'.join(sorted(query))}"
+    if method in {"GET", "HEAD"}:
+        return "GetObject"
+    if method in {"PUT", "POST"} and not set(query) - {"uploads", "uploadId", "partNumber"}:
+        return "PutObject"
+    if method == "DELETE":
+        return "AbortMultipartUpload" if "uploadId" in query else "DeleteObject"
+    return f"{method} object?{'&'.join(sorted(query))}"
+
+
+def _s3_call(key_id: str, region: str, method: str, url: str) -> Call:
+    """An S3 REST request, path-style (how clients address a loopback endpoint)."""
+    parts = urlsplit(url)
+    bucket, _, key = unquote(parts.path).lstrip("/").partition("/")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    action = _s3_operation(method, bool(key), query)
+    return Call(key_id, region, "s3", action, {"Bucket": bucket, "Key": key})
 
 
 def start_recording(endpoint: str) -> None:
@@ -79,26 +114,146 @@ def calls_by_role(calls: list[Call], ledger: dict[str, dict[str, str]]) -> dict[
     return grouped
 
 
-def _logs_arn(call: Call, account: str) -> str:
-    group = f"arn:aws:logs:{call.region}:{account}:log-group:{call.params['logGroupName']}"
-    stream = call.params.get("logStreamName")
-    return f"{group}:log-stream:{stream}" if stream else group
+@dataclass(frozen=True)
+class Scope:
+    """Where a call is made: the ARN prefix of its service in its region and account."""
+
+    call: Call
+    account: str
+
+    def arn(self, service: str, resource: str, region: str | None = None) -> str:
+        where = self.call.region if region is None else region
+        return f"arn:aws:{service}:{where}:{self.account}:{resource}"
+
+    @property
+    def cluster(self) -> str:
+        """ECS's `cluster` parameter as an ARN (a name, an ARN or, when absent, "default")."""
+        given = str(self.call.params.get("cluster") or "default")
+        return given if given.startswith("arn:") else self.arn("ecs", f"cluster/{given}")
+
+    def task(self, given: str) -> str:
+        if given.startswith("arn:"):
+            return given
+        return self.arn("ecs", f"task/{self.cluster.rsplit('/', 1)[-1]}/{given}")
+
+    def task_definition(self, given: str) -> str:
+        """A family, family:revision or ARN. Before registration the revision is not known,
+        and RunTask by family takes the newest: any revision of the family."""
+        if given.startswith("arn:"):
+            return given
+        return self.arn("ecs", f"task-definition/{given if ':' in given else given + ':*'}")
+
+    def log_group(self) -> str:
+        params = self.call.params
+        name = params.get("logGroupName") or params.get("logGroupIdentifier")
+        return self.arn("logs", f"log-group:{name}")
+
+    def log_stream(self) -> str:
+        return f"{self.log_group()}:log-stream:{self.call.params['logStreamName']}"
+
+    def s3_object(self) -> str:
+        return f"arn:aws:s3:::{self.call.params['Bucket']}/{self.call.params['Key']}"
+
+    def queue(self) -> str:
+        """An SQS queue's ARN from its URL (…/<account>/<name>) or GetQueueUrl's name."""
+        params = self.call.params
+        if "QueueUrl" in params:
+            owner, name = str(params["QueueUrl"]).rstrip("/").split("/")[-2:]
+        else:
+            owner, name = params.get("QueueOwnerAWSAccountId", self.account), params["QueueName"]
+        return f"arn:aws:sqs:{self.call.region}:{owner}:{name}"
 
 
-# The resource each recorded operation addresses (IAM's Service Authorization Reference); an
-# operation not listed here fails the check, so a new kind of call is looked at, not passed.
-RESOURCES: dict[str, Callable[[Call, str], str]] = {
-    "secretsmanager:GetSecretValue": lambda call, _: str(call.params["SecretId"]),
-    "logs:CreateLogStream": _logs_arn,
-    "logs:PutLogEvents": _logs_arn,
-    "logs:CreateLogGroup": _logs_arn,
-    "ecr:GetAuthorizationToken": lambda call, _: "*",
+Addressed = list[tuple[str, dict[str, str]]]  # (resource, condition keys) per IAM request
+
+
+def _ecs_task_requests(scope: Scope, tasks: list[str]) -> Addressed:
+    return [(scope.task(task), {"ecs:cluster": scope.cluster}) for task in tasks]
+
+
+# The resources each operation addresses, with the condition keys IAM adds for them (IAM's
+# Service Authorization Reference). An operation not listed here fails the check: a new kind
+# of call is looked at, not passed.
+RESOURCES: dict[str, Callable[[Scope], Addressed]] = {
+    "ecs:RegisterTaskDefinition": lambda s: [(s.task_definition(str(s.call.params["family"])), {})],
+    "ecs:RunTask": lambda s: [
+        (s.task_definition(str(s.call.params["taskDefinition"])), {"ecs:cluster": s.cluster})
+    ],
+    "ecs:DescribeTasks": lambda s: _ecs_task_requests(s, list(s.call.params["tasks"])),
+    "ecs:StopTask": lambda s: _ecs_task_requests(s, [str(s.call.params["task"])]),
+    "ecs:DescribeClusters": lambda s: [
+        (c if c.startswith("arn:") else s.arn("ecs", f"cluster/{c}"), {})
+        for c in s.call.params.get("clusters") or ["default"]
+    ],
+    "ecs:TagResource": lambda s: [(str(s.call.params["resourceArn"]), {})],
+    # No resource-level permissions: IAM evaluates these against "*".
+    "ecs:DescribeTaskDefinition": lambda _: [("*", {})],
+    "ecs:DeregisterTaskDefinition": lambda _: [("*", {})],
+    "ecs:ListTaskDefinitions": lambda _: [("*", {})],
+    "ec2:DescribeVpcs": lambda _: [("*", {})],
+    "ec2:DescribeSubnets": lambda _: [("*", {})],
+    "ec2:DescribeSecurityGroups": lambda _: [("*", {})],
+    "ecr:GetAuthorizationToken": lambda _: [("*", {})],
+    "secretsmanager:GetSecretValue": lambda s: [(str(s.call.params["SecretId"]), {})],
+    "logs:CreateLogGroup": lambda s: [(s.log_group(), {})],
+    "logs:DescribeLogStreams": lambda s: [(s.log_group(), {})],
+    "logs:CreateLogStream": lambda s: [(s.log_stream(), {})],
+    "logs:PutLogEvents": lambda s: [(s.log_stream(), {})],
+    "logs:GetLogEvents": lambda s: [(s.log_stream(), {})],
+    "sqs:GetQueueUrl": lambda s: [(s.queue(), {})],
+    "sqs:ReceiveMessage": lambda s: [(s.queue(), {})],
+    "sqs:DeleteMessage": lambda s: [(s.queue(), {})],
+    "sqs:ChangeMessageVisibility": lambda s: [(s.queue(), {})],
+    "sqs:GetQueueAttributes": lambda s: [(s.queue(), {})],
+    "s3:ListBucket": lambda s: [(f"arn:aws:s3:::{s.call.params['Bucket']}", {})],
+    "s3:GetObject": lambda s: [(s.s3_object(), {})],
+    "s3:PutObject": lambda s: [(s.s3_object(), {})],
+    "s3:DeleteObject": lambda s: [(s.s3_object(), {})],
+    "s3:AbortMultipartUpload": lambda s: [(s.s3_object(), {})],
 }
+# Operations IAM never denies (no permission exists for them).
+UNAUTHORIZED = {"sts:GetCallerIdentity"}
+PASSED_TO = "ecs-tasks.amazonaws.com"
+
+
+def _implied(call: Call, scope: Scope) -> list[Request]:
+    """What IAM also authorizes for a call: roles it passes to ECS tasks (iam:PassRole), and
+    tags it puts on what it creates (ecs:TagResource, tag-on-create)."""
+    params = call.params
+    roles = [params.get("taskRoleArn"), params.get("executionRoleArn")]
+    overrides = params.get("overrides") or {}
+    roles += [overrides.get("taskRoleArn"), overrides.get("executionRoleArn")]
+    implied = [
+        Request("iam:PassRole", str(role), {"iam:PassedToService": PASSED_TO})
+        for role in dict.fromkeys(roles)
+        if role
+    ]
+    if params.get("tags") and call.iam_action in {"ecs:RegisterTaskDefinition", "ecs:RunTask"}:
+        if call.iam_action == "ecs:RunTask":
+            created = scope.arn("ecs", f"task/{scope.cluster.rsplit('/', 1)[-1]}/*")
+        else:
+            created = scope.task_definition(str(params["family"]))
+        context = {"ecs:CreateAction": call.action, "aws:RequestedRegion": call.region}
+        implied.append(Request("ecs:TagResource", created, context))
+    return implied
+
+
+def requests_of(call: Call, account: str) -> list[Request]:
+    """What IAM evaluates for `call`: one request per resource it addresses (action, resource
+    and the condition keys our policies use), then the ones it implies (see `_implied`)."""
+    if call.iam_action in UNAUTHORIZED:
+        return []
+    if call.iam_action not in RESOURCES:
+        raise KeyError(f"no resource mapping for {call.iam_action} in tests/aws_calls.py")
+    scope = Scope(call, account)
+    region = {"aws:RequestedRegion": call.region}
+    addressed = [
+        Request(call.iam_action, resource, {**region, **keys})
+        for resource, keys in RESOURCES[call.iam_action](scope)
+    ]
+    return addressed + _implied(call, scope)
 
 
 def request_of(call: Call, account: str) -> Request:
-    """What IAM evaluates for `call`: action, resource and the global keys our policies use."""
-    if call.iam_action not in RESOURCES:
-        raise KeyError(f"no resource mapping for {call.iam_action} in tests/aws_calls.py")
-    resource = RESOURCES[call.iam_action](call, account)
-    return Request(call.iam_action, resource, {"aws:RequestedRegion": call.region})
+    """The first request `requests_of` gives: the call's own action on its first resource."""
+    return requests_of(call, account)[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -26,12 +27,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-flows-test-"))
 MOTO_PORT, PREFECT_PORT, REGISTRY_PORT = free_port(), free_port(), free_port()
 POSTGRES_PORT, SERVER_PORT = free_port(), free_port()
+# The environment files the flows read: the checkout's `local` only, so the examples of other
+# environments (a region, a pool name) never change what a test of `dev` or `prod` sets up.
+ENVIRONMENTS_DIR = STATE_DIR / "environments"
+ENVIRONMENTS_DIR.mkdir()
+shutil.copy(Path(__file__).parent.parent / "environments" / "local.env", ENVIRONMENTS_DIR)
 # The worker's Prefect credential for this test session: must never show up in state or logs.
 AUTH_STRING = f"worker:{secrets.token_hex(16)}"
 
 os.environ.update(
     {
         "BOOTSTRAP_ENV_FILE": "/nonexistent",
+        "BOOTSTRAP_ENVIRONMENTS_DIR": str(ENVIRONMENTS_DIR),
         "BOOTSTRAP_LOCAL_STATE_DIR": str(STATE_DIR),
         "BOOTSTRAP_LOCAL_MOTO_PORT": str(MOTO_PORT),
         "BOOTSTRAP_LOCAL_PREFECT_PORT": str(PREFECT_PORT),

@@ -2,8 +2,9 @@
 
 Checks, all read-only (no Terraform state lock, no environment lock, nothing created):
 
-- each Terraform stack: `plan -refresh-only` (drift: what changed outside Terraform, attribute by
-  attribute from `resource_drift[]`) and a normal plan (pending: code or settings never applied);
+- each Terraform stack: one normal plan, whose refresh gives drift (what changed outside
+  Terraform, attribute by attribute from `resource_drift[]`) and whose changes give pending
+  (code or settings never applied);
 - the ECS work pool: exists, not paused, the template defaults bootstrap owns are as it set them;
 - the worker: a recent heartbeat, and the ECS service running what it should;
 - the image: the digest the pool and the worker stack point to is still in ECR.

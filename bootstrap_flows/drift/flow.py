@@ -33,10 +33,10 @@ from bootstrap_flows.drift.findings import (
 )
 from bootstrap_flows.drift.plans import (
     RecordedOutputs,
+    StackFindings,
     drift_dir,
-    pending_changes,
     recorded_outputs,
-    terraform_drift,
+    terraform_check,
     without_drift_echoes,
 )
 from bootstrap_flows.drift.report import final_state, publish
@@ -110,19 +110,21 @@ def assemble(
     return in_report_order(kept), ignored
 
 
+Futures = dict[str, PrefectFuture[list[Finding]] | PrefectFuture[StackFindings]]
+
+
 def _submit_checks(
     settings: BootstrapSettings, bucket: str, platform: PlatformOutputs, recorded: RecordedOutputs
-) -> tuple[dict[str, PrefectFuture[list[Finding]]], dict[str, Any] | None]:
+) -> tuple[Futures, dict[str, Any] | None]:
     """Start every check the stacks' recorded outputs allow, in parallel.
 
     Returns the futures by check name and the worker stack's variables (None: never applied).
     """
-    futures: dict[str, PrefectFuture[list[Finding]]] = {}
+    futures: Futures = {}
     worker, server = recorded.worker, recorded.server
 
     def check_stack(stack: str, variables: dict[str, Any]) -> None:
-        futures[f"drift {stack}"] = terraform_drift.submit(settings, stack, bucket, variables)
-        futures[f"pending {stack}"] = pending_changes.submit(settings, stack, bucket, variables)
+        futures[f"terraform {stack}"] = terraform_check.submit(settings, stack, bucket, variables)
 
     check_stack(platform_stack.STACK, platform_stack.platform_variables(settings))
     if server is not None:
@@ -163,9 +165,15 @@ def _run_checks(settings: BootstrapSettings, bucket: str) -> _Pass:
     found: dict[str, list[Finding]] = {}
     for name, future in futures.items():
         try:
-            found[name] = future.result()
+            checked = future.result()
         except Exception as exc:  # one check that cannot run does not stop the others
             result.errors.append(f"{name}: {_one_line(exc)}")
+            continue
+        if isinstance(checked, StackFindings):
+            stack = name.removeprefix("terraform ")
+            found[f"drift {stack}"], found[f"pending {stack}"] = checked.drift, checked.pending
+        else:
+            found[name] = checked
     patterns = ignore_patterns(settings, worker_vars)
     result.findings, result.ignored = assemble(result.findings, found, patterns)
     return result

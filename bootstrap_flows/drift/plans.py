@@ -1,8 +1,8 @@
-"""Terraform's view: drift from a refresh-only plan, pending changes from a normal plan.
+"""Terraform's view: drift and pending changes, both from one normal plan per stack.
 
 `drift_findings` and `pending_findings` turn `terraform show -json` output into findings (pure);
-the tasks run the plans read-only (`-lock=false`, in the drift check's own data dirs) and read
-the outputs each stack's state records.
+the task runs the plan read-only (`-lock=false`, in the drift check's own data dir) and the
+outputs each stack's state records are read straight from the state.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ Row = tuple[str, str, str]  # (attribute path, one side shown, the other side sh
 
 
 def state_resources(shown: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every resource of a plan's prior state (for a refresh-only plan: the refreshed state)."""
+    """Every resource of a plan's prior state: the state as the plan's refresh found it."""
 
     def walk(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from module.get("resources", [])
@@ -98,7 +98,7 @@ def _undeclared(
 
 
 def drift_findings(shown: dict[str, Any], stack: str) -> list[Finding]:
-    """Attribute-level drift from a refresh-only plan.
+    """Attribute-level drift from a plan (its refresh: what changed since the last apply).
 
     `resource_drift[]` gives what changed since the state was written; attributes Terraform does
     not manage on their owner (see rules.COMPANIONS) are compared with what the code declares
@@ -245,11 +245,7 @@ def drift_dir(settings: BootstrapSettings) -> Path:
 
 
 def _plan_json(
-    settings: BootstrapSettings,
-    stack: str,
-    mode: str,
-    bucket: str,
-    variables: dict[str, Any],
+    settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
 ) -> dict[str, Any]:
     terraform, var_file = stacks.open_stack(
         settings,
@@ -257,9 +253,9 @@ def _plan_json(
         bucket,
         variables,
         get_run_logger(),
-        work_dir=drift_dir(settings) / f"{stack}-{mode}",
+        work_dir=drift_dir(settings) / f"{stack}-plan",
     )
-    plan = terraform.plan(var_file=var_file, refresh_only=mode == "refresh", lock=False)
+    plan = terraform.plan(var_file=var_file, lock=False)
     try:
         return terraform.show_json(plan.plan_file)
     finally:
@@ -267,24 +263,31 @@ def _plan_json(
         plan.plan_file.unlink(missing_ok=True)
 
 
-@task(name="terraform drift", cache_policy=NO_CACHE, task_run_name="drift {stack}")
-def terraform_drift(
-    settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
-) -> list[Finding]:
-    """`plan -refresh-only -lock=false`: what changed outside Terraform."""
-    findings = drift_findings(_plan_json(settings, stack, "refresh", bucket, variables), stack)
-    get_run_logger().info("%s stack: %d drifted attributes", stack.capitalize(), len(findings))
-    return findings
+class StackFindings(BaseModel):
+    drift: list[Finding]
+    pending: list[Finding]
 
 
-@task(name="pending changes", cache_policy=NO_CACHE, task_run_name="pending {stack}")
-def pending_changes(
+@task(name="terraform check", cache_policy=NO_CACHE, task_run_name="terraform {stack}")
+def terraform_check(
     settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
-) -> list[Finding]:
-    """A normal plan with `-lock=false`: what the next bootstrap would change."""
-    findings = pending_findings(_plan_json(settings, stack, "plan", bucket, variables), stack)
-    get_run_logger().info("%s stack: %d pending changes", stack.capitalize(), len(findings))
-    return findings
+) -> StackFindings:
+    """A normal plan with `-lock=false`: what changed outside Terraform and what not applied.
+
+    One plan says both. A normal plan refreshes first, exactly as `plan -refresh-only` does:
+    its JSON carries the same `resource_drift[]` and refreshed `prior_state` (Terraform leaves
+    out only moves, which it lists as planned changes instead), and `resource_changes[]` is
+    what the next bootstrap would change. A second, refresh-only plan would cost another init,
+    refresh and `show -json` for nothing it could add.
+    """
+    shown = _plan_json(settings, stack, bucket, variables)
+    found = StackFindings(
+        drift=drift_findings(shown, stack), pending=pending_findings(shown, stack)
+    )
+    logger = get_run_logger()
+    logger.info("%s stack: %d drifted attributes", stack.capitalize(), len(found.drift))
+    logger.info("%s stack: %d pending changes", stack.capitalize(), len(found.pending))
+    return found
 
 
 class RecordedOutputs(BaseModel):

@@ -96,11 +96,12 @@ COMPANIONS: dict[tuple[str, str], _Companion] = {
         _security_group_rule,
         when_present=True,
     ),
+    # Ours declares both inline (Terraform diffs them itself); a queue of other code may not.
     ("aws_sqs_queue", "policy"): _Companion(
-        "aws_sqs_queue_policy", "queue_url", lambda c: c["policy"], collection=False
+        "aws_sqs_queue_policy", "queue_url", lambda c: c["policy"], False, when_present=True
     ),
     ("aws_sqs_queue", "redrive_policy"): _Companion(
-        "aws_sqs_queue_redrive_policy", "queue_url", lambda c: c["redrive_policy"], False
+        "aws_sqs_queue_redrive_policy", "queue_url", lambda c: c["redrive_policy"], False, True
     ),
 }
 # Resources that restate, whole, a role attribute the companions above judge: a policy attached
@@ -110,6 +111,19 @@ COMPANIONS: dict[tuple[str, str], _Companion] = {
 MIRRORS: dict[str, frozenset[str]] = {
     "aws_iam_role_policy_attachments_exclusive": frozenset({"policy_arns"}),
     "aws_iam_role_policies_exclusive": frozenset({"policy_names"}),
+    # A bucket's settings are resources of their own (versioning, encryption, policy, lifecycle,
+    # ownership), each refreshed and judged itself; the bucket's deprecated attributes of the
+    # same names restate them, as recorded before those resources were applied.
+    "aws_s3_bucket": frozenset(
+        {
+            "versioning",
+            "server_side_encryption_configuration",
+            "policy",
+            "lifecycle_rule",
+            "grant",
+            "acl",
+        }
+    ),
 }
 # Attributes AWS fills in when another resource attaches to this one (an EIP used by a NAT
 # gateway gets an association, an interface and a private IP): theirs while that resource exists,

@@ -3,7 +3,8 @@
     preflight ─► state backend ─► plan/apply platform ─► store API secret ─► push worker image
                       └─► build worker image (starts at once, in parallel) ─────────┘
     [─► plan/apply server ─► prefect server online]   (only with prefect_server = "aws")
-    ─► plan/apply worker ─► work pool ─► worker online ─► e2e test flow ─► summary
+    ─► plan/apply worker ─► storage blocks ─► work pool ─► worker online
+    ─► e2e test flows (baked-in, and code/results buckets, at once) ─► summary
 
 Each stage is a task in `stages`; values pass between them explicitly, so the run graph is this
 picture.
@@ -28,11 +29,13 @@ from bootstrap_flows.flows.stages import (
     await_worker,
     build_worker_image,
     converge,
+    create_storage_blocks,
     create_work_pool,
     e2e_test_flow,
     preflight,
     push_worker_image,
     state_backend,
+    storage_e2e_flow,
     store_api_secret,
 )
 from bootstrap_flows.flows.summary import BootstrapResult, summary
@@ -145,13 +148,18 @@ def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
                 settings, server = _prefect_server(record, settings, bucket, platform, pushed.uri)
         with record.stage("worker stack"):
             worker, since = _worker_service(record, settings, bucket, platform, pushed.uri)
+        with record.stage("storage blocks"):
+            storage = create_storage_blocks(settings, platform)
         with record.stage("work pool"):
-            pool_change = create_work_pool(settings, platform, pushed.uri)
+            pool_change = create_work_pool(settings, platform, pushed.uri, storage)
         with record.stage("worker online"):
             worker_name = await_worker(settings, platform, since)
     # Outside the lock: the e2e run only reads what bootstrap made.
-    with record.stage("e2e test flow"):
+    with record.stage("e2e test flows"):
+        # Both at once: the storage flow's run overlaps the baked-in one's.
+        storage_run = storage_e2e_flow.submit(settings, pushed.uri, storage)
         e2e_result = e2e_test_flow(settings, pushed.uri)
+        storage_result = storage_run.result()
     result = BootstrapResult(
         environment=settings.environment,
         target_prefect=worker_api_url(resolve(settings)),
@@ -166,6 +174,8 @@ def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
         work_pool_change=pool_change,
         worker_name=worker_name,
         e2e=e2e_result,
+        storage=storage,
+        storage_e2e=storage_result,
         timings=record.timings,
     )
     summary(result)

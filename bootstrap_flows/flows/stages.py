@@ -20,9 +20,10 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from bootstrap_flows import approval, e2e, image, work_pool, worker_online
+from bootstrap_flows import approval, blocks, e2e, e2e_storage, image, work_pool, worker_online
 from bootstrap_flows.docker_engine import ensure_docker
-from bootstrap_flows.image import BuiltImage, PushedImage
+from bootstrap_flows.environments import SECRET_FIELDS
+from bootstrap_flows.image import BuiltImage, PushedImage, promote
 from bootstrap_flows.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
 from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
 from bootstrap_flows.target import resolve
@@ -31,7 +32,7 @@ from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult, StalePlan
 from bootstrap_flows.terraform.state_backend import ensure_state_bucket
 
-SECRET_SETTINGS = {"prefect_api_key", "prefect_api_auth_string"}
+SECRET_SETTINGS = SECRET_FIELDS
 
 
 def _artifact_key(settings: BootstrapSettings, what: str) -> str:
@@ -51,6 +52,8 @@ def preflight(
         )
     settings = load_settings(environment=environment, **overrides)
     report: PreflightReport = run_preflight(settings)
+    if needs_docker and settings.promote_from:
+        promote.passed_image(settings)  # a source with nothing to promote stops the run here
     if needs_docker:
         ensure_docker()
     proven = "" if report.prefect_api_url == SERVER_STACK_PENDING else " accepts its credential"
@@ -204,6 +207,9 @@ def await_server(settings: BootstrapSettings) -> str:
 @task(name="build worker image", cache_policy=NO_CACHE)
 def build_worker_image(settings: BootstrapSettings) -> BuiltImage | None:
     """Build the worker image, unless ECR already holds its content tag (then None)."""
+    if settings.promote_from:
+        get_run_logger().info("Promoting from %s: not building", settings.promote_from)
+        return None
     repository = platform_stack.ecr_repository_name(settings)
     return image.build_unless_in_ecr(settings, repository, get_run_logger())
 
@@ -212,6 +218,10 @@ def build_worker_image(settings: BootstrapSettings) -> BuiltImage | None:
 def push_worker_image(
     settings: BootstrapSettings, built: BuiltImage | None, platform: PlatformOutputs
 ) -> PushedImage:
+    if settings.promote_from:
+        return promote.promote_image(
+            settings, platform.ecr_repository_name, platform.ecr_repository_url, get_run_logger()
+        )
     return image.push_unless_in_ecr(
         settings,
         built,
@@ -221,9 +231,27 @@ def push_worker_image(
     )
 
 
+@task(name="storage blocks", cache_policy=NO_CACHE)
+def create_storage_blocks(
+    settings: BootstrapSettings, platform: PlatformOutputs
+) -> blocks.StorageBlocks:
+    """The code-storage and result-storage blocks (and their credentials) on the target."""
+    made = blocks.ensure_storage_blocks(settings, platform)
+    get_run_logger().info(
+        "Storage blocks: %s", ", ".join(f"{slug} {change}" for slug, change in made.changes.items())
+    )
+    return made
+
+
 @task(name="work pool", cache_policy=NO_CACHE)
-def create_work_pool(settings: BootstrapSettings, platform: PlatformOutputs, image_uri: str) -> str:
-    change, _ = work_pool.ensure_work_pool(settings, platform, image_uri)
+def create_work_pool(
+    settings: BootstrapSettings,
+    platform: PlatformOutputs,
+    image_uri: str,
+    storage: blocks.StorageBlocks,
+) -> str:
+    env = blocks.result_env(storage)
+    change, _ = work_pool.ensure_work_pool(settings, platform, image_uri, env)
     # A pool left paused (teardown's drain pauses it) would hold the e2e run for ever.
     resumed = ", resumed (it was paused)" if work_pool.set_paused(settings, False) else ""
     get_run_logger().info("Work pool %s: %s%s", settings.work_pool_name, change, resumed)
@@ -240,10 +268,27 @@ def await_worker(settings: BootstrapSettings, platform: PlatformOutputs, since: 
 @task(name="e2e test flow", cache_policy=NO_CACHE)
 def e2e_test_flow(settings: BootstrapSettings, image_uri: str) -> e2e.E2EResult:
     result = e2e.run_e2e(settings, image_uri)
+    # What `promote_from=<this environment>` takes elsewhere (image/promote.py).
+    promote.record_passed(settings, image_uri, result.flow_run_id)
     get_run_logger().info(
         "e2e test flow run %s Completed in %.0f s on task %s",
         result.flow_run_id,
         result.seconds,
         result.task_arn,
+    )
+    return result
+
+
+@task(name="storage test flow", cache_policy=NO_CACHE)
+def storage_e2e_flow(
+    settings: BootstrapSettings, image_uri: str, storage: blocks.StorageBlocks
+) -> e2e_storage.StorageE2EResult:
+    result = e2e_storage.run_storage_e2e(settings, image_uri, storage)
+    get_run_logger().info(
+        "storage test flow run %s Completed in %.0f s: code from %s, result read back from %s",
+        result.flow_run_id,
+        result.seconds,
+        result.code_uri,
+        result.result_uri,
     )
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from prefect import task
@@ -10,6 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from bootstrap_flows import e2e
+from bootstrap_flows.blocks import StorageBlocks
+from bootstrap_flows.e2e_storage import StorageE2EResult
 from bootstrap_flows.image import PushedImage
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.server_stack import ServerOutputs
@@ -32,6 +35,9 @@ class BootstrapResult(BaseModel):
     work_pool_change: str
     worker_name: str
     e2e: e2e.E2EResult
+    # The blocks users point their flows at, and the run that proved them.
+    storage: StorageBlocks
+    storage_e2e: StorageE2EResult
     timings: dict[str, float] = Field(default_factory=dict)
 
 
@@ -44,6 +50,19 @@ def _table(values: dict[str, Any]) -> str:
 
 def _outputs(stack: str, outputs: BaseModel) -> str:
     return f"## {stack} outputs\n| output | value |\n|---|---|\n{_table(outputs.model_dump())}\n\n"
+
+
+def _storage(result: BootstrapResult) -> str:
+    run, blocks = result.storage_e2e, result.storage
+    returned = json.dumps(run.result, sort_keys=True)
+    return (
+        f"**Storage:** code `{blocks.code}` (bucket `{blocks.code_bucket}`), results "
+        f"`{blocks.results}` (bucket `{blocks.results_bucket}`, the pool's default); "
+        f"credentials `{blocks.credentials}`\n\n"
+        f"**storage test flow:** run `{run.flow_run_id}` {run.state} in {run.seconds:.0f} s; "
+        f"code pulled from `{run.code_uri}`; result read back from `{run.result_uri}`: "
+        f"`{returned}`\n\n"
+    )
 
 
 def render(result: BootstrapResult) -> str:
@@ -72,6 +91,7 @@ def render(result: BootstrapResult) -> str:
         f"**e2e test flow:** run `{result.e2e.flow_run_id}` {result.e2e.state} in "
         f"{result.e2e.seconds:.0f} s on task `{result.e2e.task_arn}` "
         f"(image `{result.e2e.image_digest}`)\n\n"
+        f"{_storage(result)}"
         f"## Stage timings\n| stage | time |\n|---|---|\n{timings}\n\n"
         + _outputs("Platform", result.platform)
         + (_outputs("Server", result.server) if result.server else "")

@@ -3,9 +3,10 @@
     preflight ─► [approval] ─► drain the pool ─► worker stack ─► server stack ─► platform stack
       ─► (work pool, state bucket: when asked) ─► receipt
 
-The drain (pool paused, flow-run tasks stopped, the e2e deployment deleted, the worker's task
-definitions deregistered, the images bootstrap pushed deleted) runs once the first destroy plan
-is approved, never before. A server stack's database is kept unless `delete_database`: teardown
+The drain (pool paused, flow-run tasks stopped, the e2e deployments deleted, the worker's task
+definitions deregistered, the images bootstrap pushed deleted, what its test flows wrote to the
+code and results buckets deleted) runs once the first destroy plan is approved, never before.
+A server stack's database is kept unless `delete_database`: teardown
 then removes the server's compute, load balancer and roles, and keeps the database with what it
 stands on (its subnet group and security group, the platform's network). The receipt lists what
 AWS still holds for the environment, read from AWS itself.
@@ -39,8 +40,11 @@ def drain_pool(settings: BootstrapSettings, platform: PlatformOutputs) -> drain.
     """Stop what the pool runs and remove what bootstrap and the worker made outside Terraform."""
     logger = get_run_logger()
     drained = drain.Drained()
+    result_keys: list[str] = []
     try:
         drained.pool_paused = drain.pause_pool(settings)
+        # Read from the test runs before their deployments go.
+        result_keys = drain.e2e_result_keys(settings)
         drained.deployments_deleted = drain.delete_deployments(settings)
     except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
         # The target Prefect may be gone already (a server stack half torn down): AWS first.
@@ -50,16 +54,19 @@ def drain_pool(settings: BootstrapSettings, platform: PlatformOutputs) -> drain.
             tasks_stopped=drain.stop_flow_run_tasks(settings, platform.cluster_arn),
             task_definitions_deregistered=drain.deregister_task_definitions(settings),
             images_deleted=drain.delete_pushed_images(settings, platform.ecr_repository_name),
+            objects_deleted=drain.empty_storage(settings, platform, result_keys),
         )
     )
     logger.info(
         "Drained: pool %s; stopped %d flow-run task(s); deleted %s; deregistered %d worker task "
-        "definition(s); deleted bootstrap's images %s (other images in the repository stay)",
+        "definition(s); deleted bootstrap's images %s (other images in the repository stay); "
+        "deleted bootstrap's objects in the storage buckets %s (other objects stay)",
         "paused" if drained.pool_paused else "not found",
         len(drained.tasks_stopped),
         drained.deployments_deleted or "no deployment",
         len(drained.task_definitions_deregistered),
         drained.images_deleted or "(none)",
+        drained.objects_deleted or "(none)",
     )
     return drained
 

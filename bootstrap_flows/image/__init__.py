@@ -7,6 +7,8 @@
     base     the base image: resolved, pulled, or built from Debian packages (fallback)
     build    the Docker build and its event stream
     push     ECR look-up, login, push, digest check
+    promote  the image that passed another environment's e2e test flow, copied registry to
+             registry into this one's repository (`promote_from`), and the record of a pass
     engine   the Docker client and the failures its streams report
 
 The tag is a hash of everything that goes into the image, so the flow knows before any build

@@ -101,7 +101,7 @@ def find_in_ecr(
         )["images"]
         size = manifest_size(json.loads(images[0]["imageManifest"])) or size
     return PushedImage(
-        uri=f"{_push_repository(settings, repository_name, repository_url)}@{digest}",
+        uri=f"{push_repository(settings, repository_name, repository_url)}@{digest}",
         digest=digest,
         tag=tag,
         skipped=True,
@@ -110,7 +110,7 @@ def find_in_ecr(
     )
 
 
-def _push_repository(settings: BootstrapSettings, repository_name: str, repository_url: str) -> str:
+def push_repository(settings: BootstrapSettings, repository_name: str, repository_url: str) -> str:
     host = resolve(settings).registry_host
     return f"{host}/{repository_name}" if host else repository_url
 
@@ -139,7 +139,7 @@ class PushDestination:
         return {"username": self.user, "password": self.password}
 
 
-def _destination(
+def registry_destination(
     settings: BootstrapSettings, repository_name: str, repository_url: str
 ) -> PushDestination:
     ecr = aws.client(settings, "ecr")
@@ -239,13 +239,18 @@ def _check_digest(
         )
 
 
-def _registry_manifest(destination: PushDestination, digest: str) -> tuple[str, str]:
+def registry_url(destination: PushDestination, path: str) -> str:
+    """A URL of the registry's API under the destination's repository (`manifests/<ref>`)."""
+    scheme = "http" if is_loopback(destination.host) else "https"
+    return f"{scheme}://{destination.host}/v2/{destination.repository}/{path}"
+
+
+def registry_manifest(destination: PushDestination, digest: str) -> tuple[str, str]:
     """The manifest the registry holds for `digest` (text, media type), checked against it."""
     host = destination.host
-    scheme = "http" if is_loopback(host) else "https"
     try:
         response = httpx.get(
-            f"{scheme}://{host}/v2/{destination.repository}/manifests/{digest}",
+            registry_url(destination, f"manifests/{digest}"),
             auth=(destination.user, destination.password),
             headers={"Accept": ", ".join(MANIFEST_TYPES)},
             timeout=30,
@@ -276,7 +281,7 @@ def _pushed_size(
     if not destination.override:
         described = find_in_ecr(settings, destination.repository, repository_url, tag)
         return described.size_bytes if described else None
-    manifest, media_type = _registry_manifest(destination, digest)
+    manifest, media_type = registry_manifest(destination, digest)
     size = manifest_size(json.loads(manifest))
     if destination.recorder is not None:
         # ECR's API does not see this registry (the emulator's case): record the image.
@@ -305,7 +310,7 @@ def push_image(
     if existing is not None:
         logger.info("ECR already has %s:%s; not pushing", repository_name, built.tag)
         return existing
-    destination = _destination(settings, repository_name, repository_url)
+    destination = registry_destination(settings, repository_name, repository_url)
     client = docker_client()
     try:
         client.api.tag(built.image_id, destination.target, built.tag)
@@ -321,7 +326,7 @@ def push_image(
     seconds = time.monotonic() - started
     logger.info("Image %s:%s pushed and verified in %.1f s", destination.target, built.tag, seconds)
     return PushedImage(
-        uri=f"{_push_repository(settings, repository_name, repository_url)}@{digest}",
+        uri=f"{push_repository(settings, repository_name, repository_url)}@{digest}",
         digest=digest,
         tag=built.tag,
         skipped=False,

@@ -1,6 +1,11 @@
 """`bootstrap-flows`: run the embedded default, or manage its local stack.
 
 bootstrap-flows quickstart          local stack up, deploy, run bootstrap/local, wait, report
+bootstrap-flows deploy              register bootstrap/<env>, teardown/<env>, drift-check/<env>
+                                    for every configured environment (environments/<env>.env)
+                                    on PREFECT_API_URL; delete those of other environments
+bootstrap-flows outputs ENV [--registry-password]   what a user deploying flows to ENV's pool
+                                    needs (buckets, pool, ECR, worker image), as shell exports
 bootstrap-flows local up|down|status
 bootstrap-flows local certificate HOST   import a self-signed certificate into the emulator's
                                          ACM and print its ARN (for BOOTSTRAP_PREFECT_SERVER=aws)
@@ -10,30 +15,33 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from uuid import UUID
 
+from bootstrap_flows import outputs, registration
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.local import certificate
 from bootstrap_flows.local import stack as local_stack
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
+from bootstrap_flows.settings import BootstrapSettings, load_settings
 
 
-def deploy_all(settings: BootstrapSettings) -> None:
-    """`prefect deploy --all` from prefect.yaml, against the local Prefect server."""
-    # prefect.yaml's drift-check schedules read the cron expression from the environment.
-    env = {**local_stack.child_env(settings), "BOOTSTRAP_DRIFT_SCHEDULE": settings.drift_schedule}
-    result = subprocess.run(
-        [str(local_stack.BIN / "prefect"), "--no-prompt", "deploy", "--all"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"prefect deploy --all failed:\n{result.stdout}\n{result.stderr}")
+def deploy_all(settings: BootstrapSettings) -> registration.Registered:
+    """The configured environments' deployments, on the local Prefect server."""
+    registered = registration.register(local_stack.child_env(settings))
+    if settings.environment not in registered.environments:
+        raise registration.RegistrationError(
+            f"environment {settings.environment!r} is not configured: the quick start needs "
+            "environments/local.env (see README, Environments)"
+        )
+    return registered
+
+
+def report(registered: registration.Registered) -> None:
+    print(f"Registered: {', '.join(registered.deployments) or 'nothing'}")
+    for deployment, cron in registered.schedules.items():
+        print(f"Scheduled: {deployment} ({cron})")
+    if registered.removed:
+        print(f"Removed (environment not configured): {', '.join(registered.removed)}")
 
 
 def run_and_wait(deployment: str, timeout: float = 1800) -> tuple[UUID, str]:
@@ -68,8 +76,8 @@ def quickstart() -> int:
     ui = local_stack.up(settings)
     os.environ["PREFECT_API_URL"] = settings.local_prefect_api_url
     print(f"Prefect UI: {ui}")
-    print("Registering deployments (prefect deploy --all) ...")
-    deploy_all(settings)
+    print("Registering the configured environments' deployments ...")
+    report(deploy_all(settings))
     print("Running bootstrap/local; watch it in the UI ...")
     run_id, state = run_and_wait("bootstrap/local")
     print(f"bootstrap/local finished: {state}")
@@ -89,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("quickstart", help="run bootstrap/local on the embedded default")
+    commands.add_parser("deploy", help="register the configured environments' deployments")
+    outputs.add_arguments(commands.add_parser("outputs", help="values for deploying flows"))
     local = commands.add_parser("local", help="manage the embedded default's local stack")
     local.add_argument("action", choices=["up", "down", "status", "certificate"])
     local.add_argument("host", nargs="?", default="prefect.local.example", help="certificate's")
@@ -96,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "quickstart":
             return quickstart()
+        if args.command == "deploy":
+            report(registration.register())
+            return 0
+        if args.command == "outputs":
+            return outputs.run(args)
         settings = load_settings(environment="local")
         if args.action == "up":
             print(f"Local stack up; Prefect UI: {local_stack.up(settings)}")

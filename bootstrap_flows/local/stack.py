@@ -136,11 +136,20 @@ def _ensure_bootstrap_pool() -> None:
         client.create_work_pool(WorkPoolCreate(name=BOOTSTRAP_POOL, type="process"))
 
 
+def role_calls_file(settings: BootstrapSettings) -> Path:
+    """Every AWS call made with a role's credentials (task, agent), as moto recorded it."""
+    return processes.run_dir(settings.local_state_dir) / "aws-role-calls.jsonl"
+
+
 def _moto(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     port = str(settings.local_moto_port)
+    # Recorded from the start, not per test: the calls to check are the worker service's,
+    # the pool's and every flow run's of the whole session, and a recorder started later
+    # misses a service task that began before it (see tests/iam_grants.py).
+    record = ["--record-role-calls", str(role_calls_file(settings))]
     return Service(
         "moto",
-        [sys.executable, "-m", MOTO_SERVER, "-H", "127.0.0.1", "-p", port],
+        [sys.executable, "-m", MOTO_SERVER, *record, "-H", "127.0.0.1", "-p", port],
         ready=lambda: _healthy(f"{settings.local_aws_endpoint}{MOTO_READY_PATH}"),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.

@@ -1,4 +1,4 @@
-"""The platform stack: network, IAM, ECR, secret, logs, cluster, observer queue.
+"""The platform stack: network, IAM, ECR, secret, logs, cluster, observer queue, flow storage.
 
 Its outputs are read into a typed model that later stages (image push, worker stack, work pool)
 receive as task inputs, so the data flow is visible in the Prefect run graph.
@@ -42,6 +42,10 @@ class PlatformOutputs(BaseModel):
     observer_queue_url: str
     observer_queue_arn: str
     observer_dlq_arn: str
+    # None in a platform state recorded before the storage buckets existed (teardown and
+    # drift-check read recorded outputs); every apply since records them.
+    code_bucket_name: str | None = None
+    results_bucket_name: str | None = None
 
 
 def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:

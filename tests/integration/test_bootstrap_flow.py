@@ -16,6 +16,8 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     ArtifactFilterKey,
+    DeploymentFilter,
+    DeploymentFilterId,
     FlowRunFilter,
     FlowRunFilterTags,
     LogFilter,
@@ -27,6 +29,7 @@ from prefect.flow_runs import resume_flow_run
 
 from bootstrap_flows import aws, receipt
 from bootstrap_flows.e2e import E2EFailed, run_e2e
+from bootstrap_flows.e2e_storage import decode_result, result_location
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.preflight import PreflightError
@@ -155,9 +158,7 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     with get_client(sync_client=True) as client:
         workers = client.read_workers_for_work_pool(settings.work_pool_name)
         pool = client.read_work_pool(settings.work_pool_name)
-        e2e_runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["bootstrap-e2e"]))
-        )
+    e2e_runs = runs_of("e2e-test/e2e")
     assert workers and pool.type == "ecs"
     assert (
         pool.base_job_template["variables"]["properties"]["image"]["default"]
@@ -178,6 +179,109 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     assert {"local-platform-plan", "local-platform-progress", "local-bootstrap-summary"} <= names
     logs = run_logs(first_run)
     assert "Creating module.network" in logs or "Creating module." in logs
+
+
+def listed(value: str | list[str]) -> list[str]:
+    """An IAM policy's one-or-many value as a list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def runs_of(deployment: str) -> list[Any]:
+    """The runs bootstrap started of one of its test deployments."""
+    with get_client(sync_client=True) as client:
+        deployment_id = client.read_deployment_by_name(deployment).id
+        return list(
+            client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["bootstrap-e2e"])),
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            )
+        )
+
+
+def assert_private_encrypted_versioned_tls_only(s3: Any, bucket: str) -> None:
+    """A storage bucket's settings as S3 holds them."""
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert set(block.values()) == {True} and len(block) == 4
+    (owner,) = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert owner["ObjectOwnership"] == "BucketOwnerEnforced"
+    (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert (deny["Effect"], deny["Action"], deny["Principal"]) == ("Deny", "s3:*", "*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    (expiry,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert expiry["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+
+
+def storage_grants(settings: BootstrapSettings, role_arn: str) -> set[tuple[Any, ...]]:
+    """(actions, resources) of each statement of the flow-run role's storage policy."""
+    role = role_arn.rsplit("/", 1)[-1]
+    policy = aws.client(settings, "iam").get_role_policy(RoleName=role, PolicyName="storage")
+    document: Any = policy["PolicyDocument"]  # botocore decodes IAM's URL-encoded JSON
+    return {
+        (tuple(sorted(listed(st["Action"]))), tuple(listed(st["Resource"])))
+        for st in document["Statement"]
+    }
+
+
+def test_storage_buckets_blocks_pool_defaults_and_the_result_read_back(
+    deployed: BootstrapSettings, first_run: UUID
+) -> None:
+    """The code and results buckets as S3 holds them, the blocks and pool env on the target
+    Prefect, and the storage test flow's result in the results bucket, as the summary shows."""
+    settings, outputs = deployed, platform_outputs(deployed)
+    buckets = [outputs["code_bucket_name"], outputs["results_bucket_name"]]
+    assert buckets == [f"prefect-local-{kind}-123456789012" for kind in ("code", "results")]
+    s3 = aws.client(settings, "s3")
+    for bucket in buckets:
+        assert_private_encrypted_versioned_tls_only(s3, bucket)
+    # The flow-run role: read on code, read/write on results, those buckets only.
+    code, results = (f"arn:aws:s3:::{b}" for b in buckets)
+    assert storage_grants(settings, outputs["flow_run_task_role_arn"]) == {
+        (("s3:ListBucket",), (code,)),
+        (("s3:GetObject",), (f"{code}/*",)),
+        (("s3:ListBucket",), (results,)),
+        (("s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"), (f"{results}/*",)),
+    }
+    # The blocks on the target Prefect (here the same server): no keys, the emulator's endpoint.
+    with get_client(sync_client=True) as client:
+        credentials = client.read_block_document_by_name("prefect-local", "aws-credentials")
+        stored = {
+            kind: client.read_block_document_by_name(f"prefect-local-{kind}", "s3-bucket")
+            for kind in ("code", "results")
+        }
+        pool = client.read_work_pool(settings.work_pool_name)
+    assert credentials.data["aws_access_key_id"] is None
+    assert credentials.data["aws_secret_access_key"] is None
+    endpoint = credentials.data["aws_client_parameters"]["endpoint_url"]
+    assert endpoint == settings.local_aws_endpoint
+    for kind, bucket in zip(("code", "results"), buckets, strict=True):
+        assert stored[kind].data["bucket_name"] == bucket
+        ref = stored[kind].block_document_references["credentials"]["block_document"]
+        assert ref["id"] == str(credentials.id)
+    assert pool.base_job_template["variables"]["properties"]["env"]["default"] == {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "s3-bucket/prefect-local-results",
+    }
+    # The storage test flow ran the code pushed to the code bucket and its result is in the
+    # results bucket, under the key its state names.
+    (run,) = runs_of("e2e-storage/e2e-storage")
+    assert run.state and run.state.name == "Completed"
+    location = result_location(run)
+    assert location is not None
+    key, serializer = location
+    content = s3.get_object(Bucket=buckets[1], Key=key)["Body"].read()
+    returned = decode_result(content, serializer)
+    assert returned["flow_run_id"] == str(run.id)
+    assert returned["code_path"] == "/tmp/storage_e2e_flow.py"
+    pushed = s3.list_objects_v2(Bucket=buckets[0], Prefix="bootstrap-e2e/")["Contents"]
+    assert [o["Key"].rsplit("/", 1)[-1] for o in pushed] == ["storage_e2e_flow.py"]
+    summary = next(a for a in run_artifacts(first_run) if a.key == "local-bootstrap-summary")
+    assert f"**storage test flow:** run `{run.id}` Completed" in str(summary.data)
+    assert f"result read back from `s3://{buckets[1]}/{key}`" in str(summary.data)
+    assert f'"flow_run_id": "{run.id}"' in str(summary.data)
 
 
 def test_real_ecs_worker_builds_a_private_run_task_request(
@@ -304,12 +408,18 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     assert [item.resource for item in receipt.leftovers(deployed)] == [
         f"arn:aws:s3:::{deployed.state_bucket_name('123456789012')}"
     ]
+    # The code and results buckets were emptied of what bootstrap wrote, then destroyed.
+    buckets = [b["Name"] for b in aws.client(deployed, "s3").list_buckets()["Buckets"]]
+    assert [b for b in buckets if b.startswith("prefect-local-")] == [
+        deployed.state_bucket_name("123456789012")
+    ]
     definitions = ecs.list_task_definitions(familyPrefix="prefect_", status="ACTIVE")
     assert definitions["taskDefinitionArns"] == []  # the worker's, deregistered by the drain
     with get_client(sync_client=True) as client:
         assert client.read_work_pool(deployed.work_pool_name).is_paused
-        with pytest.raises(ObjectNotFound):
-            client.read_deployment_by_name("e2e-test/e2e")
+        for deployment in ("e2e-test/e2e", "e2e-storage/e2e-storage"):
+            with pytest.raises(ObjectNotFound):
+                client.read_deployment_by_name(deployment)
     (listed,) = [a for a in run_artifacts(run_id) if a.key == "local-teardown-receipt"]
     notes = [row["note"] for row in json.loads(str(listed.data))]
     assert notes == ["kept: Terraform state history"], listed.data

@@ -35,6 +35,8 @@ class LiveCase:
     env: Mapping[str, str] = field(default_factory=dict)
     # How the stand-in Prefect answers (/health, everything else); None: no stand-in.
     prefect: tuple[int, int] | None = None
+    # Prefect Variables on the orchestrator during the run (a promotion source's record).
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
 
 LIVE_CASES: dict[Key, LiveCase] = {
@@ -57,6 +59,23 @@ LIVE_CASES: dict[Key, LiveCase] = {
     ),
     ("Docker engine", "none answers"): LiveCase(
         env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    ),
+    ("promote_from", "an environment with no passed image"): LiveCase(
+        overrides={"promote_from": "untested"}
+    ),
+    ("promote_from", "an image that passed with other code"): LiveCase(
+        overrides={"promote_from": "tested"},
+        variables={
+            "bootstrap-passed-tested": {
+                "environment": "tested",
+                "uri": "127.0.0.1:5000/prefect-tested-worker@sha256:" + "0" * 64,
+                "tag": "0" * 20,
+                "digest": "sha256:" + "0" * 64,
+                "region": "us-east-1",
+                "code": "1" * 20,
+                "passed_at": "2025-01-01T00:00:00Z",
+            }
+        },
     ),
 }
 
@@ -82,6 +101,22 @@ class _StandIn(BaseHTTPRequestHandler):
 
     def log_message(self, *_: Any) -> None:
         pass
+
+
+@contextmanager
+def orchestrator_variables(variables: Mapping[str, Any]) -> Iterator[None]:
+    """Prefect Variables on the test's Prefect for the run, deleted afterwards."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import VariableCreate
+
+    with get_client(sync_client=True) as client:
+        for name, value in variables.items():
+            client.create_variable(VariableCreate(name=name, value=value))
+        try:
+            yield
+        finally:
+            for name in variables:
+                client.delete_variable_by_name(name)
 
 
 @contextmanager
@@ -127,7 +162,7 @@ def test_refused_before_anything_is_created(
     case = LIVE_CASES[key]
     region = str(case.overrides.get("aws_region", local_stack.aws_region))
     dead = f"http://127.0.0.1:{free_port()}"
-    with stand_in_prefect(case.prefect) as prefect:
+    with stand_in_prefect(case.prefect) as prefect, orchestrator_variables(case.variables):
         overrides = _filled(
             {"target": "emulator", **case.overrides},
             lambda v: v.replace("{dead}", dead).replace("{prefect}", prefect),

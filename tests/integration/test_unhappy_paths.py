@@ -29,8 +29,11 @@ from bootstrap_flows import aws, target_prefect
 from bootstrap_flows.e2e import IMAGE_CODE_DIR
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
+from bootstrap_flows.local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_flows.local.ecs_runtime.spec import TASK_LABEL
-from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
+from tests.aws_calls import calls_by_role, recorded_calls
+from tests.iam_grants import check_calls, uses
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +42,8 @@ POOL = "sad-pool"
 OVERRIDES = {"target": "emulator", "work_pool_name": POOL}
 ENTRYPOINTS = "deployments/unhappy_flows.py"
 RUN_TIMEOUT = 180.0
+# The module whose policies the pool's roles have (its `# unrecorded` comments explain grants).
+IAM_MODULE = PROJECT_ROOT / "infrastructure" / "terraform" / "modules" / "iam" / "main.tf"
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
@@ -227,9 +232,14 @@ def test_an_image_that_cannot_be_pulled_ends_crashed_with_the_pull_error(pool: P
     assert expected in pool.wait_for_log(run.id, expected)
 
 
-def test_a_secret_that_cannot_be_read_ends_crashed_with_that_reason(pool: Pool) -> None:
+def _missing_secret(pool: Pool) -> str:
+    """A secret ARN of the pool's account and region that names no secret."""
     secret_arn = pool.result.platform.prefect_api_secret_arn
-    missing = secret_arn.rsplit(":", 1)[0] + ":prefect-sad-no-such-secret-AbCdEf"
+    return secret_arn.rsplit(":", 1)[0] + ":prefect-sad-no-such-secret-AbCdEf"
+
+
+def test_a_secret_that_cannot_be_read_ends_crashed_with_that_reason(pool: Pool) -> None:
+    missing = _missing_secret(pool)
     run = pool.final(
         pool.start(
             "no-secret",
@@ -322,3 +332,36 @@ def test_a_killed_worker_comes_back_and_the_run_in_flight_completes(pool: Pool) 
     assert run.state is not None
     assert run.state.type == StateType.COMPLETED, (run.state, pool.logs(run_id)[-3000:])
     assert "unhappy-sleeps: done after 40 s" in pool.wait_for_log(run_id, "done after")
+
+
+def test_every_call_made_is_granted_and_every_grant_is_used(pool: Pool) -> None:
+    """Last in this module, so its recordings hold the pool's whole life: the worker service,
+    the bootstrap's e2e run and every run above (and whatever else this session ran). The
+    local stack's moto records each call made with a role's credentials; each one must be
+    allowed by its role's policies as IAM holds them, and each grant of the pool's roles must
+    be used or say in its Terraform when it is needed (tests/iam_grants.py)."""
+    ledger = read_ledger(ledger_file(pool.settings))
+    by_role = calls_by_role(recorded_calls(pool.settings.local_aws_endpoint), ledger)
+    platform = pool.result.platform
+    roles = [
+        platform.execution_role_arn,
+        platform.worker_task_role_arn,
+        platform.flow_run_task_role_arn,
+    ]
+    findings = check_calls(aws.client(pool.settings, "iam"), by_role, [IAM_MODULE], roles)
+    assumed = uses(ledger)
+    print(findings.report(assumed))  # the per-role report (`pytest -rP`)
+    assert not findings.unattributed, findings.unattributed[:5]
+    # Each role's credentials were handed out, so a role without calls made none.
+    assert set(roles) <= set(assumed), (roles, assumed)
+    # What an unhappy path tries on purpose and IAM must refuse (moto answers instead): on AWS
+    # the agent reading another secret gets AccessDeniedException, not ResourceNotFound.
+    refused = ("secretsmanager:GetSecretValue", _missing_secret(pool))
+    assert findings.denials({refused}) == []
+    denied = {(a, r) for check in findings.checks.values() for a, r, _ in check.denied}
+    tried = any(
+        (call.iam_action, call.params.get("SecretId")) == refused
+        for call in by_role.get(platform.execution_role_arn, [])
+    )
+    assert refused in denied or not tried, "the execution role may read any secret"
+    assert findings.unexplained(roles) == []

@@ -15,3 +15,4 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("BOOTSTRAP_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("BOOTSTRAP_ENV_FILE", "/nonexistent")
+    monkeypatch.setenv("BOOTSTRAP_ENVIRONMENTS_DIR", "/nonexistent")

@@ -103,6 +103,21 @@ def _terraform(script: str) -> Prepare:
     return prepare
 
 
+ENV_FILE, IN_DEV = "environments/<env>.env", " in environments/dev.env"
+
+
+def _environment_file(line: str) -> Prepare:
+    """environments/dev.env (in the directory the `environ` fixture names) holding `line`."""
+
+    def prepare(tmp: Path, _: pytest.MonkeyPatch) -> Env:
+        folder = tmp / "environments"
+        folder.mkdir(exist_ok=True)
+        (folder / "dev.env").write_text(f"# dev\nBOOTSTRAP_AWS_REGION=eu-west-1\n{line}\n")
+        return {}
+
+    return prepare
+
+
 def _no_path(tmp: Path, _: pytest.MonkeyPatch) -> Env:
     return {"PATH": str(tmp)}
 
@@ -131,6 +146,27 @@ CASES: dict[Key, Case] = {
     ("work_pool_name", "ECS pool"): Case(settings(work_pool_name="ECS pool")),
     ("az_counts", '{"az_counts": 2} in overrides'): Case(overrides={"az_counts": 2}),
     ("target", "localstack"): Case(settings(target="localstack")),
+    # --- environment files and promotion ----------------------------------------------------------
+    (ENV_FILE, f"BOOTSTRAP_PREFECT_API_KEY=pnu_s3cr3t{IN_DEV}"): Case(
+        prepare=_environment_file(f"BOOTSTRAP_PREFECT_API_KEY=pnu_{SECRET}")
+    ),
+    (
+        ENV_FILE,
+        f"BOOTSTRAP_PREFECT_API_URL=https://admin:s3cr3t@prefect.example.com/api{IN_DEV}",
+    ): Case(
+        prepare=_environment_file(
+            f"BOOTSTRAP_PREFECT_API_URL=https://admin:{SECRET}@prefect.example.com/api"
+        )
+    ),
+    (ENV_FILE, f"BOOTSTRAP_ENVIRONMENT=prod{IN_DEV}"): Case(
+        prepare=_environment_file("BOOTSTRAP_ENVIRONMENT=prod")
+    ),
+    ("aws_account_id", "12345"): Case(settings(aws_account_id="12345")),
+    ("aws_account_id", "111111111111, credentials of account 123456789012"): Case(
+        settings(aws_account_id="111111111111")
+    ),
+    ("promote_from", "Staging"): Case(settings(promote_from="Staging")),
+    ("promote_from", "dev, environment dev"): Case(settings(promote_from="dev")),
     # --- region and network ---------------------------------------------------------------------
     ("aws_region", "mars-1"): Case(settings(aws_region="mars-1")),
     ("aws_region", "eu-wset-1"): Case(settings(aws_region="eu-wset-1")),
@@ -304,6 +340,7 @@ def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPat
         if name.startswith("BOOTSTRAP_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("BOOTSTRAP_LOCAL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BOOTSTRAP_ENVIRONMENTS_DIR", str(tmp_path / "environments"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     for name, value in REMOTE.items():

@@ -78,3 +78,27 @@ def test_user_edits_of_other_fields_and_container_memory_survive() -> None:
     assert (
         again["job_configuration"]["task_definition"]["containerDefinitions"][0]["memory"] == 4096
     )
+
+
+RESULTS_ENV = {
+    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+    "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "s3-bucket/prefect-local-results",
+}
+
+
+def test_results_env_is_added_where_missing_and_a_users_value_stays() -> None:
+    owned = owned_defaults(load_settings(), OUTPUTS, IMAGE)
+    template = desired_template(None, owned, RESULTS_ENV)
+    assert defaults(template)["env"] == RESULTS_ENV
+    assert desired_template(copy.deepcopy(template), owned, RESULTS_ENV) == template
+    # A user turns persistence off and adds a variable: both stay; the block is still added.
+    template["variables"]["properties"]["env"]["default"] = {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "TEAM": "data",
+    }
+    again = desired_template(template, owned, RESULTS_ENV)
+    assert defaults(again)["env"] == {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+        "TEAM": "data",
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "s3-bucket/prefect-local-results",
+    }

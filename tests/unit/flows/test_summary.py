@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bootstrap_flows.blocks import StorageBlocks
 from bootstrap_flows.e2e import E2EResult
+from bootstrap_flows.e2e_storage import StorageE2EResult
 from bootstrap_flows.flows.summary import BootstrapResult, render
 from bootstrap_flows.image import PushedImage
 from tests.samples import IMAGE, OUTPUTS, WORKER
@@ -36,6 +38,21 @@ def result(applied: bool) -> BootstrapResult:
             image_digest="sha256:" + "a" * 64,
             seconds=14.6,
         ),
+        storage=StorageBlocks(
+            credentials="aws-credentials/prefect-local",
+            code="s3-bucket/prefect-local-code",
+            results="s3-bucket/prefect-local-results",
+            code_bucket="prefect-local-code-123456789012",
+            results_bucket="prefect-local-results-123456789012",
+        ),
+        storage_e2e=StorageE2EResult(
+            flow_run_id="run-2",
+            state="Completed",
+            seconds=21.2,
+            code_uri="s3://prefect-local-code-123456789012/bootstrap-e2e/0a/storage_e2e_flow.py",
+            result_uri="s3://prefect-local-results-123456789012/5e1f",
+            result={"flow_run_id": "run-2", "code_sha256": "0a"},
+        ),
         timings={"preflight": 0.51, "platform": 93.04},
     )
 
@@ -52,6 +69,16 @@ def test_headline_names_stacks_image_pool_worker_and_e2e_run() -> None:
         "bootstrap ran on `http://127.0.0.1:4200/api`"
     ) in headline
     assert "run `run-1` Completed in 15 s on task `arn:task/1`" in headline
+    assert (
+        "**Storage:** code `s3-bucket/prefect-local-code` (bucket "
+        "`prefect-local-code-123456789012`), results `s3-bucket/prefect-local-results`"
+    ) in headline
+    assert (
+        "**storage test flow:** run `run-2` Completed in 21 s; code pulled from "
+        "`s3://prefect-local-code-123456789012/bootstrap-e2e/0a/storage_e2e_flow.py`; result "
+        "read back from `s3://prefect-local-results-123456789012/5e1f`: "
+        '`{"code_sha256": "0a", "flow_run_id": "run-2"}`'
+    ) in headline
 
 
 def test_tables_hold_timings_and_every_output() -> None:

@@ -23,6 +23,8 @@ locals {
   execution_role_name = "${var.name}-execution"
   worker_role_name    = "${var.name}-worker-task"
   flow_run_role_name  = "${var.name}-flow-run-task"
+
+  storage_enabled = var.code_bucket_arn != null || var.results_bucket_arn != null
 }
 
 ################################################################################
@@ -67,6 +69,10 @@ resource "aws_iam_role" "execution" {
 }
 
 resource "aws_iam_role_policy_attachment" "execution_managed" {
+  # unrecorded ecr:BatchCheckLayerAvailability, ecr:GetDownloadUrlForLayer, ecr:BatchGetImage:
+  #   the agent's image pull from ECR (manifest and layers). The embedded default pulls
+  #   from the registry standing in for ECR's endpoint, which the emulated AWS never sees;
+  #   only the token (ecr:GetAuthorizationToken) is recorded.
   role       = aws_iam_role.execution.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
@@ -96,6 +102,8 @@ data "aws_iam_policy_document" "execution" {
   dynamic "statement" {
     for_each = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]
     content {
+      # unrecorded kms:Decrypt: only with secret_kms_key_arn, when the agent reads a secret
+      #   encrypted with a customer-managed key; the embedded default's secret uses none.
       sid       = "DecryptSecretKey"
       actions   = ["kms:Decrypt"]
       resources = [statement.value]
@@ -129,6 +137,10 @@ resource "aws_iam_role" "flow_run" {
 }
 
 data "aws_iam_policy_document" "flow_run" {
+  # unrecorded logs:DescribeLogStreams, logs:CreateLogStream, logs:PutLogEvents: only for
+  #   flow code that writes to the pool's log group itself (a CloudWatch logging handler).
+  #   No flow bootstrap runs does: a flow run's output reaches CloudWatch through the
+  #   awslogs driver, under the execution role. Candidates for removal.
   statement {
     sid       = "DescribeOwnLogStreams"
     actions   = ["logs:DescribeLogStreams"]
@@ -149,6 +161,63 @@ resource "aws_iam_role_policy" "flow_run" {
   name   = "logs"
   role   = aws_iam_role.flow_run.id
   policy = data.aws_iam_policy_document.flow_run.json
+}
+
+# The flow-code and flow-results buckets: code is read (pull_from_s3 lists, then gets), results
+# are read and written (Prefect's result storage). Nothing else in S3, and only these buckets.
+data "aws_iam_policy_document" "flow_run_storage" {
+  count = local.storage_enabled ? 1 : 0
+
+  dynamic "statement" {
+    for_each = var.code_bucket_arn == null ? [] : [var.code_bucket_arn]
+    content {
+      sid       = "ListCode"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.code_bucket_arn == null ? [] : [var.code_bucket_arn]
+    content {
+      sid       = "ReadCode"
+      actions   = ["s3:GetObject"]
+      resources = ["${statement.value}/*"]
+    }
+  }
+
+  # Listing lets a missing result answer 404 instead of 403.
+  dynamic "statement" {
+    for_each = var.results_bucket_arn == null ? [] : [var.results_bucket_arn]
+    content {
+      sid       = "ListResults"
+      actions   = ["s3:ListBucket"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.results_bucket_arn == null ? [] : [var.results_bucket_arn]
+    content {
+      # unrecorded s3:AbortMultipartUpload: only when a multipart upload of a large result
+      #   fails half-way; the test flows' results are small single PUTs.
+      sid = "ReadWriteResults"
+      actions = [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+      ]
+      resources = ["${statement.value}/*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "flow_run_storage" {
+  count = local.storage_enabled ? 1 : 0
+
+  name   = "storage"
+  role   = aws_iam_role.flow_run.id
+  policy = data.aws_iam_policy_document.flow_run_storage[0].json
 }
 
 resource "aws_iam_role_policy_attachment" "flow_run_extra" {
@@ -182,6 +251,11 @@ data "aws_iam_policy_document" "worker" {
     resources = [local.task_definitions_arn]
   }
 
+  # unrecorded ecs:DeregisterTaskDefinition: only when the pool sets
+  #   auto_deregister_task_definition: the ECS observer deregisters a stopped task's
+  #   definition (tag prefect.io/degregister-task-definition); bootstrap's pool keeps them.
+  # unrecorded ecs:ListTaskDefinitions: never; prefect-aws 0.7.12 does not call it (the
+  #   worker matches definitions with DescribeTaskDefinition). A candidate for removal.
   # DeregisterTaskDefinition, DescribeTaskDefinition and ListTaskDefinitions
   # support no resource-level permissions (no resource type in the reference),
   # so "*" is required. Scoped to this region via aws:RequestedRegion.
@@ -215,6 +289,8 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # unrecorded ecs:StopTask: only when a run is cancelled before its task started the flow
+  #   (the worker stops the task); a running flow is cancelled by the engine in its task.
   statement {
     sid = "ManageTasksInCluster"
     actions = [
@@ -240,12 +316,16 @@ data "aws_iam_policy_document" "worker" {
     ]
   }
 
+  # unrecorded ecs:DescribeClusters: prefect-aws's `ecs-worker` deploy CLI checks the
+  #   cluster with it; the worker itself never calls it.
   statement {
     sid       = "DescribeCluster"
     actions   = ["ecs:DescribeClusters"]
     resources = [var.cluster_arn]
   }
 
+  # unrecorded ec2:DescribeSecurityGroups: never; prefect-aws 0.7.12 does not call it (it
+  #   looks up VPCs and subnets only). A candidate for removal.
   # EC2 Describe* actions do not support resource-level permissions; "*" is
   # required. Restricted to this region with aws:RequestedRegion.
   statement {
@@ -264,6 +344,9 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # unrecorded logs:CreateLogGroup, logs:DescribeLogStreams: never; prefect-aws 0.7.12's
+  #   worker calls neither (the agent creates the group, under the execution role; the
+  #   observer reads a crashed run's lines with GetLogEvents). Candidates for removal.
   statement {
     sid = "LogGroup"
     actions = [
@@ -294,6 +377,10 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
+  # unrecorded sqs:ChangeMessageVisibility: only when the ECS observer fails to handle an
+  #   event: it makes the message visible again to retry it.
+  # unrecorded sqs:GetQueueAttributes: never; prefect-aws 0.7.12's observer does not call
+  #   it. A candidate for removal.
   statement {
     sid = "ConsumeTaskStateEvents"
     actions = [
@@ -340,7 +427,7 @@ resource "aws_iam_role_policy_attachments_exclusive" "flow_run" {
 
 resource "aws_iam_role_policies_exclusive" "flow_run" {
   role_name    = aws_iam_role.flow_run.name
-  policy_names = [aws_iam_role_policy.flow_run.name]
+  policy_names = concat([aws_iam_role_policy.flow_run.name], aws_iam_role_policy.flow_run_storage[*].name)
 }
 
 resource "aws_iam_role_policy_attachments_exclusive" "worker" {

@@ -32,3 +32,8 @@ output "worker_policy_json" {
   description = "Rendered inline policy document of the worker task role (useful for review and policy simulation)."
   value       = data.aws_iam_policy_document.worker.json
 }
+
+output "flow_run_storage_policy_json" {
+  description = "Rendered storage policy of the flow-run task role (null without buckets): read on the code bucket, read/write on the results bucket."
+  value       = local.storage_enabled ? data.aws_iam_policy_document.flow_run_storage[0].json : null
+}

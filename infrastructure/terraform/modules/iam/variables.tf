@@ -59,6 +59,28 @@ variable "observer_queue_arn" {
   }
 }
 
+variable "code_bucket_arn" {
+  description = "Optional ARN of the flow-code bucket; the flow-run task role may list it and read its objects."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.code_bucket_arn))
+    error_message = "code_bucket_arn must be null or an S3 bucket ARN (arn:aws:s3:::NAME)."
+  }
+}
+
+variable "results_bucket_arn" {
+  description = "Optional ARN of the flow-results bucket; the flow-run task role may list it and read and write its objects."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.results_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.results_bucket_arn))
+    error_message = "results_bucket_arn must be null or an S3 bucket ARN (arn:aws:s3:::NAME)."
+  }
+}
+
 variable "flow_run_managed_policy_arns" {
   description = "Extra managed policy ARNs attached to the flow-run task role (what the flow code itself may do in AWS). Values must be known at plan time."
   type        = list(string)

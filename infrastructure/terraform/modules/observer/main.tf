@@ -1,5 +1,14 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
   rule_name = coalesce(var.rule_name, var.queue_name)
+  # The queue's ARN before it exists, so its access policy can go into CreateQueue itself.
+  queue_arn = join(":", [
+    "arn", data.aws_partition.current.partition, "sqs", data.aws_region.current.name,
+    data.aws_caller_identity.current.account_id, var.queue_name,
+  ])
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -10,32 +19,23 @@ resource "aws_sqs_queue" "dlq" {
   tags = var.tags
 }
 
+# Redrive and access policy are arguments of the queue, not separate resources: the provider
+# waits ~25 s for attributes to propagate after every SetQueueAttributes, so each separate
+# resource (aws_sqs_queue_redrive_policy, aws_sqs_queue_policy) added that wait to the apply
+# and again to the destroy. One CreateQueue with all attributes waits once.
 resource "aws_sqs_queue" "this" {
   name                       = var.queue_name
   message_retention_seconds  = var.message_retention_seconds
   visibility_timeout_seconds = var.visibility_timeout_seconds
   sqs_managed_sse_enabled    = true
 
-  tags = var.tags
-
-  lifecycle {
-    # The redrive policy is owned by aws_sqs_queue_redrive_policy.this below.
-    # The queue's computed copy is re-normalised by the provider on every plan,
-    # which shows a whitespace-only diff when the API (moto) returns spaced JSON.
-    ignore_changes = [redrive_policy]
-  }
-}
-
-# Separate resource instead of the inline redrive_policy argument: its read
-# keeps the configured JSON when the API returns an equivalent document, so
-# emulators that re-format JSON (moto adds spaces) do not cause a perpetual diff.
-resource "aws_sqs_queue_redrive_policy" "this" {
-  queue_url = aws_sqs_queue.this.id
-
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
     maxReceiveCount     = var.max_receive_count
   })
+  policy = data.aws_iam_policy_document.queue.json
+
+  tags = var.tags
 }
 
 resource "aws_cloudwatch_event_rule" "this" {
@@ -63,7 +63,7 @@ data "aws_iam_policy_document" "queue" {
   statement {
     sid       = "AllowEventBridgeRule"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [local.queue_arn]
 
     principals {
       type        = "Service"
@@ -76,14 +76,4 @@ data "aws_iam_policy_document" "queue" {
       values   = [aws_cloudwatch_event_rule.this.arn]
     }
   }
-}
-
-resource "aws_sqs_queue_policy" "this" {
-  queue_url = aws_sqs_queue.this.id
-  policy    = data.aws_iam_policy_document.queue.json
-
-  # Set the access policy after the redrive policy. Real SQS only changes the
-  # attributes passed to SetQueueAttributes, but moto (5.x) clears the queue
-  # policy on every SetQueueAttributes call that omits Policy.
-  depends_on = [aws_sqs_queue_redrive_policy.this]
 }

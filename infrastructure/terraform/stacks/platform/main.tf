@@ -1,5 +1,15 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
 locals {
   name = "${var.name_prefix}-${var.environment}"
+
+  # Bucket names are global: the account ID makes them unique, as the state bucket's
+  # (<prefix>-<env>-tfstate-<account>). Known at plan time, so the flow-run role's storage
+  # statements can be planned before the buckets exist.
+  code_bucket_name    = "${local.name}-code-${data.aws_caller_identity.current.account_id}"
+  results_bucket_name = "${local.name}-results-${data.aws_caller_identity.current.account_id}"
+  s3_arn_prefix       = "arn:${data.aws_partition.current.partition}:s3:::"
 }
 
 module "network" {
@@ -48,6 +58,14 @@ module "observer" {
   cluster_arn = module.cluster.cluster_arn
 }
 
+module "storage" {
+  source = "../../modules/storage"
+
+  code_bucket_name                   = local.code_bucket_name
+  results_bucket_name                = local.results_bucket_name
+  noncurrent_version_expiration_days = var.storage_noncurrent_version_expiration_days
+}
+
 module "iam" {
   source = "../../modules/iam"
 
@@ -56,4 +74,6 @@ module "iam" {
   log_group_arn      = module.logs.log_group_arn
   secret_arn         = module.secrets.secret_arn
   observer_queue_arn = module.observer.queue_arn
+  code_bucket_arn    = "${local.s3_arn_prefix}${local.code_bucket_name}"
+  results_bucket_arn = "${local.s3_arn_prefix}${local.results_bucket_name}"
 }

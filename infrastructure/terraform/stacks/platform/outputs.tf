@@ -93,6 +93,26 @@ output "observer_dlq_arn" {
   value       = module.observer.dlq_arn
 }
 
+output "code_bucket_name" {
+  description = "Name of the S3 bucket for flow code (push_to_s3 / pull_from_s3 steps, the code-storage block)."
+  value       = module.storage.code_bucket_name
+}
+
+output "code_bucket_arn" {
+  description = "ARN of the flow-code bucket."
+  value       = module.storage.code_bucket_arn
+}
+
+output "results_bucket_name" {
+  description = "Name of the S3 bucket for flow-run results (the result-storage block, the pool's default)."
+  value       = module.storage.results_bucket_name
+}
+
+output "results_bucket_arn" {
+  description = "ARN of the flow-results bucket."
+  value       = module.storage.results_bucket_arn
+}
+
 output "region" {
   description = "AWS region the stack is deployed in."
   value       = var.region

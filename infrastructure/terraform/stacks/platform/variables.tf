@@ -94,6 +94,17 @@ variable "secret_recovery_window_days" {
     error_message = "secret_recovery_window_days must be 0 or an integer between 7 and 30."
   }
 }
+variable "storage_noncurrent_version_expiration_days" {
+  description = "Days an overwritten or deleted version in the flow-code and flow-results buckets is kept before S3 expires it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.storage_noncurrent_version_expiration_days >= 1 && var.storage_noncurrent_version_expiration_days <= 3650 && floor(var.storage_noncurrent_version_expiration_days) == var.storage_noncurrent_version_expiration_days
+    error_message = "storage_noncurrent_version_expiration_days must be an integer between 1 and 3650."
+  }
+}
+
 variable "tags" {
   description = "Extra tags applied to every resource through provider default_tags. Project, Environment, ManagedBy and Stack are always set and cannot be overridden."
   type        = map(string)

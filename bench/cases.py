@@ -1,0 +1,155 @@
+"""The two sides of each case: ours (the flows, called in-process) and its baseline (by hand).
+
+Ours runs in environment `bench`, the manual procedure in `manual`: distinct names, so neither
+side ever sees the other's state, resources, pool or deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from bench import manual
+from bootstrap_flows import target_prefect
+from bootstrap_flows.drift.flow import drift_check
+from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.summary import BootstrapResult
+from bootstrap_flows.flows.teardown import teardown
+from bootstrap_flows.image.build import build_image
+from bootstrap_flows.image.context import build_context, write_context
+from bootstrap_flows.image.engine import docker_client
+from bootstrap_flows.image.models import ImageSource
+from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
+
+OURS, MANUAL = "bench", "manual"
+LOG = logging.getLogger("bench")
+
+
+def overrides(environment: str) -> dict[str, Any]:
+    # One pool per environment: the pool is the one thing the stacks do not name by environment.
+    return {"work_pool_name": f"{environment}-pool"}
+
+
+def settings_for(environment: str) -> BootstrapSettings:
+    return load_settings(environment=environment, **overrides(environment))
+
+
+@dataclass
+class Sample:
+    seconds: float
+    steps: dict[str, float] = field(default_factory=dict)
+    flow_run_id: UUID | None = None
+
+
+def _flow_state(state: Any) -> tuple[Any, UUID | None]:
+    return state.result(raise_on_failure=True), state.state_details.flow_run_id
+
+
+def ours_bootstrap(expect_changes: bool) -> Sample:
+    started = time.monotonic()
+    state = bootstrap(environment=OURS, overrides=overrides(OURS), return_state=True)
+    seconds = time.monotonic() - started
+    result, run_id = _flow_state(state)
+    assert isinstance(result, BootstrapResult), f"bootstrap ended {state.name}: {state.message}"
+    applied = any(result.applied.values())
+    assert applied == expect_changes, (
+        f"applied {result.applied}, expected changes: {expect_changes}"
+    )
+    return Sample(seconds, dict(result.timings), run_id)
+
+
+def ours_drift() -> Sample:
+    started = time.monotonic()
+    state = drift_check(environment=OURS, overrides=overrides(OURS), return_state=True)
+    seconds = time.monotonic() - started
+    assert state.name == "Completed", f"drift-check on a clean environment ended {state.name}"
+    return Sample(seconds, flow_run_id=state.state_details.flow_run_id)
+
+
+def ours_teardown() -> Sample:
+    started = time.monotonic()
+    state = teardown(
+        environment=OURS,
+        overrides=overrides(OURS),
+        delete_work_pool=True,
+        confirm=OURS,
+        return_state=True,
+    )
+    seconds = time.monotonic() - started
+    assert state.is_completed(), f"teardown ended {state.name}: {state.message}"
+    return Sample(seconds, flow_run_id=state.state_details.flow_run_id)
+
+
+@dataclass
+class Baseline:
+    """The by-hand side: its work dirs, the image context, the bare stacks of both sides."""
+
+    work: Path
+    account: str
+    context: Path = field(init=False)
+    base_image: str = field(init=False)
+    ours_bare: dict[str, manual.BareStack] = field(default_factory=dict)
+
+    def prepare_image(self) -> None:
+        """Build once, untimed: both sides then build from the same warm cache."""
+        settings = settings_for(MANUAL)
+        built = build_image(settings, LOG)
+        assert built.base_image, "the worker image names its base"
+        self.base_image = built.base_image
+        context = build_context(
+            settings, ImageSource(), {"BASE_IMAGE": built.base_image}, docker_client()
+        )
+        self.context = self.work / "image-context"
+        self.context.mkdir(parents=True, exist_ok=True)
+        write_context(context, self.context)
+
+    def cold(self) -> Sample:
+        steps = manual.manual_bootstrap(
+            settings_for(MANUAL), self.account, self.work / MANUAL, self.context, self.base_image
+        )
+        return Sample(steps.total, steps.seconds)
+
+    def init_ours(self) -> None:
+        """Initialise bare Terraform on ours' stacks (untimed: a user re-running has done it)."""
+        settings = settings_for(OURS)
+        bucket = settings.state_bucket_name(self.account)
+        platform = platform_stack.PlatformOutputs.model_validate(
+            stacks.read_outputs(settings, platform_stack.STACK, bucket)
+        )
+        worker = stacks.read_outputs(settings, worker_stack.STACK, bucket)
+        self.ours_bare = manual.bare_stacks(settings, self.work / "bare-ours")
+        self.ours_bare[platform_stack.STACK].init(
+            bucket, platform_stack.platform_variables(settings)
+        )
+        variables = worker_stack.worker_variables(settings, platform, worker["image_uri"])
+        self.ours_bare[worker_stack.STACK].init(bucket, variables)
+
+    def _timed(self, run: Any, *args: str) -> Sample:
+        steps = manual.Steps()
+        run(self.ours_bare, steps, *args)
+        return Sample(steps.total, steps.seconds)
+
+    def rerun(self) -> Sample:
+        return self._timed(manual.bare_plans)
+
+    def drift(self) -> Sample:
+        return self._timed(manual.bare_plans, "-refresh-only")
+
+    def teardown(self) -> Sample:
+        steps = manual.Steps()
+        manual.bare_destroy(manual.bare_stacks(settings_for(MANUAL), self.work / MANUAL), steps)
+        self.forget_manual_pool()
+        return Sample(steps.total, steps.seconds)
+
+    def forget_manual_pool(self) -> None:
+        """What the manual procedure made on Prefect (untimed; destroy does not touch it)."""
+        settings = settings_for(MANUAL)
+        with target_prefect.client(settings) as client:
+            for pool in client.read_work_pools():
+                if pool.name == settings.work_pool_name:
+                    client.delete_work_pool(pool.name)

@@ -1,0 +1,80 @@
+"""Prefect's own cost in a flow run, read back from the API after the run.
+
+Per stage (task run): from the moment it could start (its Pending state, or the end of the
+last task run it waited for, whichever is later) to its Running state, when our code begins.
+Per flow run: its duration minus the union of its task runs' lifetimes (created -> ended),
+spread over its stages: the orchestration between the stages plus our flow's own glue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+
+def covered_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    """Length of the union of [start, end] intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
+
+
+def start_overhead(pending: float, running: float, upstream_ends: Iterable[float]) -> float:
+    """Seconds from when a task run could start to when it was Running (never negative)."""
+    ready = max([pending, *upstream_ends])
+    return max(0.0, running - ready)
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _upstream_ids(task_run: Any) -> list[UUID]:
+    return [
+        i.id
+        for inputs in (task_run.task_inputs or {}).values()
+        for i in inputs
+        if getattr(i, "input_type", None) == "task_run"
+    ]
+
+
+def flow_run_costs(flow_run_id: UUID) -> dict[str, Any]:
+    """{"stages": {task run name: start overhead s}, "outside_tasks_per_stage": s, ...}."""
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200
+        )
+        states = {t.id: client.read_task_run_states(t.id) for t in task_runs}
+    ends = {t.id: _ts(t.end_time) for t in task_runs}
+    stages: dict[str, float] = {}
+    intervals: list[tuple[float, float]] = []
+    for run in task_runs:
+        history = sorted(states[run.id], key=lambda s: s.timestamp)
+        pending = next((s.timestamp for s in history if s.type.value == "PENDING"), None)
+        running = next((s.timestamp for s in history if s.type.value == "RUNNING"), None)
+        end = ends[run.id]
+        if pending is None or running is None or end is None:
+            continue  # never ran (skipped, cancelled): nothing to measure
+        upstream = [e for i in _upstream_ids(run) if (e := ends.get(i)) is not None]
+        stages[run.name] = start_overhead(pending.timestamp(), running.timestamp(), upstream)
+        intervals.append((run.created.timestamp() if run.created else pending.timestamp(), end))
+    start, stop = _ts(flow_run.start_time), _ts(flow_run.end_time)
+    duration = (stop - start) if start is not None and stop is not None else 0.0
+    outside = max(0.0, duration - covered_seconds(intervals))
+    return {
+        "flow_run_id": str(flow_run_id),
+        "flow_seconds": round(duration, 2),
+        "stages": {name: round(seconds, 3) for name, seconds in stages.items()},
+        "outside_tasks": round(outside, 2),
+        "outside_tasks_per_stage": round(outside / max(1, len(stages)), 3),
+    }

@@ -1,0 +1,144 @@
+"""Run the benchmark: each case against its baseline, interleaved, N times; JSON + table.
+
+    source scripts/env.sh && .venv/bin/python -m bench.run --repeat 3
+    .venv/bin/python -m bench.run --repeat 1 --cases drift
+
+Starts its own embedded default (moto, registry, Prefect, ECS runtime) on ports of its own and a
+state dir of its own, and stops it at the end. One repetition: ours cold bootstrap, the manual
+procedure, ours no-change re-run, bare plans, ours drift-check, bare refresh-only plans, ours
+teardown, bare destroy of the manual stacks. Cases that are not selected are not timed; the
+ones they need to run (a bootstrap before a re-run) still are run, untimed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CASES = ("cold", "rerun", "drift", "teardown", "prefect")
+STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-bench-"))
+PORT = int(os.environ.get("BENCH_PORT_BASE", "4760"))
+os.environ.update(
+    {
+        "BOOTSTRAP_ENV_FILE": "/nonexistent",
+        "BOOTSTRAP_LOCAL_STATE_DIR": str(STATE_DIR),
+        "BOOTSTRAP_LOCAL_MOTO_PORT": str(PORT),
+        "BOOTSTRAP_LOCAL_PREFECT_PORT": str(PORT + 1),
+        "BOOTSTRAP_LOCAL_REGISTRY_PORT": str(PORT + 2),
+        "BOOTSTRAP_LOCAL_POSTGRES_PORT": str(PORT + 3),
+        "BOOTSTRAP_LOCAL_SERVER_PORT": str(PORT + 4),
+        "BOOTSTRAP_AZ_COUNT": "2",  # as the tests run it
+        # The environments are not named `local`: say where AWS is.
+        "BOOTSTRAP_TARGET": "emulator",
+        "PREFECT_API_URL": f"http://127.0.0.1:{PORT + 1}/api",
+        "PREFECT_HOME": str(STATE_DIR / "prefect-client"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+)
+
+from bench import cases, machine, report  # noqa: E402
+from bench.prefect_cost import flow_run_costs  # noqa: E402
+from bootstrap_flows import aws  # noqa: E402
+from bootstrap_flows.local import stack as local_stack  # noqa: E402
+
+LOG = logging.getLogger("bench")
+
+
+class Bench:
+    def __init__(self, selected: set[str], baseline: cases.Baseline) -> None:
+        self.selected, self.baseline = selected, baseline
+        self.samples: dict[str, dict[str, list[dict[str, Any]]]] = {
+            c: {"ours": [], "baseline": []} for c in CASES if c in selected and c != "prefect"
+        }
+        self.costs: list[dict[str, Any]] = []
+
+    def time(self, case: str, side: str, run: Callable[[], cases.Sample]) -> cases.Sample | None:
+        """Run one side; record it when the case is selected. Failures are recorded, not fatal."""
+        try:
+            sample = run()
+        except Exception as exc:  # noqa: BLE001 - a failed sample is a result too
+            traceback.print_exc()
+            if case in self.samples:
+                self.samples[case][side].append({"error": f"{type(exc).__name__}: {exc}"[:2000]})
+            return None
+        if case in self.samples:
+            entry = {"seconds": round(sample.seconds, 2), "steps": sample.steps}
+            self.samples[case][side].append(entry)
+            print(f"  {case:9} {side:8} {sample.seconds:7.1f} s", flush=True)
+        if "prefect" in self.selected and sample.flow_run_id and case in ("cold", "rerun", "drift"):
+            self.costs.append({"case": case, **flow_run_costs(sample.flow_run_id)})
+        return sample
+
+    def repetition(self, lifecycle: bool) -> None:
+        b = self.baseline
+        if lifecycle:
+            self.time("cold", "ours", lambda: cases.ours_bootstrap(expect_changes=True))
+            self.time("cold", "baseline", b.cold)
+        try:
+            b.init_ours()
+        except Exception:  # noqa: BLE001 - the bare side's samples then fail, and say why
+            traceback.print_exc()
+        if self.selected & {"rerun", "prefect"}:
+            self.time("rerun", "ours", lambda: cases.ours_bootstrap(expect_changes=False))
+            self.time("rerun", "baseline", b.rerun)
+        if "drift" in self.selected:
+            self.time("drift", "ours", cases.ours_drift)
+            self.time("drift", "baseline", b.drift)
+        if lifecycle:
+            self.time("teardown", "ours", cases.ours_teardown)
+            self.time("teardown", "baseline", b.teardown)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    selected = set(args.cases)
+    lifecycle = bool(selected & {"cold", "teardown"})
+    mirror = os.environ.get("BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR")
+    record: dict[str, Any] = {
+        "command": " ".join([".venv/bin/python -m bench.run", *(argv or sys.argv[1:])]),
+        "repeat": args.repeat,
+        "cases": sorted(selected),
+        "machine": machine.describe(Path(mirror) if mirror else None),
+        "load_start": machine.load_average(),
+        "busy_at_start": machine.other_load(),
+    }
+    path = report.result_path()
+    settings = cases.settings_for(cases.OURS)
+    local_stack.up(settings)
+    try:
+        account = aws.client(settings, "sts").get_caller_identity()["Account"]
+        baseline = cases.Baseline(STATE_DIR / "bench", account)
+        baseline.prepare_image()
+        bench = Bench(selected, baseline)
+        if not lifecycle:  # the warm cases need the environment up: untimed
+            bench.time("setup", "ours", lambda: cases.ours_bootstrap(expect_changes=True))
+        record["samples"], record["prefect_costs"] = bench.samples, bench.costs
+        for n in range(args.repeat):
+            print(f"repetition {n + 1}/{args.repeat}", flush=True)
+            bench.repetition(lifecycle)
+            report.write(record | {"load_end": machine.load_average()}, path)
+        if not lifecycle:
+            bench.time("cleanup", "ours", cases.ours_teardown)
+    finally:
+        record["load_end"] = machine.load_average()
+        record["busy_at_end"] = machine.other_load()
+        local_stack.down(settings)
+    report.write(record, path)
+    print(report.render(record))
+    print(f"\nwritten to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
