@@ -60,6 +60,9 @@ _DELEGATED: dict[str, Callable[[Any], Any]] = {
     "extra_ca_bundle": validation.ca_bundle,
     "registry_host_override": validation.registry_host,
     "drift_schedule": validation.cron_expression,
+    "ci_github_repository": validation.github_repository,
+    "ci_github_branch": validation.git_branch,
+    "ci_oidc_provider_arn": validation.github_oidc_provider_arn,
 }
 
 
@@ -196,6 +199,21 @@ class BootstrapSettings(BaseSettings):
         None,
         description="Build no image: take the one that passed the e2e test flow in this "
         "environment (e.g. `staging`), copied into this environment's ECR repository.",
+    )
+
+    # --- CI identity (optional) -----------------------------------------------------------
+    ci_github_repository: str | None = Field(
+        None,
+        description="GitHub repository (`owner/repo`) whose workflows may push flow images and "
+        "code (the platform's `ci` role, trusted through GitHub's OIDC provider). Unset: no role.",
+    )
+    ci_github_branch: str = Field(
+        "main", description="The one branch of that repository whose workflows may assume it."
+    )
+    ci_oidc_provider_arn: str | None = Field(
+        None,
+        description="The account's GitHub OIDC provider, when one exists already (an account "
+        "holds one per URL). Unset: the platform stack creates it.",
     )
 
     # --- approval -------------------------------------------------------------------------------

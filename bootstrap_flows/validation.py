@@ -30,6 +30,15 @@ ROUTE53_ZONE_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 # (load balancer and target group names have 32, and add a suffix).
 SERVER_NAME_MAX = 28
 SERVER_MIN_AZS = 2
+# The ci module's rules (infrastructure/terraform/modules/ci): checked here too, because the
+# state bucket is made before Terraform would read them.
+GITHUB_REPOSITORY = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:@[0-9]+)?/[A-Za-z0-9._-]{1,100}(?:@[0-9]+)?$"
+)
+GIT_BRANCH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}$")
+GITHUB_OIDC_PROVIDER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
+)
 
 # A registry host as Docker writes it in an image name: no scheme, no path.
 _REGISTRY_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
@@ -179,6 +188,34 @@ def dns_name(name: str | None) -> str | None:
             "(no scheme, no trailing dot)"
         )
     return name
+
+
+def github_repository(name: str | None) -> str | None:
+    if name is not None and not GITHUB_REPOSITORY.match(name):
+        raise ValueError(
+            f"{name!r} is not one GitHub repository: write it as '<owner>/<repo>' "
+            "(e.g. 'acme/flows'), no wildcard: the CI role trusts exactly that repository"
+        )
+    return name
+
+
+def git_branch(name: str) -> str:
+    bad = ".." in name or "//" in name or name.endswith(("/", ".lock"))
+    if name.startswith("refs/") or bad or not GIT_BRANCH.match(name):
+        raise ValueError(
+            f"{name!r} is not a bare branch name such as 'main' (no refs/heads/, no wildcard): "
+            "the CI role trusts exactly that branch"
+        )
+    return name
+
+
+def github_oidc_provider_arn(arn: str | None) -> str | None:
+    if arn is not None and not GITHUB_OIDC_PROVIDER_ARN.match(arn):
+        raise ValueError(
+            f"{arn!r} is not the ARN of a GitHub Actions OIDC provider: "
+            "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"
+        )
+    return arn
 
 
 def route53_zone_id(zone: str | None) -> str | None:

@@ -46,6 +46,8 @@ class PlatformOutputs(BaseModel):
     # drift-check read recorded outputs); every apply since records them.
     code_bucket_name: str | None = None
     results_bucket_name: str | None = None
+    # Only with `ci_github_repository` set: the role a GitHub workflow assumes (AWS_ROLE_ARN).
+    ci_role_arn: str | None = None
 
 
 def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
@@ -59,6 +61,9 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
         # Disposable targets are thrown away whole; real ones keep images and secrets.
         "ecr_force_delete": target.disposable,
         "secret_recovery_window_days": 0 if target.disposable else 7,
+        "ci_github_repository": settings.ci_github_repository,
+        "ci_github_branch": settings.ci_github_branch,
+        "ci_oidc_provider_arn": settings.ci_oidc_provider_arn,
     }
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from bootstrap_flows import aws
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.terraform.platform_stack import platform_variables
 from bootstrap_flows.terraform.runner import PlanResult, Terraform, TerraformError
 from tests.iam_eval import Request, decide
 from tests.iam_lint import Finding, as_identity_policy, lint
@@ -313,3 +314,34 @@ def test_a_wildcard_or_empty_repository_or_branch_is_refused(
     text = " ".join(str(refused.value).split())
     assert text.count("Invalid value for variable") == 2
     assert repository_error in text and branch_error in text
+
+
+def test_the_platform_stack_adds_the_ci_role_only_when_a_repository_is_set(
+    local_stack: BootstrapSettings, tmp_path: Path
+) -> None:
+    """The wiring: settings → platform variables → `module.ci[0]`, planned against the emulator
+    (a copy of the stack with a local backend: nothing is applied)."""
+    tree = tmp_path / "terraform"
+    shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
+    stack = tree / "stacks" / "platform"
+    (stack / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    mirror = os.environ.get("BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR")
+    terraform = Terraform(
+        stack_dir=stack,
+        work_dir=tmp_path / "work",
+        env=aws.aws_environment(local_stack) | {"AWS_MAX_ATTEMPTS": "2"},
+        provider_mirror=Path(mirror) if mirror else None,
+    )
+    terraform.init(backend_config={"path": str(tmp_path / "platform.tfstate")})
+    settings = local_stack.model_copy(
+        update={"environment": "ciwire", "ci_github_repository": "acme/flows"}
+    )
+    var_file = tmp_path / "vars.json"
+    var_file.write_text(json.dumps(platform_variables(settings)))
+    creates = {c.address for c in terraform.plan(var_file=var_file).changes if c.action == "create"}
+    ci = {address for address in creates if address.startswith("module.ci[0].")}
+    assert {
+        "module.ci[0].aws_iam_role.this",
+        "module.ci[0].aws_iam_role_policy.this",
+        "module.ci[0].aws_iam_openid_connect_provider.github[0]",
+    } <= ci, sorted(ci)

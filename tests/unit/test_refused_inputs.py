@@ -249,6 +249,13 @@ CASES: dict[Key, Case] = {
     ("server_route53_zone_id", "/hostedzone/Z0123456789ABC"): Case(
         settings(server_route53_zone_id="/hostedzone/Z0123456789ABC")
     ),
+    ("ci_github_repository", "acme/*"): Case(settings(ci_github_repository="acme/*")),
+    ("ci_github_branch", "refs/heads/main"): Case(
+        settings(ci_github_repository="acme/flows", ci_github_branch="refs/heads/main")
+    ),
+    ("ci_oidc_provider_arn", "arn:aws:iam::123456789012:oidc-provider/gitlab.com"): Case(
+        settings(ci_oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/gitlab.com")
+    ),
     ("az_count", "1, with prefect_server=aws"): Case({**SERVER, **settings(az_count="1")}),
     ("name_prefix", "acme-platform, environment staging-eu, with prefect_server=aws"): Case(
         {**SERVER, **settings(name_prefix="acme-platform")}, environment="staging-eu"

@@ -77,3 +77,17 @@ module "iam" {
   code_bucket_arn    = "${local.s3_arn_prefix}${local.code_bucket_name}"
   results_bucket_arn = "${local.s3_arn_prefix}${local.results_bucket_name}"
 }
+
+# Optional: the identity a GitHub workflow assumes to push flow images and code (modules/ci).
+# Its rules on repository and branch are the module's; the settings check them too.
+module "ci" {
+  source = "../../modules/ci"
+  count  = var.ci_github_repository == null ? 0 : 1
+
+  name               = "${local.name}-ci"
+  github_repository  = var.ci_github_repository
+  github_branch      = var.ci_github_branch
+  oidc_provider_arn  = var.ci_oidc_provider_arn
+  ecr_repository_arn = module.ecr.repository_arn
+  code_bucket_arn    = module.storage.code_bucket_arn
+}

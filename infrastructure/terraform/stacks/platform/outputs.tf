@@ -117,3 +117,8 @@ output "region" {
   description = "AWS region the stack is deployed in."
   value       = var.region
 }
+
+output "ci_role_arn" {
+  description = "ARN of the role GitHub workflows assume (AWS_ROLE_ARN in examples/github-actions); null without ci_github_repository."
+  value       = one(module.ci[*].role_arn)
+}

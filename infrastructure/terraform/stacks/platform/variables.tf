@@ -105,6 +105,25 @@ variable "storage_noncurrent_version_expiration_days" {
   }
 }
 
+variable "ci_github_repository" {
+  description = "GitHub repository (\"<owner>/<repo>\") whose workflows may push flow images and code through the ci module's role. Null: no CI role, no OIDC provider."
+  type        = string
+  default     = null
+}
+
+variable "ci_github_branch" {
+  description = "The one branch of ci_github_repository whose workflows may assume the CI role."
+  type        = string
+  default     = "main"
+  nullable    = false
+}
+
+variable "ci_oidc_provider_arn" {
+  description = "ARN of the account's existing GitHub Actions OIDC provider (one per account). Null: the ci module creates it."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Extra tags applied to every resource through provider default_tags. Project, Environment, ManagedBy and Stack are always set and cannot be overridden."
   type        = map(string)
