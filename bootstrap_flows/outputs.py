@@ -52,6 +52,8 @@ class FlowOutputs(BaseModel):
     # Where `docker push` goes: ECR's registry, or the registry standing in for it.
     ecr_registry: str
     worker_image: str
+    # Only when the platform has the optional CI role (settings ci_github_repository).
+    ci_role_arn: str | None = None
 
 
 def render(outputs: FlowOutputs) -> str:
@@ -65,6 +67,8 @@ def render(outputs: FlowOutputs) -> str:
         "ECR_REPOSITORY": outputs.ecr_repository,
         "WORKER_IMAGE": outputs.worker_image,
     }
+    if outputs.ci_role_arn:
+        exported["AWS_ROLE_ARN"] = outputs.ci_role_arn
     lines = [
         f"# {outputs.environment}: blocks {outputs.credentials_block}, {outputs.code_block}, "
         f"{outputs.results_block}",
@@ -129,6 +133,7 @@ def read_outputs(settings: BootstrapSettings) -> FlowOutputs:
         ecr_repository=repository,
         ecr_registry=pushed_to.split("/", 1)[0],
         worker_image=_worker_image(settings),
+        ci_role_arn=recorded.get("ci_role_arn") or None,
     )
 
 

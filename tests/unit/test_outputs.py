@@ -37,6 +37,9 @@ def test_the_names_are_the_ci_examples_repository_variables() -> None:
     }
     # examples/github-actions/README.md asks for these under the same names.
     assert {"AWS_REGION", "ECR_REPOSITORY", "WORKER_IMAGE", "PREFECT_CODE_BUCKET"} <= exported
+    assert "AWS_ROLE_ARN" not in exported
+    with_ci = OUTPUTS.model_copy(update={"ci_role_arn": "arn:aws:iam::111111111111:role/x-ci"})
+    assert "export AWS_ROLE_ARN=arn:aws:iam::111111111111:role/x-ci" in render(with_ci)
     assert render(OUTPUTS).splitlines()[0] == (
         "# dev: blocks aws-credentials/prefect-dev, s3-bucket/prefect-dev-code, "
         "s3-bucket/prefect-dev-results"
