@@ -4,7 +4,8 @@
                       └─► build worker image (starts at once, in parallel) ─────────┘
     [─► plan/apply server ─► prefect server online]   (only with prefect_server = "aws")
     ─► plan/apply worker ─► storage blocks ─► work pool ─► worker online
-    ─► e2e test flows (baked-in, and code/results buckets, at once) ─► summary
+    ─► e2e test flows (baked-in, and code/results buckets, at once) ─► record passed image
+    ─► summary
 
 Each stage is a task in `stages`; values pass between them explicitly, so the run graph is this
 picture.
@@ -34,6 +35,7 @@ from bootstrap_flows.flows.stages import (
     e2e_test_flow,
     preflight,
     push_worker_image,
+    record_passed_image,
     state_backend,
     storage_e2e_flow,
     store_api_secret,
@@ -160,6 +162,7 @@ def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
         storage_run = storage_e2e_flow.submit(settings, pushed.uri, storage)
         e2e_result = e2e_test_flow(settings, pushed.uri)
         storage_result = storage_run.result()
+        record_passed_image(settings, pushed.uri, e2e_result, storage_result)
     result = BootstrapResult(
         environment=settings.environment,
         target_prefect=worker_api_url(resolve(settings)),

@@ -268,8 +268,6 @@ def await_worker(settings: BootstrapSettings, platform: PlatformOutputs, since: 
 @task(name="e2e test flow", cache_policy=NO_CACHE)
 def e2e_test_flow(settings: BootstrapSettings, image_uri: str) -> e2e.E2EResult:
     result = e2e.run_e2e(settings, image_uri)
-    # What `promote_from=<this environment>` takes elsewhere (image/promote.py).
-    promote.record_passed(settings, image_uri, result.flow_run_id)
     get_run_logger().info(
         "e2e test flow run %s Completed in %.0f s on task %s",
         result.flow_run_id,
@@ -292,3 +290,15 @@ def storage_e2e_flow(
         result.result_uri,
     )
     return result
+
+
+@task(name="record passed image", cache_policy=NO_CACHE)
+def record_passed_image(
+    settings: BootstrapSettings,
+    image_uri: str,
+    e2e_result: e2e.E2EResult,
+    storage_result: e2e_storage.StorageE2EResult,
+) -> None:
+    """What `promote_from=<this environment>` takes elsewhere (image/promote.py): recorded only
+    once both test flows passed (`storage_result` is an input so the run graph shows that)."""
+    promote.record_passed(settings, image_uri, e2e_result.flow_run_id)

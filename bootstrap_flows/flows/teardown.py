@@ -27,6 +27,7 @@ from prefect.exceptions import PrefectHTTPStatusError
 from bootstrap_flows import drain, receipt, target_prefect
 from bootstrap_flows.approval import NotApproved, final_state
 from bootstrap_flows.flows.stages import converge, preflight, state_backend
+from bootstrap_flows.image import promote
 from bootstrap_flows.locks import environment_lock
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
@@ -210,6 +211,9 @@ def teardown(
             state_backend(settings, report.account_id)
             run = _Teardown(settings, bucket, confirmed=confirm == settings.environment)
             destroyed = _destroy_stacks(run, delete_database)
+            if promote.forget_passed(settings):
+                # Its image went with the ECR repository: nothing left to promote from here.
+                get_run_logger().info("Forgot the image %s's e2e run passed", environment)
             if delete_work_pool and not run.database_kept and _delete_work_pool(run.settings):
                 get_run_logger().info("Deleted work pool %s", settings.work_pool_name)
             if delete_state and not run.database_kept:

@@ -274,3 +274,14 @@ def promote_image(
             "push_seconds": round(time.monotonic() - started, 3),
         }
     )
+
+
+def forget_passed(settings: BootstrapSettings) -> bool:
+    """Drop this environment's record (teardown deleted the image it names); True if one was."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        if client.read_variable_by_name(variable_name(settings.environment)) is None:
+            return False
+        client.delete_variable_by_name(variable_name(settings.environment))
+    return True
