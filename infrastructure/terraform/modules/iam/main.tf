@@ -140,7 +140,8 @@ data "aws_iam_policy_document" "flow_run" {
   # unrecorded logs:DescribeLogStreams, logs:CreateLogStream, logs:PutLogEvents: only for
   #   flow code that writes to the pool's log group itself (a CloudWatch logging handler).
   #   No flow bootstrap runs does: a flow run's output reaches CloudWatch through the
-  #   awslogs driver, under the execution role. Candidates for removal.
+  #   awslogs driver, under the execution role. Kept on purpose: a user's flow may ship
+  #   structured lines of its own to the pool's log group, and only to its streams.
   statement {
     sid       = "DescribeOwnLogStreams"
     actions   = ["logs:DescribeLogStreams"]
@@ -254,9 +255,9 @@ data "aws_iam_policy_document" "worker" {
   # unrecorded ecs:DeregisterTaskDefinition: only when the pool sets
   #   auto_deregister_task_definition: the ECS observer deregisters a stopped task's
   #   definition (tag prefect.io/degregister-task-definition); bootstrap's pool keeps them.
-  # unrecorded ecs:ListTaskDefinitions: never; prefect-aws 0.7.12 does not call it (the
-  #   worker matches definitions with DescribeTaskDefinition). A candidate for removal.
-  # DeregisterTaskDefinition, DescribeTaskDefinition and ListTaskDefinitions
+  # Not granted: ecs:ListTaskDefinitions (prefect-aws 0.7.12 never calls it; the worker
+  #   matches definitions with DescribeTaskDefinition).
+  # DeregisterTaskDefinition and DescribeTaskDefinition
   # support no resource-level permissions (no resource type in the reference),
   # so "*" is required. Scoped to this region via aws:RequestedRegion.
   statement {
@@ -264,7 +265,6 @@ data "aws_iam_policy_document" "worker" {
     actions = [
       "ecs:DeregisterTaskDefinition",
       "ecs:DescribeTaskDefinition",
-      "ecs:ListTaskDefinitions",
     ]
     resources = ["*"]
 
@@ -324,8 +324,8 @@ data "aws_iam_policy_document" "worker" {
     resources = [var.cluster_arn]
   }
 
-  # unrecorded ec2:DescribeSecurityGroups: never; prefect-aws 0.7.12 does not call it (it
-  #   looks up VPCs and subnets only). A candidate for removal.
+  # Not granted: ec2:DescribeSecurityGroups (prefect-aws 0.7.12 looks up VPCs and subnets
+  #   only; the pool names its security group).
   # EC2 Describe* actions do not support resource-level permissions; "*" is
   # required. Restricted to this region with aws:RequestedRegion.
   statement {
@@ -333,7 +333,6 @@ data "aws_iam_policy_document" "worker" {
     actions = [
       "ec2:DescribeSubnets",
       "ec2:DescribeVpcs",
-      "ec2:DescribeSecurityGroups",
     ]
     resources = ["*"]
 
@@ -344,18 +343,9 @@ data "aws_iam_policy_document" "worker" {
     }
   }
 
-  # unrecorded logs:CreateLogGroup, logs:DescribeLogStreams: never; prefect-aws 0.7.12's
-  #   worker calls neither (the agent creates the group, under the execution role; the
-  #   observer reads a crashed run's lines with GetLogEvents). Candidates for removal.
-  statement {
-    sid = "LogGroup"
-    actions = [
-      "logs:CreateLogGroup",
-      "logs:DescribeLogStreams",
-    ]
-    resources = [local.log_group_arn, local.log_group_any_arn]
-  }
-
+  # Not granted: logs:CreateLogGroup, logs:DescribeLogStreams (prefect-aws 0.7.12's worker
+  #   calls neither: the ECS agent creates the group under the execution role, and the
+  #   observer reads a crashed run's lines with GetLogEvents).
   statement {
     sid       = "ReadFlowRunLogs"
     actions   = ["logs:GetLogEvents"]
@@ -379,14 +369,12 @@ data "aws_iam_policy_document" "worker" {
 
   # unrecorded sqs:ChangeMessageVisibility: only when the ECS observer fails to handle an
   #   event: it makes the message visible again to retry it.
-  # unrecorded sqs:GetQueueAttributes: never; prefect-aws 0.7.12's observer does not call
-  #   it. A candidate for removal.
+  # Not granted: sqs:GetQueueAttributes (prefect-aws 0.7.12's observer never calls it).
   statement {
     sid = "ConsumeTaskStateEvents"
     actions = [
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
-      "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
       "sqs:ChangeMessageVisibility",
     ]
