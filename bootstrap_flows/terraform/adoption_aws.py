@@ -39,6 +39,21 @@ NOT_FOUND = frozenset(
 )
 # DescribeTags takes at most 200 values per filter.
 _CHUNK = 200
+# How each tagged kind is confirmed to exist: (EC2 method, id filter, list key, id key).
+_DESCRIBE: dict[str, tuple[str, str, str, str]] = {
+    "aws_vpc": ("describe_vpcs", "vpc-id", "Vpcs", "VpcId"),
+    "aws_subnet": ("describe_subnets", "subnet-id", "Subnets", "SubnetId"),
+    "aws_internet_gateway": (
+        "describe_internet_gateways",
+        "internet-gateway-id",
+        "InternetGateways",
+        "InternetGatewayId",
+    ),
+    "aws_route_table": ("describe_route_tables", "route-table-id", "RouteTables", "RouteTableId"),
+    "aws_eip": ("describe_addresses", "allocation-id", "Addresses", "AllocationId"),
+    "aws_nat_gateway": ("describe_nat_gateways", "nat-gateway-id", "NatGateways", "NatGatewayId"),
+    "aws_flow_log": ("describe_flow_logs", "flow-log-id", "FlowLogs", "FlowLogId"),
+}
 
 
 class AdoptionLookupFailed(TerraformError):
@@ -90,9 +105,7 @@ class AwsLookup:
             ):
                 for row in page["Tags"]:
                     tags.setdefault(row["ResourceId"], {})[row["Key"]] = row["Value"]
-        gone = self._deleted_nat_gateways(
-            [i for i in tags if i.startswith(TAGGED["aws_nat_gateway"])]
-        )
+        alive = self._alive(kinds, list(tags))
         return [
             Existing(
                 type=prefixes[_kind(resource_id, prefixes)],
@@ -101,19 +114,27 @@ class AwsLookup:
                 label=f"{resource_id} (Name={resource_tags.get('Name', '?')})",
             )
             for resource_id, resource_tags in tags.items()
-            if resource_id not in gone
+            if resource_id in alive
         ]
 
-    def _deleted_nat_gateways(self, ids: list[str]) -> set[str]:
-        """AWS lists a deleted NAT gateway (and its tags) for an hour: not a candidate."""
-        if not ids:
-            return set()
-        found = aws.client(self.settings, "ec2").describe_nat_gateways(NatGatewayIds=ids)
-        return {
-            gateway["NatGatewayId"]
-            for gateway in found["NatGateways"]
-            if gateway.get("State") in ("deleting", "deleted", "failed")
-        }
+    def _alive(self, kinds: set[str], ids: list[str]) -> set[str]:
+        """The ids that still name a live resource. Tags outlive what they tag: AWS lists a
+        deleted NAT gateway (and its tags) for an hour, and the emulator keeps the tags of
+        every deleted VPC, subnet, gateway, table and address; importing one fails."""
+        ec2 = aws.client(self.settings, "ec2")
+        alive: set[str] = set()
+        for kind in kinds:
+            method, filter_name, listed, key = _DESCRIBE[kind]
+            wanted = [i for i in ids if i.startswith(TAGGED[kind])]
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                found = getattr(ec2, method)(Filters=[{"Name": filter_name, "Values": chunk}])
+                alive |= {
+                    item[key]
+                    for item in found[listed]
+                    if item.get("State") not in ("deleting", "deleted", "failed")
+                }
+        return alive
 
     def children(self, creates: Sequence[Create]) -> list[Existing]:
         """Routes and subnet associations of the route tables these creates name."""

@@ -158,3 +158,12 @@ def test_the_stack_is_mirrored_with_its_imports_beside_it(tmp_path: Path) -> Non
     assert not (
         tree / "stacks" / "platform" / IMPORTS_FILE
     ).exists()  # the shared stack is untouched
+
+
+def test_every_tagged_kind_is_confirmed_alive_before_it_is_adopted() -> None:
+    # Tags outlive what they tag (a deleted NAT gateway's for an hour on AWS, every deleted
+    # VPC's in the emulator): each kind found by its tags needs a describe call by id.
+    from bootstrap_flows.terraform.adoption import TAGGED
+    from bootstrap_flows.terraform.adoption_aws import _DESCRIBE
+
+    assert set(_DESCRIBE) == set(TAGGED)
