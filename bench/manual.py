@@ -156,7 +156,14 @@ def _push(
             host = repository.split("/", 1)[0]
             run(["docker", "login", "-u", user, "--password-stdin", host], env, stdin=password)
             run(["docker", "push", "-q", image], env)
-    return image
+        # The worker stack takes an image by digest (content-addressed), as a user copies it
+        # from the push.
+        with steps("docker inspect (digest)"):
+            pushed = run(["docker", "inspect", "--format", "{{json .RepoDigests}}", image], env)
+    digests = [d for d in json.loads(pushed) if d.startswith(f"{repository}@")]
+    if not digests:
+        raise StepFailed(f"docker push of {image} left no digest for {repository}")
+    return str(digests[0])
 
 
 def _prefect_yaml(settings: BootstrapSettings, image: str, where: Path) -> Path:

@@ -8,6 +8,7 @@ spread over its stages: the orchestration between the stages plus our flow's own
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,9 @@ def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+_RUN_SUFFIX = re.compile(r"-[0-9a-f]{3}$")
+
+
 def _upstream_ids(task_run: Any) -> list[UUID]:
     return [
         i.id
@@ -66,7 +70,10 @@ def flow_run_costs(flow_run_id: UUID) -> dict[str, Any]:
         if pending is None or running is None or end is None:
             continue  # never ran (skipped, cancelled): nothing to measure
         upstream = [e for i in _upstream_ids(run) if (e := ends.get(i)) is not None]
-        stages[run.name] = start_overhead(pending.timestamp(), running.timestamp(), upstream)
+        # Prefect names a task run `<task name>-<3 hex>`: one row per stage, its worst start.
+        stage = _RUN_SUFFIX.sub("", run.name)
+        overhead = start_overhead(pending.timestamp(), running.timestamp(), upstream)
+        stages[stage] = max(overhead, stages.get(stage, 0.0))
         intervals.append((run.created.timestamp() if run.created else pending.timestamp(), end))
     start, stop = _ts(flow_run.start_time), _ts(flow_run.end_time)
     duration = (stop - start) if start is not None and stop is not None else 0.0
