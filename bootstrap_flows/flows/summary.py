@@ -83,7 +83,7 @@ def render(result: BootstrapResult) -> str:
         f"# Bootstrap of `{result.environment}`\n\n"
         f"**Stacks:** {stacks_line}\n\n"
         f"**Image:** `{result.image.uri}` "
-        f"({'already in ECR' if result.image.skipped else 'pushed'})\n\n"
+        f"({_image_origin(result.image)})\n\n"
         f"**Prefect:** worker, pool and e2e run on `{result.target_prefect}`; "
         f"bootstrap ran on `{result.orchestrator_prefect}`\n\n"
         f"**Work pool:** `{result.work_pool}` ({result.work_pool_change}); "
@@ -108,3 +108,10 @@ def summary(result: BootstrapResult) -> str:
         description=f"Bootstrap summary of {result.environment}",
     )
     return markdown
+
+
+def _image_origin(image: PushedImage) -> str:
+    where = "already in ECR" if image.skipped else "pushed"
+    if image.promoted_from:
+        where = f"promoted from `{image.promoted_from}`, digest checked; {where}"
+    return where

@@ -48,5 +48,9 @@ class PushedImage(BaseModel):
     digest: str
     tag: str
     skipped: bool = Field(description="ECR already had the tag: nothing was pushed.")
+    promoted_from: str | None = Field(
+        default=None,
+        description="The environment whose passed image this is (promote_from), if any.",
+    )
     size_bytes: int | None = Field(description="Compressed size (config + layers).")
     push_seconds: float

@@ -272,6 +272,7 @@ def promote_image(
         update={
             "skipped": present is not None,
             "push_seconds": round(time.monotonic() - started, 3),
+            "promoted_from": passed.environment,
         }
     )
 

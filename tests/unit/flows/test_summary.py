@@ -81,6 +81,16 @@ def test_headline_names_stacks_image_pool_worker_and_e2e_run() -> None:
     ) in headline
 
 
+def test_a_promoted_image_says_where_it_passed() -> None:
+    promoted = result(applied=True)
+    promoted = promoted.model_copy(
+        update={"image": promoted.image.model_copy(update={"promoted_from": "staging"})}
+    )
+    assert f"**Image:** `{IMAGE}` (promoted from `staging`, digest checked; pushed)" in render(
+        promoted
+    )
+
+
 def test_tables_hold_timings_and_every_output() -> None:
     markdown = render(result(applied=False))
     assert "(already in ECR)" in markdown
