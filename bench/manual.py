@@ -212,6 +212,14 @@ def manual_bootstrap(
         worker_tf.init(bucket, worker_stack.worker_variables(settings, platform, image))
     with steps("terraform apply worker"):
         worker_tf.tf("apply", "-input=false", "-auto-approve", f"-var-file={worker_tf.var_file}")
+    _pool_deploy_and_run(settings, platform, image, work, steps)
+    return steps
+
+
+def _pool_deploy_and_run(
+    settings: BootstrapSettings, platform: PlatformOutputs, image: str, work: Path, steps: Steps
+) -> None:
+    """The procedure's Prefect half: the pool from the outputs, the test flow deployed and run."""
     template = work / "pool-template.json"
     owned = work_pool.owned_defaults(settings, platform, image)
     template.write_text(json.dumps(work_pool.desired_template(None, owned)))
@@ -251,4 +259,3 @@ def manual_bootstrap(
         )
         if "Completed" not in out:
             raise StepFailed(f"the e2e run did not complete:\n{out[-1500:]}")
-    return steps
