@@ -18,7 +18,7 @@ import os
 import sys
 from uuid import UUID
 
-from bootstrap_flows import outputs, registration
+from bootstrap_flows import registration
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.local import certificate
 from bootstrap_flows.local import stack as local_stack
@@ -98,10 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("quickstart", help="run bootstrap/local on the embedded default")
     commands.add_parser("deploy", help="register the configured environments' deployments")
-    outputs.add_arguments(commands.add_parser("outputs", help="values for deploying flows"))
+    # Its arguments are its own (bootstrap_flows/outputs.py), parsed there.
+    commands.add_parser("outputs", help="values for deploying flows", add_help=False)
     local = commands.add_parser("local", help="manage the embedded default's local stack")
     local.add_argument("action", choices=["up", "down", "status", "certificate"])
     local.add_argument("host", nargs="?", default="prefect.local.example", help="certificate's")
+    known, rest = parser.parse_known_args(argv)
+    if known.command == "outputs":
+        # Imported only here: it imports Prefect, which reads its settings (PREFECT_API_URL)
+        # at import, and the other commands set that to the local stack's server first.
+        from bootstrap_flows import outputs
+
+        return outputs.main(rest)
     args = parser.parse_args(argv)
     try:
         if args.command == "quickstart":
@@ -109,8 +117,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             report(registration.register())
             return 0
-        if args.command == "outputs":
-            return outputs.run(args)
         settings = load_settings(environment="local")
         if args.action == "up":
             print(f"Local stack up; Prefect UI: {local_stack.up(settings)}")
