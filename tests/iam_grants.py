@@ -237,6 +237,34 @@ class Findings:
         return "\n".join(lines)
 
 
+def current_calls(
+    iam: Any, by_role: dict[str, list[Call]], ledger: dict[str, dict[str, str]]
+) -> tuple[dict[str, list[Call]], dict[str, int]]:
+    """Each role's calls made under the role IAM holds now, and per role how many were made
+    under an earlier role of the same name (destroyed and created again since, as a teardown
+    and a bootstrap do): those were allowed by that role's policies, which named other
+    resources (a secret's ARN ends in a new random suffix each time), so they are not checked."""
+    kept: dict[str, list[Call]] = {}
+    earlier: dict[str, int] = {}
+    for role, calls in by_role.items():
+        created = _created(iam, role) if role.startswith("arn:") else None
+        for call in calls:
+            issued = ledger.get(call.key_id, {}).get("issued")
+            if created is not None and issued is not None and float(issued) < created:
+                earlier[role] = earlier.get(role, 0) + 1
+            else:
+                kept.setdefault(role, []).append(call)
+    return kept, earlier
+
+
+def _created(iam: Any, role_arn: str) -> float | None:
+    try:
+        role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        return None
+    return float(role["CreateDate"].timestamp())
+
+
 def check_calls(
     iam: Any, by_role: dict[str, list[Call]], terraform: list[Path], roles: list[str]
 ) -> Findings:

@@ -172,3 +172,37 @@ def test_unknown_grants_by_not_action_are_refused() -> None:
     everything_but = policy({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})
     with pytest.raises(ValueError, match="NotAction"):
         RolePolicies(ROLE, {"inline wide": everything_but}).grants()
+
+
+class _Roles:
+    """What `current_calls` asks IAM: a role's creation time (boto3's shape)."""
+
+    class exceptions:  # noqa: N801 - boto3's attribute name
+        NoSuchEntityException = KeyError
+
+    def __init__(self, created: dict[str, float]) -> None:
+        self.created = created
+
+    def get_role(self, RoleName: str) -> dict[str, Any]:  # noqa: N803 - boto3's keyword
+        from datetime import UTC, datetime
+
+        return {"Role": {"CreateDate": datetime.fromtimestamp(self.created[RoleName], UTC)}}
+
+
+def test_calls_under_an_earlier_role_of_the_same_name_are_set_apart() -> None:
+    from tests.aws_calls import Call
+    from tests.iam_grants import current_calls
+
+    role = "arn:aws:iam::123456789012:role/prefect-local-execution"
+    old, new = (
+        Call("AKOLD", "us-east-1", "logs", "PutLogEvents"),
+        Call("AKNEW", "us-east-1", "logs", "PutLogEvents"),
+    )
+    ledger = {"AKOLD": {"issued": "100.0"}, "AKNEW": {"issued": "300.0"}}
+    kept, earlier = current_calls(
+        _Roles({"prefect-local-execution": 200.0}), {role: [old, new]}, ledger
+    )
+    assert kept == {role: [new]} and earlier == {role: 1}
+    # A role gone from IAM keeps its calls: check_calls reports it as gone.
+    gone, none = current_calls(_Roles({}), {role: [old]}, ledger)
+    assert gone == {role: [old]} and none == {}

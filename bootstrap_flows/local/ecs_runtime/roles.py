@@ -66,7 +66,7 @@ def ledger_file(settings: BootstrapSettings) -> Path:
 
 
 def read_ledger(path: Path) -> dict[str, dict[str, str]]:
-    """Access key ID -> {role, task, use} of every key the runtime handed out."""
+    """Access key ID -> {role, task, use, issued} of every key the runtime handed out."""
     if not path.exists():
         return {}
     entries = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
@@ -128,6 +128,9 @@ class TaskRoles:
 
     def _record(self, key_id: str, role_arn: str, task_arn: str, use: str) -> None:
         self.ledger.parent.mkdir(parents=True, exist_ok=True)
+        # `issued` (epoch seconds) tells a key of this role from one of an earlier role of the
+        # same name, destroyed and created again since (a teardown, then a bootstrap).
         entry = {"key": key_id, "role": role_arn, "task": task_arn, "use": use}
+        entry["issued"] = f"{time.time():.3f}"
         with self.ledger.open("a") as out:
             out.write(json.dumps(entry) + "\n")
