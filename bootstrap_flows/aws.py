@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from urllib.parse import urlparse
 
 import boto3
+from botocore.exceptions import ClientError
 
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve
@@ -141,3 +142,33 @@ def ecr_login(ecr: ECRClient) -> RegistryLogin:
     data = ecr.get_authorization_token()["authorizationData"][0]
     user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
     return RegistryLogin(user, password, urlparse(str(data.get("proxyEndpoint", ""))).netloc)
+
+
+def delete_versions(
+    settings: BootstrapSettings, bucket: str, prefix: str, exact: bool = False
+) -> list[str]:
+    """Delete every version (and delete marker) under `prefix`, or of the key `prefix` when
+    `exact`; return the keys that went. A versioned bucket is only empty without them."""
+    s3 = client(settings, "s3")
+    deleted: set[str] = set()
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            versions = [
+                v
+                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                if not exact or v["Key"] == prefix
+            ]
+            if versions:
+                s3.delete_objects(
+                    Bucket=bucket,
+                    Delete={
+                        "Objects": [
+                            {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions
+                        ]
+                    },
+                )
+                deleted |= {v["Key"] for v in versions}
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+    return sorted(deleted)

@@ -94,36 +94,6 @@ def delete_deployments(settings: BootstrapSettings) -> list[str]:
     return [f"{DEPLOYMENTS[d.name]}/{d.name}" for d in mine]
 
 
-def delete_versions(
-    settings: BootstrapSettings, bucket: str, prefix: str, exact: bool = False
-) -> list[str]:
-    """Delete every version (and delete marker) under `prefix`, or of the key `prefix` when
-    `exact`; return the keys that went. A versioned bucket is only empty without them."""
-    s3 = aws.client(settings, "s3")
-    deleted: set[str] = set()
-    try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            versions = [
-                v
-                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-                if not exact or v["Key"] == prefix
-            ]
-            if versions:
-                s3.delete_objects(
-                    Bucket=bucket,
-                    Delete={
-                        "Objects": [
-                            {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions
-                        ]
-                    },
-                )
-                deleted |= {v["Key"] for v in versions}
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
-            raise
-    return sorted(deleted)
-
-
 def empty_storage(
     settings: BootstrapSettings, platform: PlatformOutputs, result_keys: list[str]
 ) -> list[str]:
@@ -134,12 +104,12 @@ def empty_storage(
     if platform.code_bucket_name:
         bucket = platform.code_bucket_name
         deleted += [
-            f"s3://{bucket}/{key}" for key in delete_versions(settings, bucket, CODE_PREFIX)
+            f"s3://{bucket}/{key}" for key in aws.delete_versions(settings, bucket, CODE_PREFIX)
         ]
     if platform.results_bucket_name:
         bucket = platform.results_bucket_name
         for key in result_keys:
-            gone = delete_versions(settings, bucket, key, exact=True)
+            gone = aws.delete_versions(settings, bucket, key, exact=True)
             deleted += [f"s3://{bucket}/{k}" for k in gone]
     return deleted
 

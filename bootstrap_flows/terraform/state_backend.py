@@ -78,18 +78,7 @@ def ensure_state_bucket(
 
 def delete_state_bucket(settings: BootstrapSettings, bucket: str) -> int:
     """Delete the state bucket with every version of every object (teardown, when asked);
-    return how many versions went. Gone for good: there is no state history after this."""
-    s3 = aws.client(settings, "s3")
-    deleted = 0
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-        versions = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        if versions:
-            s3.delete_objects(
-                Bucket=bucket,
-                Delete={
-                    "Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
-                },
-            )
-            deleted += len(versions)
-    s3.delete_bucket(Bucket=bucket)
+    return how many keys went. Gone for good: there is no state history after this."""
+    deleted = len(aws.delete_versions(settings, bucket, ""))
+    aws.client(settings, "s3").delete_bucket(Bucket=bucket)
     return deleted

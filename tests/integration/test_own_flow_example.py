@@ -28,7 +28,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 
-from bootstrap_flows import aws, drain
+from bootstrap_flows import aws
 from bootstrap_flows.e2e_storage import decode_result, result_location
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
@@ -139,9 +139,9 @@ def user(
 def _forget(user: User) -> None:
     """Delete what the example left in the buckets and in Docker: a teardown of `local` later in
     the session must find only what bootstrap wrote (anything else stops a bucket's destroy)."""
-    drain.delete_versions(user.settings, user.env["PREFECT_CODE_BUCKET"], "own-flow/")
+    aws.delete_versions(user.settings, user.env["PREFECT_CODE_BUCKET"], "own-flow/")
     for key in user.results:
-        drain.delete_versions(user.settings, user.env["PREFECT_RESULTS_BUCKET"], key, exact=True)
+        aws.delete_versions(user.settings, user.env["PREFECT_RESULTS_BUCKET"], key, exact=True)
     if "FLOW_IMAGE" in user.env:
         remove = ["docker", "image", "rm", user.env["FLOW_IMAGE"]]
         subprocess.run(remove, capture_output=True, check=False)
