@@ -126,22 +126,27 @@ def converge(
     targets: list[str] | None = None,
     confirmed: bool = False,
     before_apply: Callable[[], object] | None = None,
+    planned: PlanResult | None = None,
 ) -> tuple[PlanResult, dict[str, Any]]:
     """Plan, have the plan approved if it needs that (unless `confirmed`), apply exactly that
     saved plan; return it with the stack's outputs. Called from a flow (a pause is the flow's).
 
     `before_apply` runs once the plan may be applied (teardown drains the pool there, never
-    before a person approved). A plan gone stale before its apply (another run moved the
-    state) is planned and asked again.
+    before a person approved). `planned` is a plan of exactly these inputs made ahead (in
+    parallel with other work); it is used as the first plan. A plan gone stale before its
+    apply (another run moved the state) is planned and asked again.
     """
     while True:
-        plan = plan_stack(settings, stack, bucket, variables, destroy=destroy, targets=targets)
+        plan = planned or plan_stack(
+            settings, stack, bucket, variables, destroy=destroy, targets=targets
+        )
+        planned = None
         if not confirmed:
             approve(settings, stack, plan)
         if before_apply is not None and plan.has_changes:
             before_apply()
         try:
-            return plan, apply_stack(settings, stack, plan)
+            return plan, apply_stack(settings, stack, bucket, plan)
         except StalePlan:
             get_run_logger().warning(
                 "The %s plan went stale before it was applied (another run changed the state): "
@@ -151,13 +156,16 @@ def converge(
 
 
 @task(name="apply", cache_policy=NO_CACHE, task_run_name="apply {stack}")
-def apply_stack(settings: BootstrapSettings, stack: str, plan: PlanResult) -> dict[str, Any]:
+def apply_stack(
+    settings: BootstrapSettings, stack: str, bucket: str, plan: PlanResult
+) -> dict[str, Any]:
     """Apply the saved plan (if it changes anything) and read the stack's outputs."""
     logger = get_run_logger()
-    terraform = stacks.stack_terraform(settings, stack, logger)
     if not plan.has_changes:
         logger.info("%s plan has no changes: nothing to apply", stack.capitalize())
-        return terraform.output()
+        # What `terraform output` prints, read from the state object (no Terraform start-up).
+        return stacks.read_outputs(settings, stack, bucket)
+    terraform = stacks.stack_terraform(settings, stack, logger)
     artifact: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync task
         0.0,
         key=_artifact_key(settings, f"{stack}-progress"),
@@ -169,7 +177,7 @@ def apply_stack(settings: BootstrapSettings, stack: str, plan: PlanResult) -> di
 
     terraform.apply(plan, progress=progress)
     update_progress_artifact(artifact, 100.0)
-    return terraform.output()
+    return stacks.read_outputs(settings, stack, bucket)
 
 
 @task(name="store API secret", cache_policy=NO_CACHE)

@@ -6,6 +6,7 @@ README's design notes); and it cannot stream `-json` events line by line, which 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -248,6 +249,16 @@ class EventStream:
             self.progress(self.done, max(self.total, self.done))
 
 
+INIT_STAMP = "bootstrap-init.sha256"  # in the data dir: the fingerprint of its last init
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 Adopt = Callable[["Terraform", PlanResult, Callable[[Path], PlanResult]], PlanResult]
 """Given a plan and a way to plan again from another configuration directory, the plan to use
 (terraform/adoption.py: one that imports what AWS holds and the state does not record)."""
@@ -338,16 +349,67 @@ class Terraform:
         return TerraformError(f"terraform {what} failed for stack {self.stack_dir.name}:\n{detail}")
 
     def init(self, backend_config: dict[str, str] | None = None) -> None:
+        """`terraform init`, unless this data dir was initialised from exactly these inputs.
+
+        An init costs 1.5-2 s (provider checks, backend, modules) and most runs re-run one
+        whose inputs did not change; the fingerprint covers everything init reads.
+        """
         args = ["init", "-input=false", "-no-color", "-reconfigure"]
         if backend_config is None:
             args.append("-backend=false")
         else:
             args += [f"-backend-config={key}={value}" for key, value in backend_config.items()]
+        stamp = self.data_dir / INIT_STAMP
+        fingerprint = self._init_fingerprint(args)
+        if self._initialised(backend_config is not None) and _read(stamp) == fingerprint:
+            self.logger.info("terraform init: %s ready (unchanged since last init)", self.name)
+            return
+        stamp.unlink(missing_ok=True)
         result = self._run(*args)
         if result.returncode != 0:
             errors = [line for line in result.stderr.splitlines() if line.strip()]
             raise self._fail("init", errors or result.stdout.splitlines()[-20:])
-        self.logger.info("terraform init: %s ready", self.stack_dir.name)
+        # Modules are known only now: the fingerprint of a first init lists them from here on.
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(self._init_fingerprint(args))
+        self.logger.info("terraform init: %s ready", self.name)
+
+    @property
+    def name(self) -> str:
+        return self.stack_dir.name
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["TF_DATA_DIR"])
+
+    def _initialised(self, with_backend: bool) -> bool:
+        """Does the data dir still hold what init made (providers, backend)?"""
+        needs_providers = (self.stack_dir / ".terraform.lock.hcl").is_file()
+        if needs_providers and not (self.data_dir / "providers").is_dir():
+            return False
+        return not with_backend or (self.data_dir / "terraform.tfstate").is_file()
+
+    def _init_fingerprint(self, args: list[str]) -> str:
+        """Digest of what init reads: its arguments, the Terraform binary, the CLI config
+        (provider mirror), and every file of the stack and of the modules it calls."""
+        digest = hashlib.sha256("\0".join(args).encode())
+        binary = Path(shutil.which("terraform") or "terraform")
+        digest.update(f"{binary}:{binary.stat().st_mtime_ns}".encode())
+        digest.update(_read(Path(self.env.get("TF_CLI_CONFIG_FILE", "/nonexistent"))).encode())
+        for directory in [self.stack_dir, *self._module_dirs()]:
+            for path in sorted(directory.glob("*")):
+                if path.is_file() and path.suffix in (".tf", ".json", ".hcl"):
+                    digest.update(f"{path}\0".encode() + path.read_bytes())
+        return digest.hexdigest()
+
+    def _module_dirs(self) -> list[Path]:
+        """The module dirs the last init recorded (a new module call changes a stack file)."""
+        try:
+            recorded = json.loads((self.data_dir / "modules" / "modules.json").read_text())
+        except (OSError, ValueError):
+            return []
+        dirs = {self.stack_dir / module["Dir"] for module in recorded.get("Modules", [])}
+        return sorted(d for d in dirs if d.is_dir())
 
     def plan(
         self,

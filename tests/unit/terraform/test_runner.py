@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap_flows.terraform.runner import (
+    INIT_STAMP,
     EventStream,
     Terraform,
     TerraformError,
@@ -112,3 +113,26 @@ def test_provider_mirror_setting_writes_cli_config(tmp_path: Path) -> None:
     config = Path(terraform.env["TF_CLI_CONFIG_FILE"]).read_text()
     assert 'path    = "/mirror"' in config
     assert terraform.env["TF_DATA_DIR"] == str(tmp_path / ".terraform")
+
+
+def test_init_is_skipped_only_while_its_inputs_are_unchanged(
+    tiny: Terraform, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    tiny.init()
+    stamp = tiny.data_dir / INIT_STAMP
+    first = stamp.read_text()
+    tiny.init()
+    assert "unchanged since last init" in caplog.text
+    assert stamp.read_text() == first
+    caplog.clear()
+    main = tiny.stack_dir / "main.tf"
+    main.write_text(main.read_text() + "\n# edited\n")
+    tiny.init()
+    assert "unchanged since last init" not in caplog.text
+    assert stamp.read_text() != first
+    # A data dir that lost what init made is initialised again, whatever the stamp says.
+    (tiny.stack_dir / ".terraform.lock.hcl").write_text("# providers: none\n")
+    caplog.clear()
+    tiny.init()
+    assert "unchanged since last init" not in caplog.text
