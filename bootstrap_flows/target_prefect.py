@@ -77,7 +77,7 @@ def prove_credential(settings: BootstrapSettings) -> str:
 
 
 def wait_for_flow_run(
-    settings: BootstrapSettings, flow_run_id: UUID, timeout: float, poll_seconds: float = 2.0
+    settings: BootstrapSettings, flow_run_id: UUID, timeout: float, poll_seconds: float = 0.5
 ) -> FlowRun:
     """Poll the target until the run is final or `timeout` passes; return it as last seen."""
     deadline = time.monotonic() + timeout

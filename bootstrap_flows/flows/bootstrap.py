@@ -1,7 +1,8 @@
 """`bootstrap`: provision (or confirm) the platform, worker image, worker service and ECS pool.
 
     preflight ─► state backend ─► plan/apply platform ─► store API secret ─► push worker image
-                      └─► build worker image (starts at once, in parallel) ─────────┘
+                      ├─► build worker image (starts at once, in parallel) ─────────┘
+                      └─► re-run only: worker plan and test flows ahead (flows/ahead.py)
     [─► plan/apply server ─► prefect server online]   (only with prefect_server = "aws")
     ─► plan/apply worker ─► storage blocks ─► work pool ─► worker online
     ─► e2e test flows (baked-in, and code/results buckets, at once) ─► record passed image
@@ -20,11 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 
 from bootstrap_flows import worker_online
 from bootstrap_flows.approval import NotApproved, final_state
+from bootstrap_flows.blocks import StorageBlocks
+from bootstrap_flows.e2e import E2EResult
+from bootstrap_flows.e2e_storage import StorageE2EResult
+from bootstrap_flows.flows import ahead
 from bootstrap_flows.flows.stages import (
     await_server,
     await_worker,
@@ -41,11 +46,13 @@ from bootstrap_flows.flows.stages import (
     store_api_secret,
 )
 from bootstrap_flows.flows.summary import BootstrapResult, summary
+from bootstrap_flows.image import PushedImage
 from bootstrap_flows.locks import environment_lock
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.target import resolve, worker_api_url
 from bootstrap_flows.terraform import platform_stack, server_stack, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.runner import PlanResult
 from bootstrap_flows.terraform.server_stack import ServerOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
@@ -67,10 +74,15 @@ class _Record:
             self.timings[name] = round(time.monotonic() - start, 1)
 
     def provision(
-        self, settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
+        self,
+        settings: BootstrapSettings,
+        stack: str,
+        bucket: str,
+        variables: dict[str, Any],
+        planned: PlanResult | None = None,
     ) -> dict[str, Any]:
         """Converge one stack (approval when its plan needs it); return its outputs."""
-        plan, outputs = converge(settings, stack, bucket, variables)
+        plan, outputs = converge(settings, stack, bucket, variables, planned=planned)
         self.applied[stack], self.counts[stack] = plan.has_changes, plan.counts
         return outputs
 
@@ -98,12 +110,14 @@ def _worker_service(
     bucket: str,
     platform: PlatformOutputs,
     image_uri: str,
+    started: ahead.Ahead,
 ) -> tuple[WorkerOutputs, datetime]:
     """Apply the worker stack; return its outputs and since when a heartbeat proves it online."""
     since = worker_online.utcnow()
     variables = worker_stack.worker_variables(settings, platform, image_uri)
+    planned = started.plan_for(variables, record.applied[platform_stack.STACK])
     worker = WorkerOutputs.model_validate(
-        record.provision(settings, worker_stack.STACK, bucket, variables)
+        record.provision(settings, worker_stack.STACK, bucket, variables, planned)
     )
     if not record.applied[worker_stack.STACK]:
         # The running worker was not replaced: a recent heartbeat proves it is online.
@@ -126,6 +140,88 @@ def bootstrap(
         return final_state(refused)
 
 
+@dataclass
+class _Made:
+    """What the provisioning stages made (or confirmed), for the test flows and the summary."""
+
+    settings: BootstrapSettings
+    platform: PlatformOutputs
+    server: ServerOutputs | None
+    image: PushedImage
+    worker: WorkerOutputs
+    storage: StorageBlocks
+    pool_change: str
+    worker_name: str
+    # What the test flows rest on besides the stacks and the image: unchanged or what happened.
+    changed: dict[str, str]
+
+
+def _provision(
+    record: _Record,
+    settings: BootstrapSettings,
+    bucket: str,
+    started: ahead.Ahead,
+) -> _Made:
+    """Platform, image, [server,] worker, blocks, pool, worker online: the stages under the lock."""
+    # The image builds while Terraform applies; only the push needs the ECR repository.
+    build = build_worker_image.submit(settings)
+    with record.stage("platform"):
+        variables = platform_stack.platform_variables(settings)
+        outputs = record.provision(settings, platform_stack.STACK, bucket, variables)
+        platform = PlatformOutputs.model_validate(outputs)
+    with record.stage("store API secret"):
+        settings, secret = store_api_secret(settings, platform.prefect_api_secret_arn)
+    with record.stage("worker image (after platform)"):
+        # Prefect resolves the build's future into its result before the push runs.
+        pushed = push_worker_image(settings, build, platform)  # type: ignore[call-overload]
+    server = None
+    if server_stack.uses_server_stack(settings):
+        with record.stage("prefect server"):
+            settings, server = _prefect_server(record, settings, bucket, platform, pushed.uri)
+    with record.stage("worker stack"):
+        worker, since = _worker_service(record, settings, bucket, platform, pushed.uri, started)
+    with record.stage("storage blocks"):
+        storage = create_storage_blocks(settings, platform)
+    with record.stage("work pool"):
+        pool_change = create_work_pool(settings, platform, pushed.uri, storage)
+    with record.stage("worker online"):
+        worker_name = await_worker(settings, platform, since)
+    changed = {"work pool": pool_change, "API secret": "updated" if secret else "unchanged"}
+    return _Made(
+        settings,
+        platform,
+        server,
+        pushed,
+        worker,
+        storage,
+        pool_change,
+        worker_name,
+        changed | storage.changes,
+    )
+
+
+def _test_flows(
+    made: _Made, started: ahead.Ahead, applied: dict[str, bool]
+) -> tuple[E2EResult, StorageE2EResult]:
+    """Both test flows' results: the runs made ahead if nothing they rest on changed, else new
+    runs; recorded as the image's pass either way."""
+    settings, image_uri = made.settings, made.image.uri
+    unused = started.unused_because(image_uri, applied, made.changed)
+    runs = None if unused else started.runs()
+    if runs is None:
+        # Both at once: the storage flow's run overlaps the baked-in one's.
+        storage_run = storage_e2e_flow.submit(settings, image_uri, made.storage)
+        e2e_result = e2e_test_flow(settings, image_uri)
+        storage_result = storage_run.result()
+    else:
+        get_run_logger().info(
+            "Test flows: the runs made ahead stand (nothing they rest on changed)"
+        )
+        e2e_result, storage_result = runs.e2e, runs.storage
+    record_passed_image(settings, image_uri, e2e_result, storage_result)
+    return e2e_result, storage_result
+
+
 def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
     record = _Record()
     with record.stage("preflight"):
@@ -133,51 +229,32 @@ def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
     with environment_lock(settings):
         with record.stage("state backend"):
             bucket = state_backend(settings, report.account_id)
-        # The image builds while Terraform applies; only the push needs the ECR repository.
-        build = build_worker_image.submit(settings)
-        with record.stage("platform"):
-            variables = platform_stack.platform_variables(settings)
-            outputs = record.provision(settings, platform_stack.STACK, bucket, variables)
-            platform = PlatformOutputs.model_validate(outputs)
-        with record.stage("store API secret"):
-            settings = store_api_secret(settings, platform.prefect_api_secret_arn)
-        with record.stage("worker image (after platform)"):
-            # Prefect resolves the build's future into its result before the push runs.
-            pushed = push_worker_image(settings, build, platform)  # type: ignore[call-overload]
-        server = None
-        if server_stack.uses_server_stack(settings):
-            with record.stage("prefect server"):
-                settings, server = _prefect_server(record, settings, bucket, platform, pushed.uri)
-        with record.stage("worker stack"):
-            worker, since = _worker_service(record, settings, bucket, platform, pushed.uri)
-        with record.stage("storage blocks"):
-            storage = create_storage_blocks(settings, platform)
-        with record.stage("work pool"):
-            pool_change = create_work_pool(settings, platform, pushed.uri, storage)
-        with record.stage("worker online"):
-            worker_name = await_worker(settings, platform, since)
+        started = ahead.start(settings, bucket)
+        try:
+            made = _provision(record, settings, bucket, started)
+        except BaseException:
+            # Stopped (refused, failed): no test run of ours is left going on the pool.
+            started.settle()
+            raise
     # Outside the lock: the e2e run only reads what bootstrap made.
     with record.stage("e2e test flows"):
-        # Both at once: the storage flow's run overlaps the baked-in one's.
-        storage_run = storage_e2e_flow.submit(settings, pushed.uri, storage)
-        e2e_result = e2e_test_flow(settings, pushed.uri)
-        storage_result = storage_run.result()
-        record_passed_image(settings, pushed.uri, e2e_result, storage_result)
+        e2e_result, storage_result = _test_flows(made, started, record.applied)
+        started.settle()
     result = BootstrapResult(
-        environment=settings.environment,
-        target_prefect=worker_api_url(resolve(settings)),
+        environment=made.settings.environment,
+        target_prefect=worker_api_url(resolve(made.settings)),
         orchestrator_prefect=report.orchestrator_api_url,
         applied=record.applied,
         plan_counts=record.counts,
-        platform=platform,
-        server=server,
-        image=pushed,
-        worker=worker,
-        work_pool=settings.work_pool_name,
-        work_pool_change=pool_change,
-        worker_name=worker_name,
+        platform=made.platform,
+        server=made.server,
+        image=made.image,
+        worker=made.worker,
+        work_pool=made.settings.work_pool_name,
+        work_pool_change=made.pool_change,
+        worker_name=made.worker_name,
         e2e=e2e_result,
-        storage=storage,
+        storage=made.storage,
         storage_e2e=storage_result,
         timings=record.timings,
     )

@@ -181,8 +181,11 @@ def apply_stack(
 
 
 @task(name="store API secret", cache_policy=NO_CACHE)
-def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> BootstrapSettings:
-    """Write the worker's Prefect credential into its secret; return settings carrying it.
+def store_api_secret(
+    settings: BootstrapSettings, secret_arn: str
+) -> tuple[BootstrapSettings, bool]:
+    """Write the worker's Prefect credential into its secret; return settings carrying it, and
+    whether the secret changed.
 
     With a server of the environment's own, the credential is that server's auth string
     (given, stored or generated): the server reads the same secret.
@@ -201,7 +204,7 @@ def store_api_secret(settings: BootstrapSettings, secret_arn: str) -> BootstrapS
     get_run_logger().info(
         "Worker's Prefect credential %s in %s", "updated" if changed else "unchanged", secret_arn
     )
-    return settings
+    return settings, changed
 
 
 @task(name="prefect server online", cache_policy=NO_CACHE)
