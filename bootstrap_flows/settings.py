@@ -107,6 +107,9 @@ class BootstrapSettings(BaseSettings):
     worker_cpu: int = Field(512, description="Worker task CPU units (a Fargate size).")
     worker_memory: int = Field(1024, description="Worker task memory in MiB (valid for the CPU).")
     worker_count: int = Field(1, ge=0, le=20, description="Worker tasks the ECS service keeps.")
+    worker_query_seconds: int = Field(
+        5, ge=1, le=300, description="Seconds between the worker's polls for runs to start."
+    )
     work_pool_name: str = Field("ecs-work-pool", description="Name of the ECS work pool.")
     flow_run_cpu: int = Field(512, description="Default CPU units of a flow run's ECS task.")
     flow_run_memory: int = Field(1024, description="Default memory (MiB) of a flow run's task.")

@@ -48,6 +48,7 @@ def worker_variables(
         "worker_cpu": settings.worker_cpu,
         "worker_memory": settings.worker_memory,
         "desired_count": settings.worker_count,
+        "worker_query_seconds": settings.worker_query_seconds,
         "observer_queue_name": platform.observer_queue_name,
         "enable_autoscaling": target.autoscaling,
         "enable_health_check": target.health_checks,

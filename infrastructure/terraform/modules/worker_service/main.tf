@@ -31,6 +31,8 @@ locals {
     # "prefect-ecs-tasks-events" in the default region.
     PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_QUEUE_NAME   = var.observer_queue_name
     PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_QUEUE_REGION = local.region
+    # How soon a scheduled run is picked up: on average half this interval.
+    PREFECT_WORKER_QUERY_SECONDS = tostring(var.query_seconds)
   }
 
   # `prefect worker start --with-healthcheck` serves GET /health: 200 while the

@@ -206,6 +206,17 @@ variable "observer_queue_name" {
   }
 }
 
+variable "query_seconds" {
+  description = "Seconds between the worker's polls of its pool for runs to start (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10). Lower starts runs sooner, at one API call per poll."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.query_seconds >= 1 && var.query_seconds <= 300 && floor(var.query_seconds) == var.query_seconds
+    error_message = "query_seconds must be an integer between 1 and 300."
+  }
+}
+
 variable "extra_environment" {
   description = "Additional plain environment variables of the worker container (no credentials: use Secrets Manager). Must not redefine the variables this module sets."
   type        = map(string)
@@ -226,8 +237,9 @@ variable "extra_environment" {
       "PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_QUEUE_REGION",
       "PREFECT_WORKER_WEBSERVER_HOST",
       "PREFECT_WORKER_WEBSERVER_PORT",
+      "PREFECT_WORKER_QUERY_SECONDS",
     ])) == 0
-    error_message = "extra_environment must not set PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING, PREFECT_WORK_POOL, PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_* or PREFECT_WORKER_WEBSERVER_* (module inputs; credentials only through the secret)."
+    error_message = "extra_environment must not set PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING, PREFECT_WORK_POOL, PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_*, PREFECT_WORKER_WEBSERVER_* or PREFECT_WORKER_QUERY_SECONDS (module inputs; credentials only through the secret)."
   }
 }
 

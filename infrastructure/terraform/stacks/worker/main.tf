@@ -28,6 +28,7 @@ module "worker_service" {
   api_secret_env_name    = var.api_secret_env_name
   work_pool_name         = var.work_pool_name
   observer_queue_name    = var.observer_queue_name
+  query_seconds          = var.worker_query_seconds
   extra_environment      = var.extra_environment
 
   desired_count      = var.desired_count

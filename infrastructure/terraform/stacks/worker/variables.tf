@@ -168,7 +168,7 @@ variable "work_pool_name" {
 }
 
 variable "extra_environment" {
-  description = "Extra plain environment variables of the worker container (no credentials). Must not redefine PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING, PREFECT_WORK_POOL, PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_* or PREFECT_WORKER_WEBSERVER_*."
+  description = "Extra plain environment variables of the worker container (no credentials). Must not redefine PREFECT_API_URL, PREFECT_API_KEY, PREFECT_API_AUTH_STRING, PREFECT_WORK_POOL, PREFECT_INTEGRATIONS_AWS_ECS_OBSERVER_SQS_*, PREFECT_WORKER_WEBSERVER_* or PREFECT_WORKER_QUERY_SECONDS."
   type        = map(string)
   default     = {}
 
@@ -201,6 +201,17 @@ variable "worker_memory" {
   validation {
     condition     = var.worker_memory >= 512 && var.worker_memory <= 122880 && floor(var.worker_memory) == var.worker_memory
     error_message = "worker_memory must be an integer number of MiB between 512 and 122880."
+  }
+}
+
+variable "worker_query_seconds" {
+  description = "Seconds between the worker's polls of its pool (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.worker_query_seconds >= 1 && var.worker_query_seconds <= 300 && floor(var.worker_query_seconds) == var.worker_query_seconds
+    error_message = "worker_query_seconds must be an integer between 1 and 300."
   }
 }
 
