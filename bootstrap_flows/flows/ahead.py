@@ -117,7 +117,12 @@ def test_flows_ahead(settings: BootstrapSettings, last: Recorded) -> TestRuns | 
             "Test flows run ahead did not pass (%s); they run again after the plans", exc
         )
         return None
-    logger.info("Test flows passed ahead, on image %s", last.image_uri)
+    logger.info(
+        "Test flows passed ahead: runs %s and %s, on image %s",
+        e2e_result.flow_run_id,
+        storage_result.flow_run_id,
+        last.image_uri,
+    )
     return TestRuns(image_uri=last.image_uri, e2e=e2e_result, storage=storage_result)
 
 

@@ -7,6 +7,7 @@ local process worker. Bad-input cases call the flow in-process and check nothing
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from bootstrap_flows import aws, receipt
 from bootstrap_flows.e2e import E2EFailed, run_e2e
 from bootstrap_flows.e2e_storage import decode_result, result_location
 from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.image import promote
 from bootstrap_flows.local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.preflight import PreflightError
@@ -156,6 +158,7 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     assert "@sha256:" in container["image"]
     assert container["secrets"][0]["valueFrom"] == outputs["prefect_api_secret_arn"]
     assert AUTH_STRING not in json.dumps(container)
+    assert worker_env(settings)["PREFECT_WORKER_QUERY_SECONDS"] == "5"
     with get_client(sync_client=True) as client:
         workers = client.read_workers_for_work_pool(settings.work_pool_name)
         pool = client.read_work_pool(settings.work_pool_name)
@@ -392,6 +395,46 @@ def test_a_change_that_replaces_the_vpc_waits_for_approval_and_rejecting_changes
     assert (state.type, state.name) == (StateType.CANCELLED, "Rejected")
     assert state_versions(deployed) == versions
     assert tagged_vpcs(deployed) == vpcs
+
+
+def worker_env(settings: BootstrapSettings) -> dict[str, str]:
+    """The worker container's plain environment, as its service's task definition says."""
+    ecs = aws.client(settings, "ecs")
+    (service,) = ecs.describe_services(
+        cluster=platform_outputs(settings)["cluster_arn"],
+        services=[f"{settings.stack_name}-worker"],
+    )["services"]
+    definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    container = definition["taskDefinition"]["containerDefinitions"][0]
+    return {pair["name"]: pair["value"] for pair in container["environment"]}
+
+
+def rerun(overrides: dict[str, Any]) -> tuple[BootstrapResult, str]:
+    state = bootstrap(environment="local", overrides=overrides, return_state=True)
+    result = state.result()
+    assert isinstance(result, BootstrapResult), state
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    return result, run_logs(run_id)
+
+
+def test_a_rerun_that_changes_the_worker_runs_the_test_flows_again(
+    deployed: BootstrapSettings, first_run: UUID
+) -> None:
+    # The runs started ahead used the worker as it was; the worker it changed is tested anew.
+    changed, logs = rerun({"worker_query_seconds": 4})
+    assert changed.applied == {"platform": False, "worker": True}
+    assert worker_env(deployed)["PREFECT_WORKER_QUERY_SECONDS"] == "4"
+    assert "Test flows passed ahead" in logs
+    assert "Test flows run again, after the plans: worker stack applied" in logs
+    assert "the runs made ahead stand" not in logs
+    ahead = re.search(r"Test flows passed ahead: runs (\S+) and (\S+),", logs)
+    assert ahead is not None
+    assert changed.e2e.flow_run_id != ahead[1]
+    assert changed.storage_e2e.flow_run_id != ahead[2]
+    restored, logs = rerun({})
+    assert restored.applied["worker"] and "worker stack applied" in logs
+    assert worker_env(deployed)["PREFECT_WORKER_QUERY_SECONDS"] == "5"
 
 
 def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_run: UUID) -> None:
