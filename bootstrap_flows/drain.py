@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from botocore.exceptions import ClientError
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -22,6 +24,7 @@ from prefect.client.schemas.filters import (
     WorkPoolFilterName,
 )
 from prefect.client.schemas.responses import DeploymentResponse
+from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel
 
 from bootstrap_flows import aws, e2e, e2e_storage, target_prefect, work_pool
@@ -40,6 +43,9 @@ DEPLOYMENTS = {
     e2e.DEPLOYMENT_NAME: e2e.FLOW_NAME,
     e2e_storage.DEPLOYMENT_NAME: e2e_storage.FLOW_NAME,
 }
+
+# The target Prefect may be gone already (a server stack half torn down): AWS is drained anyway.
+PREFECT_ERRORS = (httpx.HTTPError, PrefectHTTPStatusError)
 
 
 class Drained(BaseModel):
@@ -94,24 +100,28 @@ def delete_deployments(settings: BootstrapSettings) -> list[str]:
     return [f"{DEPLOYMENTS[d.name]}/{d.name}" for d in mine]
 
 
-def empty_storage(
+def empty_code(settings: BootstrapSettings, platform: PlatformOutputs) -> list[str]:
+    """Delete bootstrap's test flow code from the code bucket (only under its prefix)."""
+    if not platform.code_bucket_name:
+        return []
+    bucket = platform.code_bucket_name
+    return [f"s3://{bucket}/{key}" for key in aws.delete_versions(settings, bucket, CODE_PREFIX)]
+
+
+def delete_results(
     settings: BootstrapSettings, platform: PlatformOutputs, result_keys: list[str]
 ) -> list[str]:
-    """Delete what bootstrap wrote to the storage buckets: its test flow's code, its test
-    runs' results. Anything else is someone's code or results: it stays, and the bucket's
+    """Delete what bootstrap's test runs persisted in the results bucket (exactly those keys).
+
+    Anything else in either bucket is someone's code or results: it stays, and the bucket's
     destroy then stops with S3's own message, as the repository's does for others' images."""
-    deleted: list[str] = []
-    if platform.code_bucket_name:
-        bucket = platform.code_bucket_name
-        deleted += [
-            f"s3://{bucket}/{key}" for key in aws.delete_versions(settings, bucket, CODE_PREFIX)
-        ]
-    if platform.results_bucket_name:
-        bucket = platform.results_bucket_name
-        for key in result_keys:
-            gone = aws.delete_versions(settings, bucket, key, exact=True)
-            deleted += [f"s3://{bucket}/{k}" for k in gone]
-    return deleted
+    if not platform.results_bucket_name:
+        return []
+    bucket = platform.results_bucket_name
+    gone = [
+        k for key in result_keys for k in aws.delete_versions(settings, bucket, key, exact=True)
+    ]
+    return [f"s3://{bucket}/{key}" for key in gone]
 
 
 def stop_flow_run_tasks(
@@ -168,3 +178,38 @@ def delete_pushed_images(settings: BootstrapSettings, repository: str) -> list[s
             imageIds=[{"imageDigest": image["imageDigest"]} for image in ours],
         )
     return [f"{repository}:{tag}" for image in ours for tag in image["imageTags"]]
+
+
+def drain(
+    settings: BootstrapSettings, platform: PlatformOutputs
+) -> tuple[Drained, Exception | None]:
+    """Every step of the drain; return what it did, and why the target Prefect could not be
+    drained (None: it was).
+
+    The pool is paused first, so that nothing new starts while the rest is listed; the other
+    steps are independent and run side by side (each makes its own clients), except that the
+    test runs' result keys are read before their deployments go, and both before the results.
+    """
+    drained, failure = Drained(), None
+    try:
+        drained.pool_paused = pause_pool(settings)
+    except PREFECT_ERRORS as exc:
+        failure = exc
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        stopped = pool.submit(stop_flow_run_tasks, settings, platform.cluster_arn)
+        deregistered = pool.submit(deregister_task_definitions, settings)
+        images = pool.submit(delete_pushed_images, settings, platform.ecr_repository_name)
+        code = pool.submit(empty_code, settings, platform)
+        result_keys: list[str] = []
+        if failure is None:
+            try:
+                result_keys = e2e_result_keys(settings)
+                drained.deployments_deleted = delete_deployments(settings)
+            except PREFECT_ERRORS as exc:
+                failure = exc
+        results = delete_results(settings, platform, result_keys)
+        drained.tasks_stopped = stopped.result()
+        drained.task_definitions_deregistered = deregistered.result()
+        drained.images_deleted = images.result()
+        drained.objects_deleted = code.result() + results
+    return drained, failure

@@ -9,6 +9,8 @@ name). A clean teardown leaves nothing but the state bucket, unless that was ask
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -16,9 +18,18 @@ from bootstrap_flows import aws
 from bootstrap_flows.drain import WORKER_FAMILY
 from bootstrap_flows.settings import BootstrapSettings
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+    from mypy_boto3_ecr.client import ECRClient
+    from mypy_boto3_ecs.client import ECSClient
+    from mypy_boto3_iam.client import IAMClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+
 PROJECT_TAG = ("Project", "bootstrap-flows")
 # The key of `kept` whose note applies to every leftover not named otherwise.
 ANYTHING_ELSE = "*"
+# Describe calls in flight at once while the receipt checks what the tagging API lists.
+_LOOKUPS = 8
 
 
 class Leftover(BaseModel):
@@ -27,34 +38,53 @@ class Leftover(BaseModel):
     note: str = ""
 
 
-def _tagged(settings: BootstrapSettings) -> Iterator[Leftover]:
-    tagging = aws.client(settings, "resourcegroupstaggingapi")
+class Clients:
+    """The receipt's AWS clients, made once and shared by its threads (for calls only: boto3
+    clients are thread-safe)."""
+
+    def __init__(self, settings: BootstrapSettings) -> None:
+        self.tagging = aws.client(settings, "resourcegroupstaggingapi")
+        self.ecs: ECSClient = aws.client(settings, "ecs")
+        self.ec2: EC2Client = aws.client(settings, "ec2")
+        self.iam: IAMClient = aws.client(settings, "iam")
+        self.ecr: ECRClient = aws.client(settings, "ecr")
+        self.logs: CloudWatchLogsClient = aws.client(settings, "logs")
+
+
+def _tagged(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
     filters = [
         {"Key": PROJECT_TAG[0], "Values": [PROJECT_TAG[1]]},
         {"Key": "Environment", "Values": [settings.environment]},
     ]
-    for page in tagging.get_paginator("get_resources").paginate(TagFilters=filters):
-        for mapping in page.get("ResourceTagMappingList", []):
-            arn = mapping["ResourceARN"]
-            if _ended(settings, arn):
-                continue
-            tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
-            stack = f" (stack {tags['Stack']})" if "Stack" in tags else ""
-            yield Leftover(service=arn.split(":")[2], resource=arn, note=f"tagged{stack}")
+    mappings = [
+        mapping
+        for page in clients.tagging.get_paginator("get_resources").paginate(TagFilters=filters)
+        for mapping in page.get("ResourceTagMappingList", [])
+    ]
+    # One describe call each, side by side.
+    with ThreadPoolExecutor(max_workers=_LOOKUPS) as pool:
+        ended = list(pool.map(lambda m: _ended(clients, m["ResourceARN"]), mappings))
+    for mapping, gone in zip(mappings, ended, strict=True):
+        if gone:
+            continue
+        arn = mapping["ResourceARN"]
+        tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+        stack = f" (stack {tags['Stack']})" if "Stack" in tags else ""
+        yield Leftover(service=arn.split(":")[2], resource=arn, note=f"tagged{stack}")
 
 
-def _ended(settings: BootstrapSettings, arn: str) -> bool:
+def _ended(clients: Clients, arn: str) -> bool:
     """Whether `arn` names something deleted that AWS keeps showing for a while (and the tagging
     API with it), though nothing of it runs or costs: an INACTIVE ECS cluster, service or task
     definition revision, a STOPPED task, a `deleted` NAT gateway."""
     service, resource = arn.split(":")[2], arn.split(":", 5)[5]
     kind, _, name = resource.partition("/")
     if service == "ec2" and kind == "natgateway":
-        gateways = aws.client(settings, "ec2").describe_nat_gateways(NatGatewayIds=[name])
-        return all(g.get("State") in ("deleting", "deleted") for g in gateways["NatGateways"])
+        gateways = clients.ec2.describe_nat_gateways(NatGatewayIds=[name])["NatGateways"]
+        return all(g.get("State") in ("deleting", "deleted") for g in gateways)
     if service != "ecs":
         return False
-    ecs = aws.client(settings, "ecs")
+    ecs = clients.ecs
     if kind == "cluster":
         return all(
             c.get("status") == "INACTIVE" for c in ecs.describe_clusters(clusters=[arn])["clusters"]
@@ -71,44 +101,49 @@ def _ended(settings: BootstrapSettings, arn: str) -> bool:
     return False
 
 
-def _roles(settings: BootstrapSettings) -> Iterator[Leftover]:
-    iam = aws.client(settings, "iam")
-    for page in iam.get_paginator("list_roles").paginate():
+def _roles(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
+    for page in clients.iam.get_paginator("list_roles").paginate():
         for role in page["Roles"]:
             if role["RoleName"].startswith(f"{settings.stack_name}-"):
                 yield Leftover(service="iam", resource=role["Arn"], note="role by name")
 
 
-def _task_definitions(settings: BootstrapSettings) -> Iterator[Leftover]:
-    ecs = aws.client(settings, "ecs")
-    prefixes = (settings.stack_name, WORKER_FAMILY.format(pool=settings.work_pool_name))
+def _task_definitions(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
+    # `<stack>-` (the worker and server services), and the families the worker registers.
+    prefixes = (f"{settings.stack_name}-", WORKER_FAMILY.format(pool=settings.work_pool_name))
     for prefix in prefixes:
-        for page in ecs.get_paginator("list_task_definitions").paginate(
+        for page in clients.ecs.get_paginator("list_task_definitions").paginate(
             familyPrefix=prefix, status="ACTIVE"
         ):
             for arn in page["taskDefinitionArns"]:
                 yield Leftover(service="ecs", resource=arn, note="active task definition")
 
 
-def _named(settings: BootstrapSettings) -> Iterator[Leftover]:
+def _named(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
     """Repositories and log groups by name: their tags are not always in the tagging API."""
-    for repository in aws.client(settings, "ecr").describe_repositories()["repositories"]:
+    for repository in clients.ecr.describe_repositories()["repositories"]:
         if repository["repositoryName"].startswith(f"{settings.stack_name}-"):
             yield Leftover(service="ecr", resource=repository["repositoryArn"], note="by name")
-    logs = aws.client(settings, "logs")
-    for page in logs.get_paginator("describe_log_groups").paginate(
+    for page in clients.logs.get_paginator("describe_log_groups").paginate(
         logGroupNamePrefix=f"/ecs/{settings.stack_name}"
     ):
         for group in page["logGroups"]:
             yield Leftover(service="logs", resource=group["logGroupName"], note="by name")
 
 
-def leftovers(settings: BootstrapSettings, kept: set[str] | None = None) -> list[Leftover]:
-    """Everything AWS still holds for the environment, each once; `kept` ARNs are expected."""
+def leftovers(
+    settings: BootstrapSettings, kept: set[str] | None = None, clients: Clients | None = None
+) -> list[Leftover]:
+    """Everything AWS still holds for the environment, each once; `kept` ARNs are expected.
+
+    The listings are independent: they run side by side, on `clients` (made here if None)."""
+    made = clients or Clients(settings)
     found: dict[str, Leftover] = {}
-    for source in (_tagged, _roles, _task_definitions, _named):
-        for leftover in source(settings):
-            found.setdefault(leftover.resource, leftover)
+    sources = (_tagged, _roles, _task_definitions, _named)
+    with ThreadPoolExecutor(max_workers=len(sources)) as pool:
+        listed = list(pool.map(lambda source: list(source(settings, made)), sources))
+    for leftover in (each for items in listed for each in items):
+        found.setdefault(leftover.resource, leftover)
     return [item for arn, item in sorted(found.items()) if arn not in (kept or set())]
 
 

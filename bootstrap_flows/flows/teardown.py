@@ -6,32 +6,37 @@
 The drain (pool paused, flow-run tasks stopped, the e2e deployments deleted, the worker's task
 definitions deregistered, the images bootstrap pushed deleted, what its test flows wrote to the
 code and results buckets deleted) runs once the first destroy plan is approved, never before.
-A server stack's database is kept unless `delete_database`: teardown
-then removes the server's compute, load balancer and roles, and keeps the database with what it
-stands on (its subnet group and security group, the platform's network). The receipt lists what
-AWS still holds for the environment, read from AWS itself.
+`confirm=<environment>` approves them all before anything runs: then the drain starts at once,
+beside the worker stack's plan, and the platform's destroy plan is made while the stacks on it
+go; without it each plan is made and approved in turn.
+
+A server stack's database is kept unless `delete_database`: teardown then removes the server's
+compute, load balancer and roles, and keeps the database with what it stands on (its subnet
+group and security group, the platform's network). The receipt lists what AWS still holds for
+the environment, read from AWS itself.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
-from prefect.exceptions import PrefectHTTPStatusError
+from prefect.futures import PrefectFuture
 
 from bootstrap_flows import drain, receipt, target_prefect
 from bootstrap_flows.approval import NotApproved, final_state
-from bootstrap_flows.flows.stages import converge, preflight, state_backend
+from bootstrap_flows.flows.stages import converge, plan_stack, preflight, state_backend
 from bootstrap_flows.image import promote
 from bootstrap_flows.locks import environment_lock
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
+from bootstrap_flows.terraform.runner import PlanResult
 from bootstrap_flows.terraform.server_stack import ServerOutputs
 from bootstrap_flows.terraform.state_backend import delete_state_bucket
 
@@ -40,24 +45,9 @@ from bootstrap_flows.terraform.state_backend import delete_state_bucket
 def drain_pool(settings: BootstrapSettings, platform: PlatformOutputs) -> drain.Drained:
     """Stop what the pool runs and remove what bootstrap and the worker made outside Terraform."""
     logger = get_run_logger()
-    drained = drain.Drained()
-    result_keys: list[str] = []
-    try:
-        drained.pool_paused = drain.pause_pool(settings)
-        # Read from the test runs before their deployments go.
-        result_keys = drain.e2e_result_keys(settings)
-        drained.deployments_deleted = drain.delete_deployments(settings)
-    except (httpx.HTTPError, PrefectHTTPStatusError) as exc:
-        # The target Prefect may be gone already (a server stack half torn down): AWS first.
-        logger.warning("Could not drain the pool on %s: %s", settings.prefect_api_url, exc)
-    drained = drained.model_copy(
-        update=dict(
-            tasks_stopped=drain.stop_flow_run_tasks(settings, platform.cluster_arn),
-            task_definitions_deregistered=drain.deregister_task_definitions(settings),
-            images_deleted=drain.delete_pushed_images(settings, platform.ecr_repository_name),
-            objects_deleted=drain.empty_storage(settings, platform, result_keys),
-        )
-    )
+    drained, failure = drain.drain(settings, platform)
+    if failure is not None:
+        logger.warning("Could not drain the pool on %s: %s", settings.prefect_api_url, failure)
     logger.info(
         "Drained: pool %s; stopped %d flow-run task(s); deleted %s; deregistered %d worker task "
         "definition(s); deleted bootstrap's images %s (other images in the repository stay); "
@@ -102,10 +92,44 @@ class _Teardown:
     kept: dict[str, str] = field(default_factory=dict)
     # The server's database was kept, and with it the platform it lives in.
     database_kept: bool = False
+    # Started at once when confirmed (see `start`): the drain, and destroy plans by stack.
+    draining: PrefectFuture[drain.Drained] | None = None
+    ahead: dict[str, PrefectFuture[PlanResult]] = field(default_factory=dict)
+
+    def start(self, platform_variables: dict[str, Any] | None) -> None:
+        """With `confirm` the destroy is approved before anything runs, so the drain starts at
+        once (while the first destroy plan is made), and so does the platform's destroy plan
+        when the platform goes (`platform_variables`): its state does not change while the
+        stacks on it go (an object and a lock of its own). Without `confirm` nothing starts
+        early: each plan is made and approved in turn, and the drain waits for the first."""
+        if not self.confirmed or self.platform is None:
+            return
+        self.draining = drain_pool.submit(self.settings, self.platform)
+        if platform_variables is not None:
+            stack, bucket = platform_stack.STACK, self.bucket
+            self.ahead[stack] = plan_stack.submit(
+                self.settings, stack, bucket, platform_variables, destroy=True
+            )
 
     def _drain_once(self) -> None:
-        if self.drained is None and self.platform is not None:
+        if self.drained is None and self.draining is not None:
+            self.drained = self.draining.result()
+        elif self.drained is None and self.platform is not None:
             self.drained = drain_pool(self.settings, self.platform)
+
+    def _planned(self, stack: str) -> PlanResult | None:
+        """The destroy plan made ahead for `stack` (None: none was, or it failed; then it is
+        planned again in turn, which reports the error)."""
+        future = self.ahead.pop(stack, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - planned again in turn, which says what failed
+            get_run_logger().warning(
+                "The %s destroy plan made ahead failed (%s): planning it again", stack, exc
+            )
+            return None
 
     def destroy(
         self, stack: str, variables: dict[str, Any], targets: list[str] | None = None
@@ -119,8 +143,22 @@ class _Teardown:
             targets,
             self.confirmed,
             before_apply=self._drain_once,
+            planned=None if targets else self._planned(stack),
         )
         return len(plan.changes)
+
+    def finish(self) -> None:
+        """A drain started early ends here at the latest (it fails the run if it failed), even
+        when no plan changed anything."""
+        if self.draining is not None:
+            self._drain_once()
+
+    def settle(self) -> None:
+        """Wait for what was started early and is still going: it must not outlive the
+        environment's lock (a plan holds its stack's state lock)."""
+        for future in [self.draining, *self.ahead.values()]:
+            if future is not None:
+                future.wait()
 
     def unprotect_database(self, variables: dict[str, Any]) -> None:
         """Turn deletion protection off (an in-place update): the one way RDS lets it go."""
@@ -130,11 +168,12 @@ class _Teardown:
         converge(self.settings, stack, bucket, unprotected, False, database, self.confirmed)
 
 
-def _destroy_server(run: _Teardown, server: ServerOutputs, delete_database: bool) -> int:
+def _destroy_server(
+    run: _Teardown, server: ServerOutputs, state: dict[str, Any], delete_database: bool
+) -> int:
     """Destroy the server stack, or all of it but the database (then noted as kept)."""
     assert run.platform is not None  # a server stack stands on the platform's outputs
     variables = server_stack.server_variables(run.settings, run.platform, server.image_uri)
-    state = stacks.read_state(run.settings, server_stack.STACK, run.bucket)
     if delete_database or not server_stack.holds_database(state):
         if variables["db_deletion_protection"] and server_stack.holds_database(state):
             run.unprotect_database(variables)
@@ -148,24 +187,39 @@ def _destroy_server(run: _Teardown, server: ServerOutputs, delete_database: bool
     return run.destroy(server_stack.STACK, variables, targets) if targets else 0
 
 
+def _recorded_outputs(settings: BootstrapSettings, bucket: str) -> list[dict[str, Any]]:
+    """The platform's, the worker's and the server's recorded outputs (read side by side)."""
+    names = (platform_stack.STACK, worker_stack.STACK, server_stack.STACK)
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        return list(pool.map(lambda stack: stacks.read_outputs(settings, stack, bucket), names))
+
+
 def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
     """Destroy each stack the state records, worker first; return how many resources went."""
     settings, bucket, destroyed = run.settings, run.bucket, 0
     # Variables come from what the stacks recorded, so teardown works from any machine.
-    platform = stacks.read_outputs(settings, platform_stack.STACK, bucket)
-    worker = stacks.read_outputs(settings, worker_stack.STACK, bucket)
-    server = stacks.read_outputs(settings, server_stack.STACK, bucket)
-    run.platform = PlatformOutputs.model_validate(platform) if platform else None
+    platform, worker, server = _recorded_outputs(settings, bucket)
+    if not platform:
+        return 0  # the worker and server stacks stand on the platform: none was made
+    run.platform = PlatformOutputs.model_validate(platform)
     recorded_server = ServerOutputs.model_validate(server) if server else None
-    if run.platform and recorded_server:
+    server_state: dict[str, Any] = {}
+    if recorded_server:
+        server_state = stacks.read_state(settings, server_stack.STACK, bucket)
         secret = run.platform.prefect_api_secret_arn
         run.settings = server_stack.targeting_recorded(settings, secret, recorded_server)
-    if run.platform and worker:
-        variables = worker_stack.worker_variables(run.settings, run.platform, worker["image_uri"])
-        destroyed += run.destroy(worker_stack.STACK, variables)
-    if run.platform and recorded_server:
-        destroyed += _destroy_server(run, recorded_server, delete_database)
-        if run.database_kept:
+    keeps_database = not delete_database and server_stack.holds_database(server_state)
+    platform_variables = platform_stack.platform_variables(settings)
+    run.start(None if keeps_database else platform_variables)
+    try:
+        if worker:
+            variables = worker_stack.worker_variables(
+                run.settings, run.platform, worker["image_uri"]
+            )
+            destroyed += run.destroy(worker_stack.STACK, variables)
+        if recorded_server:
+            destroyed += _destroy_server(run, recorded_server, server_state, delete_database)
+        if recorded_server and run.database_kept:
             get_run_logger().warning(
                 "Kept the server's database %s and the platform stack it lives in; run "
                 "teardown with delete_database=true to remove them (a final snapshot %s-final "
@@ -173,9 +227,11 @@ def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
                 recorded_server.db_identifier,
                 recorded_server.db_identifier,
             )
-            return destroyed
-    if run.platform:
-        destroyed += run.destroy(platform_stack.STACK, platform_stack.platform_variables(settings))
+        else:
+            destroyed += run.destroy(platform_stack.STACK, platform_variables)
+        run.finish()
+    finally:
+        run.settle()
     return destroyed
 
 
