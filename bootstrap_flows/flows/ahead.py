@@ -38,7 +38,7 @@ class Recorded(BaseModel):
     image_uri: str
 
 
-class TestRuns(BaseModel):
+class RunsAhead(BaseModel):
     """Both test flows' results, and the image they ran."""
 
     image_uri: str
@@ -96,7 +96,7 @@ def _not_ready(settings: BootstrapSettings) -> str | None:
 
 
 @task(name="test flows ahead", cache_policy=NO_CACHE)
-def test_flows_ahead(settings: BootstrapSettings, last: Recorded) -> TestRuns | None:
+def run_test_flows_ahead(settings: BootstrapSettings, last: Recorded) -> RunsAhead | None:
     """Both test flows on the pool as it stands; None (and a log line) when they cannot run or
     do not pass: the e2e stage then runs them again, after convergence."""
     logger = get_run_logger()
@@ -123,7 +123,7 @@ def test_flows_ahead(settings: BootstrapSettings, last: Recorded) -> TestRuns | 
         storage_result.flow_run_id,
         last.image_uri,
     )
-    return TestRuns(image_uri=last.image_uri, e2e=e2e_result, storage=storage_result)
+    return RunsAhead(image_uri=last.image_uri, e2e=e2e_result, storage=storage_result)
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Ahead:
     image_uri: str | None = None
     worker_variables: dict[str, Any] | None = None
     worker_plan: PrefectFuture[PlanResult] | None = None
-    test_runs: PrefectFuture[TestRuns | None] | None = None
+    test_runs: PrefectFuture[RunsAhead | None] | None = None
 
     def plan_for(self, variables: dict[str, Any], platform_applied: bool) -> PlanResult | None:
         """The worker plan made ahead, if it was made from exactly `variables` and the platform
@@ -155,7 +155,7 @@ class Ahead:
             get_run_logger().info("Test flows run again, after the plans: %s", reason)
         return reason
 
-    def runs(self) -> TestRuns | None:
+    def runs(self) -> RunsAhead | None:
         """The test runs made ahead (waits for them); None if none ran or they did not pass."""
         return self.test_runs.result() if self.test_runs is not None else None
 
@@ -178,5 +178,5 @@ def start(settings: BootstrapSettings, bucket: str) -> Ahead:
         image_uri=last.image_uri,
         worker_variables=variables,
         worker_plan=plan_stack.submit(settings, worker_stack.STACK, bucket, variables),
-        test_runs=test_flows_ahead.submit(settings, last),
+        test_runs=run_test_flows_ahead.submit(settings, last),
     )
