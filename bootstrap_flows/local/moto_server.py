@@ -12,10 +12,6 @@ an out-of-band change followed by a re-apply needs it to.
   changes only the attributes passed. Without both, a queue declaring its redrive and access
   policy inline (infrastructure/terraform/modules/observer) would show a diff on every plan.
 
-- ListTaskDefinitions: moto matches `familyPrefix` against the whole family; AWS as a prefix.
-  The drain and the teardown receipt list the worker's flow-run families (`prefect_<pool>_`
-  followed by an id) by prefix: with stock moto both saw none of them.
-
 - S3 bucket policies: moto denies every object request a conditioned statement covers (it
   supplies no condition keys), so a TLS-only policy would refuse all access; here a statement
   whose condition cannot hold does not apply, as on AWS.
@@ -47,7 +43,6 @@ from typing import Any
 
 from moto import server
 from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
-from moto.ecs.models import EC2ContainerServiceBackend
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_api import recorder
@@ -89,27 +84,6 @@ def patch() -> None:
         NatGatewayBackend.delete_nat_gateway = patched  # type: ignore[method-assign]
     _queues_like_aws()
     _bucket_policies_like_aws()
-    _family_prefixes_like_aws()
-
-
-def _family_prefixes_like_aws() -> None:
-    """ListTaskDefinitions' `familyPrefix` is a prefix (see the module's docstring)."""
-    backend: Any = EC2ContainerServiceBackend
-    if getattr(backend.list_task_definitions, "aws_like", False):
-        return
-
-    def list_task_definitions(
-        ecs: Any, family_prefix: str | None, status: str = "ACTIVE"
-    ) -> list[str]:
-        return [
-            definition.arn
-            for revisions in ecs.task_definitions.values()
-            for definition in revisions.values()
-            if definition.family.startswith(family_prefix or "") and definition.status == status
-        ]
-
-    list_task_definitions.__dict__["aws_like"] = True
-    backend.list_task_definitions = list_task_definitions
 
 
 def _bucket_policies_like_aws() -> None:

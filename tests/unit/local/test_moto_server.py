@@ -61,17 +61,3 @@ def test_deleting_a_nat_gateway_frees_its_address_and_interface_as_aws_does(ec2:
     ec2.delete_nat_gateway(NatGatewayId=nat)
     [address] = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]
     assert address.get("AssociationId")
-
-
-def test_task_definitions_are_listed_by_family_prefix_as_on_aws() -> None:
-    moto_server.patch()
-    container = {"name": "flow", "image": "x", "memory": 512}
-    with mock_aws():
-        ecs = boto3.client("ecs", region_name="us-east-1")
-        for family in ("prefect_pool_abc", "prefect_pool_def", "prefect_other_x"):
-            ecs.register_task_definition(family=family, containerDefinitions=[container])
-        listed = ecs.list_task_definitions(familyPrefix="prefect_pool_", status="ACTIVE")
-    assert [arn.split("/")[-1] for arn in listed["taskDefinitionArns"]] == [
-        "prefect_pool_abc:1",
-        "prefect_pool_def:1",
-    ]
