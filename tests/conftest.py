@@ -6,6 +6,7 @@ Prefect's settings (read once at import) point at the test server.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -54,6 +55,51 @@ os.environ.update(
         "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
     }
 )
+
+
+# --- the order modules start in ---------------------------------------------------------------
+# scripts/test.sh runs the suite on pytest-xdist workers, each with a local stack of its own (the
+# ports and state dir above are chosen per process). `--dist loadfile` hands a worker whole
+# modules in collection order, so the slowest start first and the quick ones fill the gaps at the
+# end: the suite then ends about when its slowest module does. The seconds are measured
+# (`--record-module-seconds` rewrites the file); a module not in it counts as DEFAULT_SECONDS.
+MODULE_SECONDS_FILE = Path(__file__).parent / "module_seconds.json"
+MODULE_SECONDS: dict[str, float] = json.loads(MODULE_SECONDS_FILE.read_text())
+DEFAULT_SECONDS = 30.0
+
+
+def module_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-module-seconds",
+        action="store_true",
+        help=f"write each module's measured seconds to {MODULE_SECONDS_FILE.name}",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A stable sort: each module's tests stay together and in their own order.
+    items.sort(key=lambda item: -MODULE_SECONDS.get(module_of(item.nodeid), DEFAULT_SECONDS))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Seconds per module (setup, call and teardown of its tests), slowest first."""
+    seconds: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                module = module_of(report.nodeid)
+                seconds[module] = seconds.get(module, 0.0) + report.duration
+    slowest = sorted(seconds.items(), key=lambda pair: -pair[1])
+    terminalreporter.write_sep("=", "seconds per module (slowest 25)")
+    for module, total in slowest[:25]:
+        terminalreporter.write_line(f"{total:8.1f}s  {module}")
+    if terminalreporter.config.getoption("--record-module-seconds") and seconds:
+        measured = {module: round(total, 1) for module, total in slowest}
+        MODULE_SECONDS_FILE.write_text(json.dumps(measured, indent=1) + "\n")
 
 
 @pytest.fixture(scope="session")

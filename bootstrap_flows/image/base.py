@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import IO, Any
 
 import docker
@@ -46,6 +47,7 @@ FALLBACK_CHANGES = (
     'CMD ["/bin/bash"]',
 )
 RECIPE_LABEL = "org.bootstrap-flows.base-recipe"
+FALLBACK_LOCK = Path(tempfile.gettempdir()) / "bootstrap-flows-fallback-base.lock"
 
 _BASE_ARG = re.compile(r"^\s*ARG\s+BASE_IMAGE\b", re.IGNORECASE | re.MULTILINE)
 
@@ -136,8 +138,9 @@ def ensure_fallback_base(
     client = client or docker_client()
     recipe = fallback_recipe()
     repository, tag = FALLBACK_BASE.rsplit(":", 1)
-    # Parallel flow runs on one machine must not both debootstrap the same base.
-    with file_lock(settings.local_state_dir / "locks" / "fallback-base.lock"):
+    # Parallel flow runs on one machine must not both debootstrap the same base, nor import it
+    # under the same scratch tag, whatever state dir each uses: the engine is the machine's.
+    with file_lock(FALLBACK_LOCK):
         if _fallback_is_current(client, recipe):
             return 0.0
         if not shutil.which(FALLBACK_COMMAND[0]):

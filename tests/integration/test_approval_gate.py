@@ -74,8 +74,10 @@ def settings(
     s3 = aws.client(local_stack, "s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    # Long enough for a test to answer after an apply of its own (under the suite's load); the
+    # case of nobody answering shortens it.
     gate = local_stack.model_copy(
-        update={"environment": "gate", "terraform_dir": root, "approval_timeout": 10}
+        update={"environment": "gate", "terraform_dir": root, "approval_timeout": 300}
     )
     # Applied once, so every case starts from a stack that exists.
     assert gated(gate, variables("/gate/a", "1")) == "applied"
@@ -154,7 +156,7 @@ def test_a_plan_made_stale_by_another_apply_is_asked_again(
 
 def test_no_answer_times_out_and_changes_nothing(at: BootstrapSettings) -> None:
     versions = state_versions(at)
-    run = Running(gated, at, variables("/gate/d", "1"))
+    run = Running(gated, at.model_copy(update={"approval_timeout": 10}), variables("/gate/d", "1"))
     run.paused_run()
     state = run.final(timeout=60)
     assert (state.type, state.name) == (StateType.CANCELLED, "TimedOut")

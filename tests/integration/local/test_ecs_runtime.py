@@ -449,7 +449,10 @@ def test_stop_task_and_a_task_that_cannot_start(
 ) -> None:
     runtime.start()
     sleeper = aws.run_task(aws.task_definition("sleeper", probe_image, stopTimeout=5))
-    wait_for(lambda: runtime.container_of(sleeper), 60, "the sleeper's container")
+    container = wait_for(lambda: runtime.container_of(sleeper), 60, "the sleeper's container")
+    # Its SIGTERM handler is set once it says so: before that, as PID 1, it would ignore the
+    # signal and be killed after the stop timeout (exit code 137, on a machine under load).
+    wait_for(lambda: b"started" in container.logs(), 60, "the sleeper's first line")
     # As Prefect does when a flow run is cancelled.
     aws.ecs.stop_task(cluster=aws.cluster, task=sleeper, reason="Cancelled by the test")
     wait_for(lambda: not runtime.containers(running_only=False), 20, "the container to go")
