@@ -59,9 +59,10 @@ os.environ.update(
 
 # --- the order modules start in ---------------------------------------------------------------
 # scripts/test.sh runs the suite on pytest-xdist workers, each with a local stack of its own (the
-# ports and state dir above are chosen per process). `--dist loadfile` hands a worker whole
-# modules in collection order, so the slowest start first and the quick ones fill the gaps at the
-# end: the suite then ends about when its slowest module does. The seconds are measured
+# ports and state dir above are chosen per process). `--dist loadgroup` hands a worker whole
+# groups (a module, or modules that share an environment) in collection order, so the slowest
+# start first and the quick ones fill the gaps at the end: the suite then ends about when its
+# slowest group does. The seconds are measured
 # (`--record-module-seconds` rewrites the file); a module not in it counts as DEFAULT_SECONDS.
 MODULE_SECONDS_FILE = Path(__file__).parent / "module_seconds.json"
 MODULE_SECONDS: dict[str, float] = json.loads(MODULE_SECONDS_FILE.read_text())
@@ -80,9 +81,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def group_of(item: pytest.Item) -> str:
+    """The module's `xdist_group`, if it shares an environment (see `SHARED_LOCAL`), else the
+    module itself: whatever runs on one worker at a time, in one process."""
+    marker = item.get_closest_marker("xdist_group")
+    return str(marker.args[0]) if marker else module_of(item.nodeid)
+
+
+# Modules that read the worker's `local` environment where they find it up (bootstrapping it only
+# when it is not) share one worker, in file order: the first to run pays the cold bootstrap.
+SHARED_LOCAL = pytest.mark.xdist_group("local-environment")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into node ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A stable sort: each module's tests stay together and in their own order.
-    items.sort(key=lambda item: -MODULE_SECONDS.get(module_of(item.nodeid), DEFAULT_SECONDS))
+    seconds: dict[str, float] = {}
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(module_of(item.nodeid)))
+    for module, group in {module_of(i.nodeid): group_of(i) for i in items}.items():
+        seconds[group] = seconds.get(group, 0.0) + MODULE_SECONDS.get(module, DEFAULT_SECONDS)
+    # A stable sort: each group's tests stay together and in their file order.
+    items.sort(key=lambda item: -seconds[group_of(item)])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -20,6 +20,11 @@ import pytest
 
 from bootstrap_flows.drift.bookkeeping import EVENT_DETECTED, EVENT_RESOLVED
 from bootstrap_flows.drift.findings import DriftCheckFailed, DriftDetected, DriftReport, Finding
+from tests.conftest import SHARED_LOCAL
+
+# The first of the modules that share `local` (file order): it changes the environment by hand
+# and leaves it clean, remediated, for those after it.
+pytestmark = SHARED_LOCAL
 
 RESOURCE = "bootstrap-flows.environment.local"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"

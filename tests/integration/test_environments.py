@@ -22,9 +22,10 @@ from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.promote import variable_name
 from bootstrap_flows.local.cli import deploy_all
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from tests.conftest import SHARED_LOCAL
 from tests.integration.test_bootstrap_flow import run_logs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, SHARED_LOCAL]
 
 CHECKOUT = PROJECT_ROOT / "environments"
 VARIABLE = "BOOTSTRAP_ENVIRONMENTS_DIR"

@@ -23,6 +23,8 @@ from bootstrap_flows.terraform.runner import Terraform
 from tests.iam_lint import Finding, as_identity_policy, lint
 from tests.servers import moto_server
 
+pytestmark = pytest.mark.slow  # Terraform applies the modules against a moto of its own
+
 ROOT = Path(__file__).parents[1] / "fixtures" / "terraform" / "policies"
 # Applied first: the queue policy's inputs; the queue (its policy inline) is only planned.
 FIRST = [
