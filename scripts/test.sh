@@ -18,4 +18,4 @@ fi
 # Modules run side by side on TEST_WORKERS processes, each with a local stack of its own; most
 # of a slow test's time is waiting on the provider, heartbeats and polls, so two cores carry five
 # (README, Testing). TEST_WORKERS=0 runs everything in this process.
-exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-5}" --dist loadgroup --no-loadscope-reorder "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-5}" --dist loadscope --no-loadscope-reorder "$@"

@@ -6,7 +6,6 @@ Prefect's settings (read once at import) point at the test server.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -57,69 +56,8 @@ os.environ.update(
 )
 
 
-# --- the order modules start in ---------------------------------------------------------------
-# scripts/test.sh runs the suite on pytest-xdist workers, each with a local stack of its own (the
-# ports and state dir above are chosen per process). `--dist loadgroup` hands a worker whole
-# groups (a module, or modules that share an environment) in collection order, so the slowest
-# start first and the quick ones fill the gaps at the end: the suite then ends about when its
-# slowest group does. The seconds are measured
-# (`--record-module-seconds` rewrites the file); a module not in it counts as DEFAULT_SECONDS.
-MODULE_SECONDS_FILE = Path(__file__).parent / "module_seconds.json"
-MODULE_SECONDS: dict[str, float] = json.loads(MODULE_SECONDS_FILE.read_text())
-DEFAULT_SECONDS = 30.0
-
-
-def module_of(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0]
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--record-module-seconds",
-        action="store_true",
-        help=f"write each module's measured seconds to {MODULE_SECONDS_FILE.name}",
-    )
-
-
-def group_of(item: pytest.Item) -> str:
-    """The module's `xdist_group`, if it shares an environment (see `SHARED_LOCAL`), else the
-    module itself: whatever runs on one worker at a time, in one process."""
-    marker = item.get_closest_marker("xdist_group")
-    return str(marker.args[0]) if marker else module_of(item.nodeid)
-
-
-# Modules that read the worker's `local` environment where they find it up (bootstrapping it only
-# when it is not) share one worker, in file order: the first to run pays the cold bootstrap.
-SHARED_LOCAL = pytest.mark.xdist_group("local-environment")
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into node ids
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    seconds: dict[str, float] = {}
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(module_of(item.nodeid)))
-    for module, group in {module_of(i.nodeid): group_of(i) for i in items}.items():
-        seconds[group] = seconds.get(group, 0.0) + MODULE_SECONDS.get(module, DEFAULT_SECONDS)
-    # A stable sort: each group's tests stay together and in their file order.
-    items.sort(key=lambda item: -seconds[group_of(item)])
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Seconds per module (setup, call and teardown of its tests), slowest first."""
-    seconds: dict[str, float] = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if isinstance(report, pytest.TestReport):
-                module = module_of(report.nodeid)
-                seconds[module] = seconds.get(module, 0.0) + report.duration
-    slowest = sorted(seconds.items(), key=lambda pair: -pair[1])
-    terminalreporter.write_sep("=", "seconds per module (slowest 25)")
-    for module, total in slowest[:25]:
-        terminalreporter.write_line(f"{total:8.1f}s  {module}")
-    if terminalreporter.config.getoption("--record-module-seconds") and seconds:
-        measured = {module: round(total, 1) for module, total in slowest}
-        MODULE_SECONDS_FILE.write_text(json.dumps(measured, indent=1) + "\n")
+# How the modules are spread over pytest-xdist's workers (scripts/test.sh): tests/schedule.py.
+pytest_plugins = ["tests.schedule"]
 
 
 @pytest.fixture(scope="session")

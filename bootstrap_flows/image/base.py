@@ -131,9 +131,7 @@ def pull_base(client: docker.DockerClient, ref: str, logger: LoggerLike) -> None
 # --- the OS-packages fallback ----------------------------------------------------------------
 
 
-def ensure_fallback_base(
-    settings: BootstrapSettings, logger: LoggerLike, client: docker.DockerClient | None = None
-) -> float:
+def ensure_fallback_base(logger: LoggerLike, client: docker.DockerClient | None = None) -> float:
     """Build the OS-packages base unless it is already here; return the seconds spent."""
     client = client or docker_client()
     recipe = fallback_recipe()

@@ -198,7 +198,7 @@ def _prepare_base(
             base.reason,
             FALLBACK_BASE,
         )
-        return context, ensure_fallback_base(settings, logger, client)
+        return context, ensure_fallback_base(logger, client)
     if base is not None and not base.local:
         pull_base(client, base.ref, logger)
         # The pull may have fetched other content than the registry reported a moment ago.

@@ -20,11 +20,9 @@ import pytest
 
 from bootstrap_flows.drift.bookkeeping import EVENT_DETECTED, EVENT_RESOLVED
 from bootstrap_flows.drift.findings import DriftCheckFailed, DriftDetected, DriftReport, Finding
-from tests.conftest import SHARED_LOCAL
 
-# The first of the modules that share `local` (file order): it changes the environment by hand
-# and leaves it clean, remediated, for those after it.
-pytestmark = SHARED_LOCAL
+# The first of the modules that share the worker's `local` (tests/schedule.py's SHARED): it
+# changes the environment by hand and leaves it remediated and clean for those after it.
 
 RESOURCE = "bootstrap-flows.environment.local"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"

@@ -22,10 +22,10 @@ from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.promote import variable_name
 from bootstrap_flows.local.cli import deploy_all
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
-from tests.conftest import SHARED_LOCAL
 from tests.integration.test_bootstrap_flow import run_logs
 
-pytestmark = [pytest.mark.slow, SHARED_LOCAL]
+# Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
+pytestmark = pytest.mark.slow
 
 CHECKOUT = PROJECT_ROOT / "environments"
 VARIABLE = "BOOTSTRAP_ENVIRONMENTS_DIR"

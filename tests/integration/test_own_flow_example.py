@@ -32,9 +32,9 @@ from bootstrap_flows import aws
 from bootstrap_flows.e2e_storage import decode_result, result_location
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
-from tests.conftest import SHARED_LOCAL
 
-pytestmark = [pytest.mark.slow, SHARED_LOCAL]
+# Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
+pytestmark = pytest.mark.slow
 
 EXAMPLE = PROJECT_ROOT / "examples" / "own-flow"
 BIN = Path(sys.executable).parent

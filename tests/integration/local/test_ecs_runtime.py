@@ -68,7 +68,7 @@ def probe_image(engine: docker.DockerClient) -> str:
     try:
         engine.images.get(image.FALLBACK_BASE)
     except docker.errors.ImageNotFound:
-        image.ensure_fallback_base(load_settings(), LOG, engine)
+        image.ensure_fallback_base(LOG, engine)
     content = hashlib.sha256()
     for name in ("Dockerfile", "probe.py"):
         content.update((FIXTURES / name).read_bytes())
