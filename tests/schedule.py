@@ -3,9 +3,10 @@
 Each worker is a process with a local stack of its own (tests/conftest.py chooses ports and a
 state dir per process). A worker is handed whole groups: a module, or the modules that share an
 environment (`SHARED`), so a module's fixtures run once and a shared environment is bootstrapped
-once. The slowest groups start first and the quick ones fill the gaps at the end, so the suite
-ends about when its slowest group does. The seconds are measured: `--record-module-seconds`
-rewrites `module_seconds.json`; a module not in it counts as DEFAULT_SECONDS.
+once; the tests of a `SPREAD` module go one by one. The slowest groups start first and the quick
+ones fill the gaps at the end, so the suite ends about when its slowest group does. The seconds
+are measured: `--record-module-seconds` rewrites `module_seconds.json`; a module not in it counts
+as DEFAULT_SECONDS.
 
 pytest-xdist's own `--dist loadgroup` cannot do this with pytest 9: it renames node ids through
 an attribute pytest 9 no longer reads, and every test becomes a group of its own.
@@ -14,6 +15,7 @@ an attribute pytest 9 no longer reads, and every test becomes a group of its own
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +35,20 @@ SHARED = {
     "tests/integration/test_own_flow_example.py": "local-environment",
 }
 
+# Modules with no fixture wider than a test, whose tests each take seconds (a Terraform init
+# each): spread over the workers test by test.
+SPREAD = {"tests/integration/test_terraform_static.py"}
+
 
 def module_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
 def group_of(nodeid: str) -> str:
-    """What one worker runs at a time: the module's shared group, else the module itself."""
+    """What one worker runs at a time: the module's shared group, else the module itself (or
+    the test itself, in a SPREAD module)."""
     module = module_of(nodeid)
-    return SHARED.get(module, module)
+    return nodeid if module in SPREAD else SHARED.get(module, module)
 
 
 class GroupScheduling(LoadScopeScheduling):
@@ -65,10 +72,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A module's measured seconds, spread evenly over its tests, summed per group.
+    tests = Counter(module_of(item.nodeid) for item in items)
     seconds: dict[str, float] = {}
-    for module in {module_of(item.nodeid) for item in items}:
-        group = group_of(module)
-        seconds[group] = seconds.get(group, 0.0) + MODULE_SECONDS.get(module, DEFAULT_SECONDS)
+    for item in items:
+        module, group = module_of(item.nodeid), group_of(item.nodeid)
+        share = MODULE_SECONDS.get(module, DEFAULT_SECONDS) / tests[module]
+        seconds[group] = seconds.get(group, 0.0) + share
     # A stable sort: each group's tests stay together, in file order.
     items.sort(key=lambda item: -seconds[group_of(item.nodeid)])
 

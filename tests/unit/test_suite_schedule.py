@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bootstrap_flows.settings import PROJECT_ROOT
-from tests.schedule import MODULE_SECONDS, SHARED
+from tests.schedule import MODULE_SECONDS, SHARED, SPREAD
 
 INTEGRATION = PROJECT_ROOT / "tests" / "integration"
 
@@ -21,5 +21,5 @@ def test_every_module_measured_still_exists() -> None:
     assert [m for m in MODULE_SECONDS if not (PROJECT_ROOT / m).is_file()] == []
 
 
-def test_every_module_of_a_shared_group_exists() -> None:
-    assert [m for m in SHARED if not (PROJECT_ROOT / m).is_file()] == []
+def test_every_module_of_a_shared_group_or_spread_exists() -> None:
+    assert [m for m in [*SHARED, *SPREAD] if not (PROJECT_ROOT / m).is_file()] == []
