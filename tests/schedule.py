@@ -29,11 +29,12 @@ DEFAULT_SECONDS = 30.0
 # Modules that take the worker's `local` environment as they find it (a no-change re-run when it
 # is up) run on one worker, in file order: the first pays the cold bootstrap. test_drift changes
 # the environment by hand and leaves it remediated and clean for those after it.
-SHARED = {
-    "tests/integration/test_drift.py": "local-environment",
-    "tests/integration/test_environments.py": "local-environment",
-    "tests/integration/test_own_flow_example.py": "local-environment",
-}
+SHARED = (
+    "tests/integration/test_drift.py",
+    "tests/integration/test_environments.py",
+    "tests/integration/test_own_flow_example.py",
+)
+SHARED_GROUP = "local-environment"
 
 # Modules with no fixture wider than a test, whose tests each take seconds (a Terraform init
 # each): spread over the workers test by test.
@@ -48,7 +49,9 @@ def group_of(nodeid: str) -> str:
     """What one worker runs at a time: the module's shared group, else the module itself (or
     the test itself, in a SPREAD module)."""
     module = module_of(nodeid)
-    return nodeid if module in SPREAD else SHARED.get(module, module)
+    if module in SPREAD:
+        return nodeid
+    return SHARED_GROUP if module in SHARED else module
 
 
 class GroupScheduling(LoadScopeScheduling):

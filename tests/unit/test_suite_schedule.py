@@ -1,4 +1,4 @@
-"""The suite's own schedule (tests/conftest.py): what keeps it inside its time budget."""
+"""The suite's own schedule (tests/schedule.py): what keeps it inside its time budget."""
 
 from __future__ import annotations
 
