@@ -28,6 +28,7 @@ PORT = int(os.environ.get("BENCH_PORT_BASE", "4760"))
 os.environ.update(
     {
         "BOOTSTRAP_ENV_FILE": "/nonexistent",
+        "BOOTSTRAP_WORK_DIR": str(STATE_DIR),
         "BOOTSTRAP_LOCAL_STATE_DIR": str(STATE_DIR),
         "BOOTSTRAP_LOCAL_MOTO_PORT": str(PORT),
         "BOOTSTRAP_LOCAL_PREFECT_PORT": str(PORT + 1),
@@ -46,7 +47,8 @@ os.environ.update(
 from bench import cases, machine, report  # noqa: E402
 from bench.prefect_cost import flow_run_costs  # noqa: E402
 from bootstrap_flows import aws  # noqa: E402
-from bootstrap_flows.local import stack as local_stack  # noqa: E402
+from bootstrap_local import stack as local_stack  # noqa: E402
+from bootstrap_local.settings import load_local_settings  # noqa: E402
 
 LOG = logging.getLogger("bench")
 
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     path = report.result_path()
     settings = cases.settings_for(cases.OURS)
-    local_stack.up(settings)
+    local = load_local_settings()
+    local_stack.up(settings, local)
     try:
         account = aws.client(settings, "sts").get_caller_identity()["Account"]
         baseline = cases.Baseline(STATE_DIR / "bench", account)
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         record["load_end"] = machine.load_average()
         record["busy_at_end"] = machine.other_load()
-        local_stack.down(settings)
+        local_stack.down(local)
     report.write(record, path)
     print(report.render(record))
     print(f"\nwritten to {path}")

@@ -23,7 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bootstrap_flows import environments, validation
 
@@ -43,6 +44,8 @@ from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
 
 SETTINGS_HEADER = "Invalid settings; nothing was changed:"
+# Variables of the embedded default (`bootstrap_local.settings`), which may share the env files.
+PLUGIN_PREFIX = f"{ENV_PREFIX}LOCAL_"
 
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -70,6 +73,25 @@ class SettingsError(BootstrapError, ValueError):
     """Raised when settings are invalid; the message names each bad setting and how to fix it."""
 
 
+class _EnvFilesWithoutPlugins(PydanticBaseSettingsSource):
+    """The env files' values, less those of `BOOTSTRAP_LOCAL_*`: the embedded default's own
+    settings share the files (its package reads them) and are not the product's to refuse."""
+
+    def __init__(self, files: PydanticBaseSettingsSource) -> None:
+        super().__init__(files.settings_cls)
+        self.files = files
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the files' source whole
+
+    def __call__(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name, value in self.files().items()
+            if not name.upper().startswith(PLUGIN_PREFIX)
+        }
+
+
 class BootstrapSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -78,6 +100,18 @@ class BootstrapSettings(BaseSettings):
         extra="forbid",
         validate_default=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = _EnvFilesWithoutPlugins(dotenv_settings)
+        return (init_settings, env_settings, files, file_secret_settings)
 
     # --- what and where -------------------------------------------------------------------
     environment: str = Field(
@@ -252,29 +286,10 @@ class BootstrapSettings(BaseSettings):
         None,
         description="AWS endpoint override (the emulator). Only for the `local` environment.",
     )
-    local_state_dir: Path = Field(
+    work_dir: Path = Field(
         PROJECT_ROOT / ".bootstrap-local",
-        description="Where the local stack keeps PIDs, logs, databases and Terraform data.",
-    )
-    local_moto_port: int = Field(4566, ge=1024, le=65535, description="Port of emulated AWS.")
-    local_prefect_port: int = Field(
-        4200, ge=1024, le=65535, description="Port of the local Prefect server."
-    )
-    local_registry_port: int = Field(
-        5000, ge=1024, le=65535, description="Port of the local registry standing in for ECR."
-    )
-    local_postgres_port: int = Field(
-        15432,
-        ge=1024,
-        le=65535,
-        description="Port of the local PostgreSQL standing in for the server stack's RDS.",
-    )
-    local_server_port: int = Field(
-        4300,
-        ge=1024,
-        le=65535,
-        description="Port the server stack's Prefect server task listens on locally (it shares "
-        "the host's network, so not the local Prefect server's port).",
+        description="Where runs keep per-environment working data (Terraform data directories, "
+        "saved plans); never in the repository.",
     )
 
     # --- validators ---------------------------------------------------------------------------
@@ -424,7 +439,6 @@ class BootstrapSettings(BaseSettings):
             validation.server_stack(self)
         elif self.target == AWS:
             validation.external_prefect(self)
-        validation.local_ports(self)
         return self
 
     # --- derived values -------------------------------------------------------------------------
@@ -434,23 +448,16 @@ class BootstrapSettings(BaseSettings):
         return f"{self.name_prefix}-{self.environment}"
 
     @property
-    def local_aws_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.local_moto_port}"
-
-    @property
-    def local_prefect_api_url(self) -> str:
-        return f"http://127.0.0.1:{self.local_prefect_port}/api"
-
-    @property
     def environment_dir(self) -> Path:
         """Per-environment working data (Terraform data dirs, plan files): never in the repo."""
-        return self.local_state_dir / "environments" / self.environment
+        return self.work_dir / "environments" / self.environment
 
     def state_bucket_name(self, account_id: str) -> str:
         return self.state_bucket or f"{self.stack_name}-tfstate-{account_id}"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def describe(error: dict[str, Any], prefix: str = ENV_PREFIX) -> str:
+    """One line of a settings error: the setting, its variable, what is wrong."""
     field = ".".join(str(part) for part in error.get("loc", ()))
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     if not field:
@@ -460,7 +467,7 @@ def _describe(error: dict[str, Any]) -> str:
     # Our own validators already quote the value; pydantic's type errors don't. Secrets never.
     secret = any(word in field for word in ("key", "auth", "secret"))
     shown = "" if secret or error.get("type") == "value_error" else f" (got {error.get('input')!r})"
-    env_var = f"{ENV_PREFIX}{field.upper()}"
+    env_var = f"{prefix}{field.upper()}"
     return f"- {field} [{env_var}]: {message}{shown}"
 
 
@@ -474,6 +481,6 @@ def load_settings(**overrides: Any) -> BootstrapSettings:
     try:
         return BootstrapSettings(_env_file=files, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
-        lines = "\n".join(_describe(dict(err)) for err in exc.errors())
+        lines = "\n".join(describe(dict(err)) for err in exc.errors())
         # Not `from exc`: pydantic's error repeats each input, and inputs can be secrets.
         raise SettingsError(f"{SETTINGS_HEADER}\n{lines}") from None

@@ -7,7 +7,7 @@ disposable, and which Prefect the worker connects to with which credential.
 
 Real AWS is the built-in target `aws`. Other targets are plugins, found by name in the entry
 point group `bootstrap_flows.targets`: the embedded default registers `emulator` from
-`bootstrap_flows.local`, which the product never imports.
+`bootstrap_local`, which the product never imports.
 """
 
 from __future__ import annotations

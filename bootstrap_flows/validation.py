@@ -58,7 +58,6 @@ _SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|AUTH_STRING|CRE
 _SECRET_VALUE = re.compile(
     r"^pn[ub]_|(?:AKIA|ASIA)[A-Z0-9]{16}|://[^/\s:@]+:[^/\s@]+@|-----BEGIN [A-Z ]*PRIVATE KEY"
 )
-LOCAL_PORTS = ("moto", "prefect", "registry", "postgres", "server")
 
 
 @cache
@@ -280,20 +279,6 @@ def external_prefect(settings: BootstrapSettings) -> None:
             "needs one to reach Prefect (set BOOTSTRAP_PREFECT_API_KEY for Prefect Cloud, or "
             "BOOTSTRAP_PREFECT_API_AUTH_STRING for a self-hosted server)"
         )
-
-
-def local_ports(settings: BootstrapSettings) -> None:
-    """The embedded default's services share this machine: two on one port cannot both start."""
-    taken: dict[int, str] = {}
-    for service in LOCAL_PORTS:
-        name = f"local_{service}_port"
-        port = int(getattr(settings, name))
-        if port in taken:
-            raise ValueError(
-                f"{taken[port]} and {name} are both {port}: each local service needs a port of "
-                f"its own; set BOOTSTRAP_{name.upper()} to another"
-            )
-        taken[port] = name
 
 
 # --- environment files ---------------------------------------------------------------------------

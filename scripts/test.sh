@@ -10,8 +10,8 @@ if [ ! -x .venv-checkov/bin/checkov ]; then
   "${PYTHON:-python3}" -m venv .venv-checkov
   .venv-checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
 fi
-.venv/bin/ruff check bootstrap_flows tests bench deployments
-.venv/bin/ruff format --check bootstrap_flows tests bench deployments
+.venv/bin/ruff check bootstrap_flows bootstrap_local tests bench deployments
+.venv/bin/ruff format --check bootstrap_flows bootstrap_local tests bench deployments
 .venv/bin/mypy
 # The architecture contract: the product never imports the embedded default (pyproject.toml).
 .venv/bin/lint-imports

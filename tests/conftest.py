@@ -39,6 +39,7 @@ os.environ.update(
     {
         "BOOTSTRAP_ENV_FILE": "/nonexistent",
         "BOOTSTRAP_ENVIRONMENTS_DIR": str(ENVIRONMENTS_DIR),
+        "BOOTSTRAP_WORK_DIR": str(STATE_DIR),
         "BOOTSTRAP_LOCAL_STATE_DIR": str(STATE_DIR),
         "BOOTSTRAP_LOCAL_MOTO_PORT": str(MOTO_PORT),
         "BOOTSTRAP_LOCAL_PREFECT_PORT": str(PREFECT_PORT),
@@ -63,16 +64,17 @@ pytest_plugins = ["tests.schedule"]
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[object]:
     """The embedded default, started by the project's own code, stopped by PID afterwards."""
-    from bootstrap_flows.local import database
-    from bootstrap_flows.local import stack as stack
     from bootstrap_flows.settings import load_settings
+    from bootstrap_local import database
+    from bootstrap_local import stack as stack
+    from bootstrap_local.settings import load_local_settings
 
-    settings = load_settings()
-    stack.up(settings)
+    settings, local = load_settings(), load_local_settings()
+    stack.up(settings, local)
     # `up` skips PostgreSQL (with a note) on a machine without its binaries.
     expected = set(stack.SERVICES) - (set() if database.bin_dir() else {database.SERVICE})
     try:
         yield settings
     finally:
-        stopped = stack.down(settings)
+        stopped = stack.down(local)
         assert set(stopped) == expected, f"not all services were running: {stopped}"

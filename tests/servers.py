@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from bootstrap_flows.local.stack import MOTO_SERVER
-from bootstrap_flows.local.target import MOTO_READY_PATH
+from bootstrap_local.stack import MOTO_SERVER
+from bootstrap_local.target import MOTO_READY_PATH
 from tests.conftest import free_port
 
 

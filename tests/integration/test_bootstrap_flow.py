@@ -34,13 +34,18 @@ from bootstrap_flows.e2e_storage import decode_result, result_location
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.image import promote
-from bootstrap_flows.local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_flows.preflight import PreflightError
 from bootstrap_flows.settings import BootstrapSettings, SettingsError
+from bootstrap_local.cli import deploy_all, run_and_wait, summary_headline
+from bootstrap_local.settings import load_local_settings
 from tests.conftest import AUTH_STRING, free_port
 from tests.paused import Running
 
 pytestmark = pytest.mark.slow
+
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 
 def run_logs(flow_run_id: UUID) -> str:
@@ -89,7 +94,7 @@ def tagged_vpcs(settings: BootstrapSettings) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def deployed(local_stack: BootstrapSettings) -> BootstrapSettings:
-    deploy_all(local_stack)
+    deploy_all(local_stack, LOCAL)
     return local_stack
 
 
@@ -260,7 +265,7 @@ def test_storage_buckets_blocks_pool_defaults_and_the_result_read_back(
     assert credentials.data["aws_access_key_id"] is None
     assert credentials.data["aws_secret_access_key"] is None
     endpoint = credentials.data["aws_client_parameters"]["endpoint_url"]
-    assert endpoint == settings.local_aws_endpoint
+    assert endpoint == LOCAL.aws_endpoint
     for kind, bucket in zip(("code", "results"), buckets, strict=True):
         assert stored[kind].data["bucket_name"] == bucket
         ref = stored[kind].block_document_references["credentials"]["block_document"]
@@ -322,7 +327,7 @@ def test_real_ecs_worker_builds_a_private_run_task_request(
     assert request["overrides"]["taskRoleArn"] == outputs["flow_run_task_role_arn"]
     assert definition["executionRoleArn"] == outputs["execution_role_arn"]
     image = definition["containerDefinitions"][0]["image"]
-    assert image.startswith(f"127.0.0.1:{deployed.local_registry_port}/") and "@sha256:" in image
+    assert image.startswith(f"127.0.0.1:{LOCAL.registry_port}/") and "@sha256:" in image
     secrets = definition["containerDefinitions"][0]["secrets"]
     assert secrets == [
         {"name": "PREFECT_API_AUTH_STRING", "valueFrom": outputs["prefect_api_secret_arn"]}
@@ -373,7 +378,8 @@ def test_bad_input_fails_before_anything_changes(deployed: BootstrapSettings) ->
         bootstrap(environment="local", overrides={"prefect_api_key": "x", "name_prefix": "bad"})
     with pytest.raises(PreflightError, match="cannot reach http://127.0.0.1"):
         bootstrap(
-            environment="local", overrides={"local_moto_port": free_port(), "name_prefix": "bad"}
+            environment="local",
+            overrides={"aws_endpoint_url": f"http://127.0.0.1:{free_port()}", "name_prefix": "bad"},
         )
     assert s3.list_buckets()["Buckets"] == buckets_before
 

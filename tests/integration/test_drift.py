@@ -133,7 +133,7 @@ def test_clean_environment_completes_without_event(clean: Checked) -> None:
 def test_unreachable_aws_is_check_failed_not_drifted(clean: Checked) -> None:
     from tests.conftest import free_port
 
-    failed = check(overrides={"local_moto_port": free_port()})
+    failed = check(overrides={"aws_endpoint_url": f"http://127.0.0.1:{free_port()}"})
     assert (failed.state_type, failed.state_name) == ("FAILED", "CheckFailed")
     assert failed.report.status == "check-failed" and failed.report.findings == []
     assert "preflight" in failed.report.errors[0]

@@ -20,12 +20,16 @@ from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.promote import variable_name
-from bootstrap_flows.local.cli import deploy_all
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_local.cli import deploy_all
+from bootstrap_local.settings import load_local_settings
 from tests.integration.test_bootstrap_flow import run_logs
 
 # Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
 pytestmark = pytest.mark.slow
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 CHECKOUT = PROJECT_ROOT / "environments"
 VARIABLE = "BOOTSTRAP_ENVIRONMENTS_DIR"
@@ -55,12 +59,12 @@ def test_quick_start_schedules_only_configured_environments(
     shutil.copy(CHECKOUT / "local.env", before)
     (before / "gone.env").write_text("BOOTSTRAP_TARGET=emulator\nBOOTSTRAP_WORK_POOL_NAME=gone\n")
     monkeypatch.setenv(VARIABLE, str(before))
-    deploy_all(local_stack)
+    deploy_all(local_stack, LOCAL)
     assert registered()["drift-check/gone"] == [("*/30 * * * *", True)]
 
     # The quick start with the checkout's environments: local's three, nothing else.
     monkeypatch.setenv(VARIABLE, str(CHECKOUT))
-    result = deploy_all(local_stack)
+    result = deploy_all(local_stack, LOCAL)
     assert result.environments == ["local"]
     assert result.removed == ["bootstrap/gone", "drift-check/gone", "teardown/gone"]
     assert registered() == {
@@ -114,7 +118,7 @@ def test_promoted_environment_runs_the_tested_digest(
     result: BootstrapResult = promoted["result"]
     digest = source.image.digest
     assert result.image.digest == digest
-    registry = f"127.0.0.1:{local_stack.local_registry_port}"
+    registry = f"127.0.0.1:{LOCAL.registry_port}"
     assert result.image.uri == f"{registry}/prefect-{PROMOTED}-worker@{digest}"
     assert not result.image.skipped  # copied, not found
     assert "Promoting from local: not building" in promoted["logs"]

@@ -26,8 +26,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bootstrap_flows import aws, docker_engine, image
-from bootstrap_flows.local import registry
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_local import registry
+from bootstrap_local.settings import LocalSettings, load_local_settings
 from tests.conftest import free_port
 from tests.servers import moto_server
 
@@ -43,16 +44,22 @@ def _ca_bundle() -> str | None:
     return None
 
 
-def _settings(state: Path, moto_port: int, registry_port: int | None = None) -> BootstrapSettings:
+def _local(state: Path, moto_port: int) -> LocalSettings:
+    """The test's own emulator and registry, not the session's."""
+    return load_local_settings(state_dir=state, moto_port=moto_port, registry_port=free_port())
+
+
+def _settings(local: LocalSettings) -> BootstrapSettings:
+    """The product's settings for the `local` environment, aimed at the test's emulator and
+    registry through its own overrides (the emulator target reads the session's ports)."""
     return load_settings(
         environment="local",
-        local_state_dir=state,
-        local_moto_port=moto_port,
-        local_registry_port=registry_port or free_port(),
+        work_dir=local.state_dir,
+        aws_endpoint_url=local.aws_endpoint,
+        registry_host_override=f"127.0.0.1:{local.registry_port}",
         extra_ca_bundle=_ca_bundle(),
         worker_base_image="prefecthq/prefect:3.8.8-python3.11",
         base_image_fallback="os-packages",
-        registry_host_override=None,
     )
 
 
@@ -81,8 +88,9 @@ def moto_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 class Stack:
     """One test's settings, its own registry and ECR repository, and what to clean up."""
 
-    def __init__(self, settings: BootstrapSettings, engine: docker.DockerClient) -> None:
-        self.settings = settings
+    def __init__(self, local: LocalSettings, engine: docker.DockerClient) -> None:
+        self.local = local
+        self.settings = settings = _settings(local)
         self.engine = engine
         self.repository_name = f"prefect-local/test-{uuid.uuid4().hex[:8]}"
         ecr = aws.client(settings, "ecr")
@@ -95,7 +103,7 @@ class Stack:
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.settings.local_registry_port}"
+        return f"127.0.0.1:{self.local.registry_port}"
 
     def ensure(
         self, source: image.ImageSource
@@ -117,12 +125,11 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path, moto_port: int, engine: docker.DockerClient) -> Iterator[Stack]:
-    settings = _settings(tmp_path / "state", moto_port)
-    result = Stack(settings, engine)
+    result = Stack(_local(tmp_path / "state", moto_port), engine)
     try:
         yield result
     finally:
-        registry.registry_down(settings)
+        registry.registry_down(result.local)
         for name in result.images:
             for tagged in engine.api.images(name=name, quiet=False) or []:
                 for repo_tag in tagged.get("RepoTags") or []:
@@ -144,7 +151,7 @@ def _registry_manifest(stack: Stack, reference: str) -> httpx.Response:
 
 @pytest.mark.slow
 def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
-    registry.registry_up(stack.settings)
+    registry.registry_up(stack.settings, stack.local)
     source = _tiny(tmp_path)
 
     first_built, first = stack.ensure(source)
@@ -164,7 +171,7 @@ def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
     assert described["imageDigest"] == digest
 
     # Nothing to build or push: the registry may even be down, only ECR is asked.
-    registry.registry_down(stack.settings)
+    registry.registry_down(stack.local)
     stack.engine.api.remove_image(first_built.local_name, force=True)
     second_built, second = stack.ensure(source)
     assert second_built is None and second.skipped
@@ -174,7 +181,7 @@ def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
 
 @pytest.mark.slow
 def test_push_skips_a_tag_ecr_already_has(tmp_path: Path, stack: Stack) -> None:
-    registry.registry_up(stack.settings)
+    registry.registry_up(stack.settings, stack.local)
     built = stack.build(_tiny(tmp_path))
     pushed = image.push_image(
         stack.settings, built, stack.repository_name, stack.repository_url, LOG
@@ -240,7 +247,7 @@ def test_an_ecr_error_other_than_a_missing_repository_stops_the_build(
 ) -> None:
     # Not slow: the scratch context needs no engine for its tag, and the error comes first.
     caplog.set_level(logging.DEBUG, logger=LOG.name)
-    settings = _settings(tmp_path / "state", expired_ecr_port)
+    settings = _settings(_local(tmp_path / "state", expired_ecr_port))
     with pytest.raises(image.ImagePushError, match="ExpiredTokenException") as caught:
         image.build_unless_in_ecr(settings, "prefect-local/worker", LOG, source=_tiny(tmp_path))
     assert not isinstance(caught.value, image.RepositoryMissing)
@@ -317,7 +324,7 @@ def test_wrong_registry_password(
     tmp_path: Path, stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    registry.registry_up(stack.settings, password="not-the-ecr-token")
+    registry.registry_up(stack.settings, stack.local, password="not-the-ecr-token")
     built = stack.build(_tiny(tmp_path))
     with pytest.raises(image.ImagePushError, match="rejected the ECR credentials") as caught:
         image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
@@ -327,9 +334,9 @@ def test_wrong_registry_password(
 
 @pytest.mark.slow
 def test_stopped_registry(tmp_path: Path, stack: Stack) -> None:
-    registry.registry_up(stack.settings)
-    registry.registry_down(stack.settings)
-    assert not registry.registry_running(stack.settings)
+    registry.registry_up(stack.settings, stack.local)
+    registry.registry_down(stack.local)
+    assert not registry.registry_running(stack.local)
     built = stack.build(_tiny(tmp_path))
     with pytest.raises(image.ImagePushError, match="is the local registry running") as caught:
         image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
@@ -341,7 +348,7 @@ def test_ecr_token_never_logged(
     tmp_path: Path, stack: Stack, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    registry.registry_up(stack.settings)
+    registry.registry_up(stack.settings, stack.local)
     _, pushed = stack.ensure(_tiny(tmp_path))
     assert not pushed.skipped
     assert "push layer" in caplog.text and "Pushed" in caplog.text
@@ -351,8 +358,8 @@ def test_ecr_token_never_logged(
 
 @pytest.mark.slow
 def test_registry_restarts_with_the_current_password(stack: Stack) -> None:
-    registry.registry_up(stack.settings, password="stale")
-    host = registry.registry_up(stack.settings)
+    registry.registry_up(stack.settings, stack.local, password="stale")
+    host = registry.registry_up(stack.settings, stack.local)
     assert host == stack.host
     answer = httpx.get(f"http://{host}/v2/", auth=("AWS", stack.password), timeout=5)
     assert answer.status_code == 200
@@ -365,7 +372,7 @@ def test_registry_restarts_with_the_current_password(stack: Stack) -> None:
 @pytest.fixture(scope="session")
 def worker_image(tmp_path_factory: pytest.TempPathFactory) -> image.BuiltImage:
     docker_engine.ensure_docker()
-    settings = _settings(tmp_path_factory.mktemp("worker-state"), 1024)
+    settings = _settings(_local(tmp_path_factory.mktemp("worker-state"), 1024))
     return image.build_image(settings, LOG)
 
 

@@ -53,13 +53,17 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectAlreadyExists
 
 from bootstrap_flows import aws
-from bootstrap_flows.local import processes
-from bootstrap_flows.local import stack as local_stack
 from bootstrap_flows.locks import holder_variable
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.terraform import stacks
+from bootstrap_local import processes
+from bootstrap_local import stack as local_stack
+from bootstrap_local.settings import load_local_settings
 
 pytestmark = pytest.mark.slow
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 ENVIRONMENT = "crash"
 POOL = "crash-bootstrap"  # a process pool served only by this module's workers
@@ -100,18 +104,18 @@ class Worker:
 
         command = [str(local_stack.BIN / "prefect"), "worker", "start", "--pool", POOL]
         processes.start(
-            self.settings.local_state_dir,
+            LOCAL.state_dir,
             self.name,
             [*command, "--type", "process", "--name", self.name],
             ready=polling,
             timeout=90,
-            env=local_stack.worker_env(self.settings),
+            env=local_stack.worker_env(self.settings, LOCAL),
             cwd=PROJECT_ROOT,
         )
 
     def kill_everything(self) -> list[int]:
         """SIGKILL the worker and all it started, at once: a lost machine."""
-        pid = processes.running_pid(self.settings.local_state_dir, self.name)
+        pid = processes.running_pid(LOCAL.state_dir, self.name)
         assert pid is not None, f"{self.name} is not running"
         tree = descendants(pid)
         for each in tree:
@@ -120,7 +124,7 @@ class Worker:
         return tree
 
     def stop(self) -> None:
-        processes.stop(self.settings.local_state_dir, self.name)
+        processes.stop(LOCAL.state_dir, self.name)
 
 
 def logs(run_id: UUID) -> str:

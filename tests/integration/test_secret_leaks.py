@@ -38,12 +38,16 @@ import pytest
 from bootstrap_flows import aws
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
-from bootstrap_flows.local.ecs_runtime.spec import CLUSTER_LABEL
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_local.ecs_runtime.spec import CLUSTER_LABEL
+from bootstrap_local.settings import load_local_settings
 from tests.leak_search import Hit, Scanner, encodings, no_hits, reader
 from tests.servers import prefect_server
 
 pytestmark = pytest.mark.slow
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 ENVIRONMENT = "leak"
 POOL = "leak-pool"
@@ -151,7 +155,7 @@ def test_not_in_the_terraform_work_dirs_and_plan_files(leak: Leak, scanner: Scan
 
 
 def test_not_in_the_local_stack_logs(leak: Leak, scanner: Scanner) -> None:
-    run = leak.settings.local_state_dir / "run"
+    run = LOCAL.state_dir / "run"
     logs = sorted(p.name for p in run.glob("*.log"))
     assert {"moto.log", "ecs-runtime.log", "worker.log"} <= set(logs), logs
     hits = scanner.tree(run)
@@ -161,7 +165,7 @@ def test_not_in_the_local_stack_logs(leak: Leak, scanner: Scanner) -> None:
 def test_not_in_any_other_file_of_the_state_dir(leak: Leak, scanner: Scanner) -> None:
     """The orchestrator's Prefect database, the registry's blobs, PostgreSQL, the Prefect client's
     home, other environments, and the embedded default's own auth-string file."""
-    state_dir = leak.settings.local_state_dir
+    state_dir = LOCAL.state_dir
     searched = (leak.settings.environment_dir, state_dir / "run")  # by the two tests above
     hits = scanner.tree(state_dir, skip=lambda path: any(path.is_relative_to(d) for d in searched))
     assert not hits, no_hits(hits, f"files under {state_dir}")
@@ -336,7 +340,7 @@ def test_not_in_either_prefect_database(leak: Leak, scanner: Scanner) -> None:
     """Every table of the orchestrator's and the target's database (logs, artifacts, flow and
     task runs with their parameters, variables, events, work pools, deployments, blocks), and
     the target server's home (database files, log)."""
-    orchestrator = leak.settings.local_state_dir / "prefect" / "prefect.db"
+    orchestrator = LOCAL.state_dir / "prefect" / "prefect.db"
     target = leak.target_home / "prefect.db"
     # Events reach the database in batches: wait for the last event of each run.
     wait_for_event(orchestrator, "prefect.flow-run.Completed", leak.flow_run_id)

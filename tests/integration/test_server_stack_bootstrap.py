@@ -24,11 +24,15 @@ from bootstrap_flows.drift.findings import DriftReport
 from bootstrap_flows.drift.flow import drift_check
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.teardown import teardown
-from bootstrap_flows.local.certificate import import_self_signed
 from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import stacks
+from bootstrap_local.certificate import import_self_signed
+from bootstrap_local.settings import load_local_settings
 
 pytestmark = pytest.mark.slow
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 ENVIRONMENT = "srv"
 POOL = "srv-pool"
@@ -78,7 +82,7 @@ def stored_auth_string(settings: BootstrapSettings) -> str:
 
 
 def server_client(settings: BootstrapSettings) -> SyncPrefectClient:
-    url = f"http://127.0.0.1:{settings.local_server_port}/api"
+    url = f"http://127.0.0.1:{LOCAL.server_port}/api"
     return SyncPrefectClient(url, auth_string=stored_auth_string(settings))
 
 
@@ -88,7 +92,7 @@ def test_pool_worker_and_e2e_run_live_on_the_server_stack(
     result = bootstrapped["result"]
     assert result.e2e.state == "Completed"
     assert result.applied["server"] is True
-    assert result.target_prefect == f"http://127.0.0.1:{local_stack.local_server_port}/api"
+    assert result.target_prefect == f"http://127.0.0.1:{LOCAL.server_port}/api"
     with server_client(local_stack) as server:
         assert server.read_work_pool(POOL).type == "ecs"
         workers = server.read_workers_for_work_pool(POOL)
@@ -107,7 +111,7 @@ def test_the_server_keeps_its_data_in_the_database_standing_in_for_rds(
     (instance,) = rds.describe_db_instances(DBInstanceIdentifier=server["db_identifier"])[
         "DBInstances"
     ]
-    assert instance["Endpoint"]["Port"] == local_stack.local_postgres_port
+    assert instance["Endpoint"]["Port"] == LOCAL.postgres_port
     secret = aws.client(local_stack, "secretsmanager").get_secret_value(
         SecretId=server["db_master_secret_arn"]
     )
@@ -116,7 +120,7 @@ def test_the_server_keeps_its_data_in_the_database_standing_in_for_rds(
     async def runs() -> list[str]:
         connection = await asyncpg.connect(
             host="127.0.0.1",
-            port=local_stack.local_postgres_port,
+            port=LOCAL.postgres_port,
             user=credentials["username"],
             password=credentials["password"],
             database="prefect",

@@ -29,13 +29,17 @@ from bootstrap_flows import aws, target_prefect
 from bootstrap_flows.e2e import IMAGE_CODE_DIR
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
-from bootstrap_flows.local.ecs_runtime.roles import ledger_file, read_ledger
-from bootstrap_flows.local.ecs_runtime.spec import TASK_LABEL
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
+from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
+from bootstrap_local.ecs_runtime.spec import TASK_LABEL
+from bootstrap_local.settings import load_local_settings
 from tests.aws_calls import calls_by_role, recorded_calls
 from tests.iam_grants import check_calls, current_calls, uses
 
 pytestmark = pytest.mark.slow
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 ENVIRONMENT = "sad"
 POOL = "sad-pool"
@@ -340,9 +344,9 @@ def test_every_call_made_is_granted_and_every_grant_is_used(pool: Pool) -> None:
     local stack's moto records each call made with a role's credentials; each one must be
     allowed by its role's policies as IAM holds them, and each grant of the pool's roles must
     be used or say in its Terraform when it is needed (tests/iam_grants.py)."""
-    ledger = read_ledger(ledger_file(pool.settings))
+    ledger = read_ledger(ledger_file(LOCAL))
     iam = aws.client(pool.settings, "iam")
-    recorded = calls_by_role(recorded_calls(pool.settings.local_aws_endpoint), ledger)
+    recorded = calls_by_role(recorded_calls(LOCAL.aws_endpoint), ledger)
     by_role, earlier = current_calls(iam, recorded, ledger)
     print(f"calls made under earlier roles of the same name, not checked: {earlier}")
     platform = pool.result.platform

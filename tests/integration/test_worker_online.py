@@ -10,13 +10,18 @@ from collections.abc import Iterator
 import pytest
 
 from bootstrap_flows import aws
-from bootstrap_flows.local import stack as local_stack
 from bootstrap_flows.settings import BootstrapSettings, load_settings
 from bootstrap_flows.work_pool import ensure_work_pool
 from bootstrap_flows.worker_online import WorkerNotOnline, utcnow, wait_for_worker
+from bootstrap_local import stack as local_stack
+from bootstrap_local.settings import load_local_settings
 from tests.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
+
+
+# The embedded default this session runs (tests/conftest.py chose its ports).
+LOCAL = load_local_settings()
 
 
 @pytest.fixture()
@@ -32,7 +37,7 @@ def pool(local_stack: BootstrapSettings, request: pytest.FixtureRequest) -> Boot
 @pytest.fixture()
 def ecs_worker(pool: BootstrapSettings) -> Iterator[subprocess.Popen[bytes]]:
     """The worker process exactly as the ECS service's container command starts it."""
-    env = {**local_stack.child_env(pool), **aws.aws_environment(pool)}
+    env = {**local_stack.child_env(pool, LOCAL), **aws.aws_environment(pool)}
     process = subprocess.Popen(
         [
             str(local_stack.BIN / "prefect"),

@@ -33,9 +33,10 @@ def test_loopback_api_refused_for_a_remote_environment(host: str) -> None:
         check_prefect_api(settings)
 
 
-def test_unreachable_prefect_api_is_named() -> None:
+def test_unreachable_prefect_api_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     port = free_port()
-    settings = load_settings(local_prefect_port=port)
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_PREFECT_PORT", str(port))
+    settings = load_settings()
     with pytest.raises(PreflightError, match=f"Prefect API at http://127.0.0.1:{port}/api is not"):
         check_prefect_api(settings)
 

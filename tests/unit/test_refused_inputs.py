@@ -307,8 +307,11 @@ CASES: dict[Key, Case] = {
     ("aws_endpoint_url", "localhost:4566"): Case(
         settings(target="emulator", aws_endpoint_url="localhost:4566")
     ),
-    ("local_moto_port", "80"): Case(settings(local_moto_port="80")),
-    ("local_prefect_port", "4566, the moto port"): Case(settings(local_prefect_port="4566")),
+    # The embedded default's own settings (bootstrap_local.settings), read when `local` runs.
+    ("moto_port", "80"): Case(settings(local_moto_port="80"), environment="local"),
+    ("prefect_port", "4566, the moto port"): Case(
+        settings(local_prefect_port="4566"), environment="local"
+    ),
     # --- AWS ------------------------------------------------------------------------------------
     ("AWS credentials", "none"): Case(prepare=_no_aws_credentials),
     ("AWS credentials", "a key AWS does not know"): Case(prepare=_aws_rejects_credentials),

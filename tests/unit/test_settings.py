@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from bootstrap_flows.settings import SettingsError, load_settings
+import pytest
+from pydantic import ValidationError
+
+from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
 from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_local.settings import LocalSettings
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -45,8 +49,11 @@ def test_sources_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  #
     assert settings.worker_count == 5  # parameters beat both
 
 
-def test_local_defaults_derive_endpoints() -> None:
-    settings = load_settings(local_moto_port=5999, local_prefect_port=5998)
+def test_local_defaults_derive_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The emulator target's endpoints come from the embedded default's own settings.
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_MOTO_PORT", "5999")
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_PREFECT_PORT", "5998")
+    settings = load_settings()
     target = resolve(settings)
     assert (settings.target, target.name) == ("emulator", "emulator")
     assert target.endpoint_url == "http://127.0.0.1:5999"
@@ -135,3 +142,16 @@ def test_the_defaults_pass_every_check() -> None:
     for name, check in _DELEGATED.items():
         default = BootstrapSettings.model_fields[name].default
         assert check(default) == default, name
+
+
+def test_the_embedded_defaults_settings_share_the_env_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOOTSTRAP_LOCAL_MOTO_PORT=4567\nBOOTSTRAP_AZ_COUNT=2\n")
+    monkeypatch.delenv("BOOTSTRAP_LOCAL_MOTO_PORT", raising=False)
+    assert BootstrapSettings(_env_file=env_file).az_count == 2  # type: ignore[call-arg]
+    assert LocalSettings(_env_file=env_file).moto_port == 4567  # type: ignore[call-arg]
+    env_file.write_text("BOOTSTRAP_LOCL_MOTO_PORT=4567\n")  # a misspelt name is still refused
+    with pytest.raises(ValidationError, match="bootstrap_locl_moto_port"):
+        BootstrapSettings(_env_file=env_file)  # type: ignore[call-arg]

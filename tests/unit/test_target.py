@@ -18,8 +18,12 @@ REMOTE = {
 }
 
 
-def test_local_is_the_emulator_with_what_moto_lacks_switched_off() -> None:
-    settings = load_settings(local_moto_port=5999, local_registry_port=5997)
+def test_local_is_the_emulator_with_what_moto_lacks_switched_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_MOTO_PORT", "5999")
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_REGISTRY_PORT", "5997")
+    settings = load_settings()
     target = resolve(settings)
     assert target.name == "emulator"
     assert target.endpoint_url == "http://127.0.0.1:5999"

@@ -31,10 +31,11 @@ import pytest
 
 from bootstrap_flows import docker_engine, image
 from bootstrap_flows.aws import ecr_login
-from bootstrap_flows.local import database, processes, registry, stack
-from bootstrap_flows.local.ecs_runtime.runtime import healthy
-from bootstrap_flows.local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_local import database, processes, registry, stack
+from bootstrap_local.ecs_runtime.runtime import healthy
+from bootstrap_local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL
+from bootstrap_local.settings import load_local_settings
 from tests.conftest import free_port
 from tests.servers import moto_server
 
@@ -187,7 +188,7 @@ def aws(endpoint: str) -> Emulated:
 
 
 class Runtime:
-    """The runtime process (`python -m bootstrap_flows.local.ecs_runtime`) on the test's moto."""
+    """The runtime process (`python -m bootstrap_local.ecs_runtime`) on the test's moto."""
 
     def __init__(self, endpoint: str, state: Path, engine: docker.DockerClient, **env: str):
         self.engine = engine
@@ -204,8 +205,9 @@ class Runtime:
             **env,
         }
         self.settings: BootstrapSettings = load_settings(
-            environment="local", aws_endpoint_url=endpoint, local_state_dir=state
+            environment="local", aws_endpoint_url=endpoint
         )
+        self.local = load_local_settings(state_dir=state)
         self.instance = str(state.resolve())
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -216,7 +218,7 @@ class Runtime:
                 [
                     sys.executable,
                     "-m",
-                    "bootstrap_flows.local.ecs_runtime",
+                    "bootstrap_local.ecs_runtime",
                     "--poll-interval",
                     "0.5",
                     "--shutdown-grace",
@@ -230,7 +232,7 @@ class Runtime:
 
         def ready() -> bool:
             assert self.process is not None and self.process.poll() is None, self.log.read_text()
-            return healthy(self.settings)
+            return healthy(self.local)
 
         wait_for(ready, 60, "the ECS runtime's first pass")
 
@@ -493,18 +495,14 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
 ) -> None:
     port = free_port()
     runtime = Runtime(endpoint, tmp_path / "state", engine, BOOTSTRAP_LOCAL_REGISTRY_PORT=str(port))
-    settings = load_settings(
-        environment="local",
-        aws_endpoint_url=endpoint,
-        local_state_dir=tmp_path / "state",
-        local_registry_port=port,
-    )
-    host = registry.registry_up(settings)
-    local = f"{host}/ecs-runtime-scratch:{uuid.uuid4().hex[:8]}"
+    settings = load_settings(environment="local", aws_endpoint_url=endpoint)
+    local = load_local_settings(state_dir=tmp_path / "state", registry_port=port)
+    host = registry.registry_up(settings, local)
+    built_ref = f"{host}/ecs-runtime-scratch:{uuid.uuid4().hex[:8]}"
     pulled = f"{host}/ecs-runtime-scratch"
     try:
         built, _ = engine.images.build(
-            fileobj=_scratch_context(), custom_context=True, tag=local, rm=True
+            fileobj=_scratch_context(), custom_context=True, tag=built_ref, rm=True
         )
         ecr = boto3.client(
             "ecr",
@@ -515,13 +513,13 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
         )
         login = ecr_login(ecr)
         for event in engine.api.push(
-            local,
+            built_ref,
             stream=True,
             decode=True,
             auth_config={"username": login.user, "password": login.password},
         ):
             assert "error" not in event, event
-        digest = engine.images.get(local).attrs["RepoDigests"][0].split("@", 1)[1]
+        digest = engine.images.get(built_ref).attrs["RepoDigests"][0].split("@", 1)[1]
         # Gone from the engine: the runtime must pull it, through the ECR URI's rewrite.
         engine.images.remove(built.id, force=True)
         ecr_uri = f"{aws.account}.dkr.ecr.us-east-1.amazonaws.com/ecs-runtime-scratch@{digest}"
@@ -536,8 +534,8 @@ def test_ecr_image_is_pulled_from_the_local_registry_with_ecr_credentials(
     finally:
         if runtime.process is not None:
             runtime.stop()
-        registry.registry_down(settings)
-        for ref in (local, pulled):
+        registry.registry_down(local)
+        for ref in (built_ref, pulled):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 engine.images.remove(ref, force=True)
 
@@ -589,9 +587,7 @@ def test_shutdown_stops_its_containers_only_and_start_clears_leftovers(
             assert task["lastStatus"] == "STOPPED", task
             assert task["stoppedReason"] == "Task stopped: the local ECS runtime shut down"
             assert aws.stopped_event(arn), f"no STOPPED event for {arn}"
-        assert not os.path.exists(
-            runtime.settings.local_state_dir / "run" / "ecs-runtime.heartbeat"
-        )
+        assert not os.path.exists(runtime.local.state_dir / "run" / "ecs-runtime.heartbeat")
     finally:
         unrelated.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
@@ -616,12 +612,8 @@ def test_a_task_naming_an_rds_endpoint_reaches_the_local_postgres(
 ) -> None:
     port = free_port()
     runtime.env["BOOTSTRAP_LOCAL_POSTGRES_PORT"] = str(port)
-    settings = load_settings(
-        environment="local",
-        aws_endpoint_url=endpoint,
-        local_state_dir=runtime.state,
-        local_postgres_port=port,
-    )
+    settings = load_settings(environment="local", aws_endpoint_url=endpoint)
+    local = load_local_settings(state_dir=runtime.state, postgres_port=port)
     rds = boto3.client(
         "rds",
         endpoint_url=endpoint,
@@ -655,7 +647,7 @@ def test_a_task_naming_an_rds_endpoint_reaches_the_local_postgres(
     )
     other = aws.task_definition("other", probe_image, command=["python3", "-c", "exit(6)"])
     try:
-        assert stack.start_postgres(settings, stack.child_env(settings))
+        assert stack.start_postgres(local, stack.child_env(settings, local))
         runtime.start()
         probe = aws.run_task(td)
         reached = wait_for(lambda: aws.stopped(probe), 60, "the database probe")

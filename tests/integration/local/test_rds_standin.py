@@ -18,15 +18,19 @@ import asyncpg
 import boto3
 import pytest
 
-from bootstrap_flows.local import database, processes, stack
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.rds_standin import RdsStandIn
 from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_local import database, processes, stack
+from bootstrap_local.ecs_runtime.clients import AwsClients
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.rds_standin import RdsStandIn
+from bootstrap_local.settings import LocalSettings, load_local_settings
 from tests.conftest import free_port
 from tests.servers import moto_server
 
 pytestmark = pytest.mark.slow
+
+# The product's loggers and the embedded default's: none may log a password.
+OUR_LOGGERS = ("bootstrap_flows", "bootstrap_local")
 
 
 @pytest.fixture
@@ -36,20 +40,20 @@ def endpoint(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, endpoint: str) -> Iterator[BootstrapSettings]:
+def local(tmp_path: Path) -> LocalSettings:
     """A postgres service of this test's own: its state directory and a free port."""
+    return load_local_settings(state_dir=tmp_path / "state", postgres_port=free_port())
+
+
+@pytest.fixture
+def settings(local: LocalSettings, endpoint: str) -> Iterator[BootstrapSettings]:
     assert database.bin_dir() is not None, database.MISSING_NOTE
-    settings = load_settings(
-        environment="local",
-        aws_endpoint_url=endpoint,
-        local_state_dir=tmp_path / "state",
-        local_postgres_port=free_port(),
-    )
+    settings = load_settings(environment="local", aws_endpoint_url=endpoint)
     try:
-        assert stack.start_postgres(settings, stack.child_env(settings))
+        assert stack.start_postgres(local, stack.child_env(settings, local))
         yield settings
     finally:
-        processes.stop(settings.local_state_dir, database.SERVICE)
+        processes.stop(local.state_dir, database.SERVICE)
 
 
 def client(settings: BootstrapSettings, service: str) -> Any:
@@ -97,13 +101,14 @@ async def login(port: int, user: str, password: str) -> tuple[str, str]:
 
 
 def test_an_rds_instance_gets_its_user_and_database_locally(
-    settings: BootstrapSettings, caplog: pytest.LogCaptureFixture
+    settings: BootstrapSettings, local: LocalSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bootstrap_flows")
-    port = settings.local_postgres_port
+    for ours in OUR_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=ours)
+    port = local.postgres_port
     created = create_instance(settings, port)
     secret_arn = created["MasterUserSecret"]["SecretArn"]
-    standin = RdsStandIn(AwsClients(settings), settings)
+    standin = RdsStandIn(AwsClients(settings), local)
 
     instances = standin.instances()
     address = created["Endpoint"]["Address"]
@@ -128,20 +133,20 @@ def test_an_rds_instance_gets_its_user_and_database_locally(
         asyncio.run(login(port, user, password))
 
     # Nothing of ours logged a password (the test's own boto3 calls may, at DEBUG).
-    server_log = processes.log_file(settings.local_state_dir, database.SERVICE).read_text()
-    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bootstrap_flows")]
+    server_log = processes.log_file(local.state_dir, database.SERVICE).read_text()
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith(OUR_LOGGERS)]
     for value in (password, rotated):
         assert value not in server_log
         assert all(value not in message for message in ours)
 
 
 def test_a_launch_naming_rds_fails_clearly_while_postgres_is_down(
-    settings: BootstrapSettings,
+    settings: BootstrapSettings, local: LocalSettings
 ) -> None:
-    create_instance(settings, settings.local_postgres_port)
-    standin = RdsStandIn(AwsClients(settings), settings)
+    create_instance(settings, local.postgres_port)
+    standin = RdsStandIn(AwsClients(settings), local)
     instances = standin.instances()
-    processes.stop(settings.local_state_dir, database.SERVICE)
+    processes.stop(local.state_dir, database.SERVICE)
 
     with pytest.raises(LaunchError) as failed:
         standin.prepare(instances.values())

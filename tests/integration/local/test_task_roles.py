@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from bootstrap_flows.local.ecs_runtime.roles import ledger_file, read_ledger
+from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from tests.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
 from tests.iam_eval import decide
 from tests.integration.local.test_ecs_runtime import (  # noqa: F401  (fixtures)

@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "images"
 def settings(tmp_path: Path) -> BootstrapSettings:
     return load_settings(
         environment="local",
-        local_state_dir=tmp_path / "state",
+        work_dir=tmp_path / "state",
         extra_ca_bundle=None,
         worker_base_image="prefecthq/prefect:3.8.8-python3.11",
         base_image_fallback="os-packages",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from bootstrap_flows.local.certificate import self_signed
+from bootstrap_local.certificate import self_signed
 
 
 def test_certificate_names_the_host_and_matches_its_key() -> None:

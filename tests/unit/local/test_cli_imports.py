@@ -10,7 +10,8 @@ import sys
 
 def test_importing_the_cli_imports_no_prefect() -> None:
     code = (
-        "import sys, bootstrap_flows.local.cli\n"
+        "import sys, bootstrap_flows.cli\n"
+        "bootstrap_flows.cli.parser()  # loads every plugin's commands\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'prefect_aws')))"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

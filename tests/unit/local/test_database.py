@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.local import database, stack
-from bootstrap_flows.local.target import emulated_target
 from bootstrap_flows.settings import load_settings
+from bootstrap_local import database, stack
+from bootstrap_local.settings import load_local_settings
+from bootstrap_local.target import emulated_target
 
 POSTGRES = pwd.struct_passwd(("postgres", "x", 101, 104, "", "/var/lib/postgresql", "/bin/sh"))
 
@@ -93,10 +94,8 @@ def test_the_first_directory_the_account_cannot_enter(
 
 
 def test_the_server_listens_on_loopback_at_the_settings_port(tmp_path: Path) -> None:
-    settings = load_settings(
-        environment="local", local_state_dir=tmp_path, local_postgres_port=25432
-    )
-    command = database.command(settings, Path("/pg/bin"))
+    local = load_local_settings(state_dir=tmp_path, postgres_port=25432)
+    command = database.command(local, Path("/pg/bin"))
     # As root, behind the prefix that drops root (privileges()).
     assert command[command.index("/pg/bin/postgres") :] == [
         "/pg/bin/postgres",
@@ -107,9 +106,9 @@ def test_the_server_listens_on_loopback_at_the_settings_port(tmp_path: Path) -> 
 
 def test_a_socket_path_too_long_is_refused_before_anything_is_made(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 100)
-    settings = load_settings(environment="local", local_state_dir=deep)
+    local = load_local_settings(state_dir=deep)
     with pytest.raises(database.LocalDatabaseError, match="longer than 107 bytes"):
-        database.prepare(settings, Path("/pg/bin"))
+        database.prepare(local, Path("/pg/bin"))
     assert not deep.exists()
 
 
@@ -117,8 +116,7 @@ def test_up_skips_it_with_a_note_without_binaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(database, "bin_dir", lambda: None)
-    settings = load_settings(environment="local", local_state_dir=tmp_path)
-    assert stack.start_postgres(settings, {}) is False
+    assert stack.start_postgres(load_local_settings(state_dir=tmp_path), {}) is False
     note = capsys.readouterr().err.strip()
     assert note.startswith("note: postgres: skipped") and "server stack" in note
     assert "\n" not in note
@@ -126,10 +124,8 @@ def test_up_skips_it_with_a_note_without_binaries(
 
 
 def test_services_and_their_environment_know_the_ports(tmp_path: Path) -> None:
-    settings = load_settings(
-        environment="local", local_state_dir=tmp_path, local_postgres_port=25432
-    )
-    env = stack.child_env(settings.model_copy(update={"local_server_port": 4301}))
+    local = load_local_settings(state_dir=tmp_path, postgres_port=25432, server_port=4301)
+    env = stack.child_env(load_settings(environment="local"), local)
     assert (env["BOOTSTRAP_LOCAL_POSTGRES_PORT"], env["BOOTSTRAP_LOCAL_SERVER_PORT"]) == (
         "25432",
         "4301",
@@ -138,14 +134,14 @@ def test_services_and_their_environment_know_the_ports(tmp_path: Path) -> None:
     assert order.index("moto") < order.index("postgres") < order.index("ecs-runtime")
 
 
-def test_the_emulated_target_points_the_server_stack_at_this_machine(tmp_path: Path) -> None:
-    settings = load_settings(
-        environment="local",
-        local_state_dir=tmp_path,
-        local_postgres_port=25432,
-        local_server_port=4301,
-        prefect_api_auth_string="worker:x",
-    )
+def test_the_emulated_target_points_the_server_stack_at_this_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The emulator target reads the embedded default's settings where a run finds them.
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_POSTGRES_PORT", "25432")
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_SERVER_PORT", "4301")
+    settings = load_settings(environment="local", prefect_api_auth_string="worker:x")
     target = emulated_target(settings)
     assert target.server_api_url == "http://127.0.0.1:4301/api"
     assert (target.server_port, target.database_port) == (4301, 25432)

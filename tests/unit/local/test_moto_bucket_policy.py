@@ -14,7 +14,7 @@ from moto.ec2.models.nat_gateways import NatGatewayBackend
 from moto.s3.models import FakeBucket
 from moto.sqs.models import Queue
 
-from bootstrap_flows.local import moto_server
+from bootstrap_local import moto_server
 
 BUCKET = "p-local-results-123456789012"
 # What `moto_server.patch()` replaces, as moto has it (captured before any test patches it).

@@ -13,7 +13,7 @@ import pytest
 from moto.moto_api import recorder
 from moto.server import ThreadedMotoServer
 
-from bootstrap_flows.local import moto_server
+from bootstrap_local import moto_server
 from tests.aws_calls import parse_entry
 from tests.conftest import free_port
 

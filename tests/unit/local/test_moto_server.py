@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.ec2.models.nat_gateways import NatGatewayBackend
 
-from bootstrap_flows.local import moto_server
+from bootstrap_local import moto_server
 
 
 @pytest.fixture

@@ -4,12 +4,13 @@ automation expects."""
 from __future__ import annotations
 
 from bootstrap_flows.crash_detection import HEARTBEAT_ENV, HEARTBEAT_SECONDS
-from bootstrap_flows.local import stack
 from bootstrap_flows.settings import load_settings
+from bootstrap_local import stack
+from bootstrap_local.settings import load_local_settings
 
 
 def test_the_worker_sets_the_flow_run_heartbeat() -> None:
-    settings = load_settings(environment="local")
-    assert stack.worker_env(settings)[HEARTBEAT_ENV] == str(HEARTBEAT_SECONDS)
-    assert stack.worker_env(settings)["PREFECT_API_URL"] == settings.local_prefect_api_url
-    assert stack._worker(settings).env == stack.worker_env(settings)
+    settings, local = load_settings(environment="local"), load_local_settings()
+    assert stack.worker_env(settings, local)[HEARTBEAT_ENV] == str(HEARTBEAT_SECONDS)
+    assert stack.worker_env(settings, local)["PREFECT_API_URL"] == local.prefect_api_url
+    assert stack._worker(settings, local).env == stack.worker_env(settings, local)

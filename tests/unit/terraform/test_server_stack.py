@@ -43,13 +43,15 @@ def test_variables_come_from_platform_outputs_and_settings() -> None:
     assert "auth" not in str({k: v for k, v in variables.items() if k != "auth_secret_arn"})
 
 
-def test_the_emulator_moves_ports_and_leaves_out_what_moto_forgets() -> None:
-    settings = load_settings(
-        prefect_server="aws", server_certificate_arn=CERTIFICATE_ARN, local_server_port=4311
-    )
+def test_the_emulator_moves_ports_and_leaves_out_what_moto_forgets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_SERVER_PORT", "4311")
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_POSTGRES_PORT", "25433")
+    settings = load_settings(prefect_server="aws", server_certificate_arn=CERTIFICATE_ARN)
     variables = server_stack.server_variables(settings, OUTPUTS, IMAGE_URI)
     assert variables["port"] == 4311
-    assert variables["db_port"] == settings.local_postgres_port
+    assert variables["db_port"] == 25433
     assert variables["db_deletion_protection"] is False
     assert variables["group_rule_descriptions"] is False
 
@@ -63,10 +65,13 @@ def test_targeting_aims_the_worker_at_the_server() -> None:
     assert target.prefect_credential == SecretStr("prefect:pw")
 
 
-def test_the_emulator_reaches_the_server_where_its_task_answers() -> None:
+def test_the_emulator_reaches_the_server_where_its_task_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BOOTSTRAP_LOCAL_SERVER_PORT", "4312")
     settings = load_settings(prefect_server="aws", server_certificate_arn=CERTIFICATE_ARN)
     aimed = server_stack.targeting(settings, "https://internal-x.elb.amazonaws.com/api")
-    assert aimed.prefect_api_url == f"http://127.0.0.1:{settings.local_server_port}/api"
+    assert aimed.prefect_api_url == "http://127.0.0.1:4312/api"
 
 
 STATE = {

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.local.ecs_runtime.emulator import exit_reason
-from bootstrap_flows.local.ecs_runtime.events import (
+from bootstrap_local.ecs_runtime.emulator import exit_reason
+from bootstrap_local.ecs_runtime.events import (
     container_event,
     iso,
     stopped_container_event,
     task_state_change,
 )
-from bootstrap_flows.local.ecs_runtime.tasks import TaskRecord
+from bootstrap_local.ecs_runtime.tasks import TaskRecord
 
 CREATED = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
 NOW = datetime(2024, 5, 1, 10, 0, 5, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bootstrap_flows.local.ecs_runtime.logs import (
+from bootstrap_local.ecs_runtime.logs import (
     LOG_BATCH_EVENTS,
     docker_time_ns,
     log_batches,

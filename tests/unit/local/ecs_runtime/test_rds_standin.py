@@ -7,15 +7,16 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.rds_standin import (
+from bootstrap_flows.settings import load_settings
+from bootstrap_local.ecs_runtime.clients import AwsClients
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.rds_standin import (
     RdsInstance,
     RdsStandIn,
     extra_hosts,
     postgres_instances,
 )
-from bootstrap_flows.settings import load_settings
+from bootstrap_local.settings import load_local_settings
 from tests.conftest import free_port
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0123-AbCdEf"
@@ -64,13 +65,12 @@ def test_postgres_instances_with_an_endpoint_by_address() -> None:
 def standin(tmp_path: Path) -> RdsStandIn:
     settings = load_settings(
         environment="local",
-        local_state_dir=tmp_path,
-        local_postgres_port=15432,
         # Nothing answers here: a call to AWS or PostgreSQL would fail the test.
-        local_moto_port=free_port(),
+        aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
         prefect_api_auth_string="worker:x",
     )
-    return RdsStandIn(AwsClients(settings), settings)
+    local = load_local_settings(state_dir=tmp_path, postgres_port=15432)
+    return RdsStandIn(AwsClients(settings), local)
 
 
 def instance(port: int = 15432, secret_arn: str | None = SECRET) -> RdsInstance:

@@ -7,19 +7,20 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.local.ecs_runtime.errors import (
+from bootstrap_flows.settings import load_settings
+from bootstrap_local.ecs_runtime.errors import (
     EcsRuntimeError,
     LaunchError,
     launch_failure_reason,
 )
-from bootstrap_flows.local.ecs_runtime.runtime import EcsRuntime
-from bootstrap_flows.settings import load_settings
+from bootstrap_local.ecs_runtime.runtime import EcsRuntime
+from bootstrap_local.settings import load_local_settings
 
 
 def test_refuses_real_aws() -> None:
     settings = load_settings(environment="dev", prefect_api_url="https://prefect.example/api")
     with pytest.raises(EcsRuntimeError, match="only runs against emulated AWS"):
-        EcsRuntime(settings, docker_client=object())
+        EcsRuntime(settings, load_local_settings(), docker_client=object())
     assert issubclass(EcsRuntimeError, BootstrapError)
 
 

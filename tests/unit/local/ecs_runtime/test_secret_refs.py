@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bootstrap_flows.local.ecs_runtime.spec import SecretRef, parse_value_from
+from bootstrap_local.ecs_runtime.spec import SecretRef, parse_value_from
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prefect-api-AbCdEf"
 SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.local.ecs_runtime.services import (
+from bootstrap_local.ecs_runtime.services import (
     BACKOFF_RESET,
     MAX_BACKOFF,
     Backoff,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.spec import (
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.spec import (
     CLUSTER_LABEL,
     RUNTIME_LABEL,
     TASK_LABEL,

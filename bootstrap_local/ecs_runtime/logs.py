@@ -15,11 +15,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients, error_code
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.spec import LogTarget
+from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.spec import LogTarget
 
-logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
+logger = logging.getLogger("bootstrap_local.ecs_runtime")
 
 # put_log_events limits: 10,000 events and 1 MiB per call, 26 bytes overhead per event.
 LOG_BATCH_EVENTS = 10_000

@@ -2,7 +2,7 @@
 
 moto records RDS instances but runs no database. The local stack runs one PostgreSQL from this
 machine's server binaries, data in `<state dir>/postgres/data`, listening on 127.0.0.1 at
-`local_postgres_port` (the port the emulated instances are created with) and on a socket in
+`postgres_port` (the port the emulated instances are created with) and on a socket in
 `<state dir>/postgres/run`. The superuser logs in over that socket only (its directory is ours,
 mode 0700); every other user logs in over TCP with a password, as on RDS. The local ECS runtime
 makes each instance's master user and database here before a task that names it starts
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootstrap_flows.errors import ServiceError
-from bootstrap_flows.local import processes
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_local import processes
+from bootstrap_local.settings import LocalSettings
 
 SERVICE = "postgres"
 SUPERUSER = "postgres"
@@ -104,16 +104,16 @@ def server_major(bins: Path) -> int:
 # --- where it lives ------------------------------------------------------------------------
 
 
-def home(settings: BootstrapSettings) -> Path:
-    return settings.local_state_dir / "postgres"
+def home(local: LocalSettings) -> Path:
+    return local.state_dir / "postgres"
 
 
-def data_dir(settings: BootstrapSettings) -> Path:
-    return home(settings) / "data"
+def data_dir(local: LocalSettings) -> Path:
+    return home(local) / "data"
 
 
-def socket_dir(settings: BootstrapSettings) -> Path:
-    return home(settings) / "run"
+def socket_dir(local: LocalSettings) -> Path:
+    return home(local) / "run"
 
 
 # --- who it runs as ------------------------------------------------------------------------
@@ -193,10 +193,10 @@ def blocked_ancestor(
     return None
 
 
-def _check_reachable(settings: BootstrapSettings, who: RunAs) -> None:
+def _check_reachable(local: LocalSettings, who: RunAs) -> None:
     if not (who.enters_ancestors and who.owner):
         return
-    blocked = blocked_ancestor(home(settings).resolve(), *who.owner)
+    blocked = blocked_ancestor(home(local).resolve(), *who.owner)
     if blocked is not None:
         raise LocalDatabaseError(
             f"PostgreSQL refuses to run as root and runs as {who.account} here (user namespaces "
@@ -221,11 +221,11 @@ def _own(path: Path, owner: tuple[int, int] | None) -> None:
 # --- preparing and running -----------------------------------------------------------------
 
 
-def _initdb(settings: BootstrapSettings, bins: Path, who: RunAs) -> None:
+def _initdb(local: LocalSettings, bins: Path, who: RunAs) -> None:
     """A fresh cluster, made beside `data` and moved there only once it is complete."""
-    fresh = home(settings) / "data.initdb"
+    fresh = home(local) / "data.initdb"
     shutil.rmtree(fresh, ignore_errors=True)
-    log = processes.log_file(settings.local_state_dir, SERVICE)
+    log = processes.log_file(local.state_dir, SERVICE)
     command = [
         *who.prefix,
         str(bins / "initdb"),
@@ -234,58 +234,58 @@ def _initdb(settings: BootstrapSettings, bins: Path, who: RunAs) -> None:
     ]
     with log.open("ab") as out:
         done = subprocess.run(
-            command, stdout=out, stderr=subprocess.STDOUT, cwd=home(settings), check=False
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=home(local), check=False
         )
     if done.returncode != 0:
         raise LocalDatabaseError(f"initdb exited with code {done.returncode}; see {log}")
     (fresh / "pg_hba.conf").write_text(PG_HBA)
     _own(fresh / "pg_hba.conf", who.owner)
-    fresh.rename(data_dir(settings))
+    fresh.rename(data_dir(local))
 
 
-def _check_version(settings: BootstrapSettings, bins: Path) -> None:
-    made_by = (data_dir(settings) / "PG_VERSION").read_text().strip()
+def _check_version(local: LocalSettings, bins: Path) -> None:
+    made_by = (data_dir(local) / "PG_VERSION").read_text().strip()
     major = server_major(bins)
     if made_by != str(major):
         raise LocalDatabaseError(
-            f"{data_dir(settings)} was made by PostgreSQL {made_by}, the binaries in {bins} are "
+            f"{data_dir(local)} was made by PostgreSQL {made_by}, the binaries in {bins} are "
             f"PostgreSQL {major}; remove that directory (its databases are lost) "
             f"or install PostgreSQL {made_by}"
         )
 
 
-def prepare(settings: BootstrapSettings, bins: Path) -> None:
+def prepare(local: LocalSettings, bins: Path) -> None:
     """Make the data directory on first start (initdb); check it fits the binaries after."""
-    socket = socket_dir(settings) / f".s.PGSQL.{settings.local_postgres_port}"
+    socket = socket_dir(local) / f".s.PGSQL.{local.postgres_port}"
     if len(str(socket)) > MAX_SOCKET_PATH:
         raise LocalDatabaseError(
             f"the socket path {socket} is longer than {MAX_SOCKET_PATH} bytes; "
             "set BOOTSTRAP_LOCAL_STATE_DIR to a shorter path"
         )
     who = privileges()
-    _check_reachable(settings, who)
-    for path in (home(settings), socket_dir(settings)):
+    _check_reachable(local, who)
+    for path in (home(local), socket_dir(local)):
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.chmod(0o700)
-    _own(home(settings), who.owner)
-    if not (data_dir(settings) / "PG_VERSION").is_file():
-        _initdb(settings, bins, who)
-    _check_version(settings, bins)
+    _own(home(local), who.owner)
+    if not (data_dir(local) / "PG_VERSION").is_file():
+        _initdb(local, bins, who)
+    _check_version(local, bins)
 
 
-def command(settings: BootstrapSettings, bins: Path) -> list[str]:
+def command(local: LocalSettings, bins: Path) -> list[str]:
     """The server in the foreground: what the local stack starts and stops by PID."""
     return [
         *privileges().prefix,
         str(bins / "postgres"),
-        *("-D", str(data_dir(settings)), "-p", str(settings.local_postgres_port)),
-        *("-k", str(socket_dir(settings)), "-c", "listen_addresses=127.0.0.1"),
+        *("-D", str(data_dir(local)), "-p", str(local.postgres_port)),
+        *("-k", str(socket_dir(local)), "-c", "listen_addresses=127.0.0.1"),
     ]
 
 
-def ready(settings: BootstrapSettings, bins: Path) -> bool:
+def ready(local: LocalSettings, bins: Path) -> bool:
     """Whether a PostgreSQL accepts connections on the port (pg_isready: no login needed)."""
-    port = str(settings.local_postgres_port)
+    port = str(local.postgres_port)
     check = [str(bins / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", port, "-t", "2"]
     try:
         return subprocess.run(check, capture_output=True, timeout=10).returncode == 0

@@ -24,13 +24,13 @@ from typing import Any
 import asyncpg
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local import database
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients, error_code
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.secret_values import SecretResolver
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_local import database
+from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.secret_values import SecretResolver
+from bootstrap_local.settings import LocalSettings
 
-logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
+logger = logging.getLogger("bootstrap_local.ecs_runtime")
 
 # Where the local PostgreSQL listens (database.command's listen_addresses).
 LOOPBACK = "127.0.0.1"
@@ -109,9 +109,9 @@ def extra_hosts(instances: Mapping[str, RdsInstance]) -> dict[str, str]:
 class RdsStandIn:
     """Lists the emulated RDS instances and makes their users and databases locally."""
 
-    def __init__(self, clients: AwsClients, settings: BootstrapSettings) -> None:
+    def __init__(self, clients: AwsClients, local: LocalSettings) -> None:
         self.clients = clients
-        self.settings = settings
+        self.local = local
         self.secrets = SecretResolver(clients)
 
     def instances(self) -> dict[str, RdsInstance]:
@@ -132,11 +132,11 @@ class RdsStandIn:
             asyncio.run(self._apply(logins))
 
     def _login(self, instance: RdsInstance) -> Login | None:
-        if instance.port != self.settings.local_postgres_port:
+        if instance.port != self.local.postgres_port:
             raise LaunchError(
                 f"ResourceInitializationError: database {instance.identifier} listens on port "
                 f"{instance.port}, the local PostgreSQL standing in for RDS on "
-                f"{self.settings.local_postgres_port}: create it with the target's database_port"
+                f"{self.local.postgres_port}: create it with the target's database_port"
             )
         if instance.secret_arn is None:
             # Only a managed secret tells us the password; the task will meet a login error.
@@ -158,11 +158,11 @@ class RdsStandIn:
             await connection.close()
 
     async def _connect(self, logins: list[Login]) -> Any:
-        sockets = database.socket_dir(self.settings)
+        sockets = database.socket_dir(self.local)
         try:
             return await asyncpg.connect(
                 host=str(sockets),
-                port=self.settings.local_postgres_port,
+                port=self.local.postgres_port,
                 user=database.SUPERUSER,
                 database="postgres",
                 timeout=CONNECT_TIMEOUT,

@@ -12,9 +12,10 @@ import secrets
 
 from pydantic import SecretStr
 
-from bootstrap_flows.local.registry import register_in_ecr
 from bootstrap_flows.settings import EMULATOR, BootstrapSettings
 from bootstrap_flows.target import Target
+from bootstrap_local.registry import register_in_ecr
+from bootstrap_local.settings import LocalSettings, load_local_settings
 
 # moto accepts any credentials; these are what the embedded default hands to every process.
 EMULATOR_CREDENTIALS = {
@@ -31,9 +32,9 @@ def emulator_credentials() -> dict[str, str]:
     return {name: os.environ.get(name, value) for name, value in EMULATOR_CREDENTIALS.items()}
 
 
-def auth_string(settings: BootstrapSettings) -> str:
+def auth_string(local: LocalSettings) -> str:
     """The worker's credential on the embedded default: random, made once, readable by us only."""
-    path = settings.local_state_dir / "prefect-auth-string"
+    path = local.state_dir / "prefect-auth-string"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -42,11 +43,12 @@ def auth_string(settings: BootstrapSettings) -> str:
 
 
 def emulated_target(settings: BootstrapSettings) -> Target:
+    local = load_local_settings()
     return Target(
         name=EMULATOR,
-        endpoint_url=settings.local_aws_endpoint,
+        endpoint_url=local.aws_endpoint,
         aws_env=emulator_credentials() | TERRAFORM_RETRIES,
-        registry_host=f"127.0.0.1:{settings.local_registry_port}",
+        registry_host=f"127.0.0.1:{local.registry_port}",
         # moto's ECR has the API but no registry: pushes go to the local registry.
         push_recorder=register_in_ecr,
         # moto has no Application Auto Scaling (ListTagsForResource is missing).
@@ -55,21 +57,21 @@ def emulated_target(settings: BootstrapSettings) -> Target:
         health_checks=False,
         disposable=True,
         start_hint="Start the embedded default with `bootstrap-flows local up`.",
-        prefect_api_url=settings.local_prefect_api_url,
+        prefect_api_url=local.prefect_api_url,
         # Made once on disk, and read only when settings give no credential of their own:
         # the target is resolved for every AWS client.
         prefect_credential=(
             None
             if settings.prefect_api_key or settings.prefect_api_auth_string
-            else SecretStr(auth_string(settings))
+            else SecretStr(auth_string(local))
         ),
         worker_on_this_machine=True,
         # moto has no load balancer: the server stack's task answers on this machine.
-        server_api_url=f"http://127.0.0.1:{settings.local_server_port}/api",
+        server_api_url=f"http://127.0.0.1:{local.server_port}/api",
         # Tasks share the host's network, where the local Prefect server holds 4200.
-        server_port=settings.local_server_port,
+        server_port=local.server_port,
         # The local PostgreSQL standing in for RDS listens here, so the instance must say so.
-        database_port=settings.local_postgres_port,
+        database_port=local.postgres_port,
         # moto drops group-referencing rule descriptions and Performance Insights: a re-plan
         # would never settle.
         stores_every_attribute=False,

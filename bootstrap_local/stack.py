@@ -20,10 +20,11 @@ import httpx
 
 from bootstrap_flows import crash_detection, docker_engine
 from bootstrap_flows.errors import ServiceError
-from bootstrap_flows.local import database, processes, registry
-from bootstrap_flows.local.ecs_runtime import runtime as ecs_runtime
-from bootstrap_flows.local.target import MOTO_READY_PATH, emulator_credentials
 from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
+from bootstrap_local import database, processes, registry
+from bootstrap_local.ecs_runtime import runtime as ecs_runtime
+from bootstrap_local.settings import LocalSettings
+from bootstrap_local.target import MOTO_READY_PATH, emulator_credentials
 
 BOOTSTRAP_POOL = "bootstrap"
 # Started in this order, stopped in reverse.
@@ -33,32 +34,28 @@ SERVICES = ("moto", "registry", "postgres", "prefect", "ecs-runtime", "worker")
 GRACE = {"ecs-runtime": 30.0}
 BIN = Path(sys.executable).parent
 # moto's server, patched where a re-apply needs it to behave like AWS (see the module).
-MOTO_SERVER = "bootstrap_flows.local.moto_server"
+MOTO_SERVER = "bootstrap_local.moto_server"
 
 
 class LocalStackError(ServiceError):
     """A local service could not start; the message says which and where its log is."""
 
 
-def log_file(settings: BootstrapSettings, service: str) -> Path:
-    return processes.log_file(settings.local_state_dir, service)
+def log_file(local: LocalSettings, service: str) -> Path:
+    return processes.log_file(local.state_dir, service)
 
 
-def child_env(settings: BootstrapSettings) -> dict[str, str]:
+def child_env(settings: BootstrapSettings, local: LocalSettings) -> dict[str, str]:
     """Environment for the local services and the flow runs they start."""
     return {
         **os.environ,
         **emulator_credentials(),
         "AWS_DEFAULT_REGION": settings.aws_region,
-        "PREFECT_API_URL": settings.local_prefect_api_url,
+        "PREFECT_API_URL": local.prefect_api_url,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         f"{ENV_PREFIX}AWS_REGION": settings.aws_region,
-        f"{ENV_PREFIX}LOCAL_STATE_DIR": str(settings.local_state_dir),
-        f"{ENV_PREFIX}LOCAL_MOTO_PORT": str(settings.local_moto_port),
-        f"{ENV_PREFIX}LOCAL_PREFECT_PORT": str(settings.local_prefect_port),
-        f"{ENV_PREFIX}LOCAL_REGISTRY_PORT": str(settings.local_registry_port),
-        f"{ENV_PREFIX}LOCAL_POSTGRES_PORT": str(settings.local_postgres_port),
-        f"{ENV_PREFIX}LOCAL_SERVER_PORT": str(settings.local_server_port),
+        f"{ENV_PREFIX}WORK_DIR": str(settings.work_dir),
+        **local.environment(),
     }
 
 
@@ -83,9 +80,9 @@ class Service:
     owns_port: bool = True
 
 
-def _start(settings: BootstrapSettings, service: Service) -> bool:
+def _start(local: LocalSettings, service: Service) -> bool:
     """Start `service` unless it already runs from an earlier `up`; True if started now."""
-    if processes.running_pid(settings.local_state_dir, service.name) and service.ready():
+    if processes.running_pid(local.state_dir, service.name) and service.ready():
         return False
     if service.owns_port and service.ready():
         raise LocalStackError(
@@ -95,7 +92,7 @@ def _start(settings: BootstrapSettings, service: Service) -> bool:
             "BOOTSTRAP_LOCAL_POSTGRES_PORT)"
         )
     processes.start(
-        settings.local_state_dir,
+        local.state_dir,
         service.name,
         service.command,
         service.ready,
@@ -107,15 +104,15 @@ def _start(settings: BootstrapSettings, service: Service) -> bool:
     return True
 
 
-def worker_name(settings: BootstrapSettings) -> str:
+def worker_name(local: LocalSettings) -> str:
     """The name of the current `bootstrap` pool worker (a new one for every start)."""
-    path = processes.run_dir(settings.local_state_dir) / "worker.name"
-    if processes.running_pid(settings.local_state_dir, "worker") is None or not path.exists():
+    path = processes.run_dir(local.state_dir) / "worker.name"
+    if processes.running_pid(local.state_dir, "worker") is None or not path.exists():
         path.write_text(f"bootstrap-local-{secrets.token_hex(4)}")
     return path.read_text().strip()
 
 
-def _worker_polling(settings: BootstrapSettings, name: str) -> bool:
+def _worker_polling(local: LocalSettings, name: str) -> bool:
     """Whether the worker started under `name` has sent a heartbeat: it is polling now.
 
     The server keeps listing workers of earlier runs; only this start's name counts.
@@ -136,34 +133,34 @@ def _ensure_bootstrap_pool() -> None:
         client.create_work_pool(WorkPoolCreate(name=BOOTSTRAP_POOL, type="process"))
 
 
-def role_calls_file(settings: BootstrapSettings) -> Path:
+def role_calls_file(local: LocalSettings) -> Path:
     """Every AWS call made with a role's credentials (task, agent), as moto recorded it."""
-    return processes.run_dir(settings.local_state_dir) / "aws-role-calls.jsonl"
+    return processes.run_dir(local.state_dir) / "aws-role-calls.jsonl"
 
 
-def _moto(settings: BootstrapSettings, env: dict[str, str]) -> Service:
-    port = str(settings.local_moto_port)
+def _moto(local: LocalSettings, env: dict[str, str]) -> Service:
+    port = str(local.moto_port)
     # Recorded from the start, not per test: the calls to check are the worker service's,
     # the pool's and every flow run's of the whole session, and a recorder started later
     # misses a service task that began before it (see tests/iam_grants.py).
-    record = ["--record-role-calls", str(role_calls_file(settings))]
+    record = ["--record-role-calls", str(role_calls_file(local))]
     return Service(
         "moto",
         [sys.executable, "-m", MOTO_SERVER, *record, "-H", "127.0.0.1", "-p", port],
-        ready=lambda: _healthy(f"{settings.local_aws_endpoint}{MOTO_READY_PATH}"),
+        ready=lambda: _healthy(f"{local.aws_endpoint}{MOTO_READY_PATH}"),
         timeout=60,
         # Managed policies (AmazonECSTaskExecutionRolePolicy) can only be loaded at start.
         env={**env, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
     )
 
 
-def _prefect(settings: BootstrapSettings, env: dict[str, str]) -> Service:
-    home = settings.local_state_dir / "prefect"
-    port = str(settings.local_prefect_port)
+def _prefect(local: LocalSettings, env: dict[str, str]) -> Service:
+    home = local.state_dir / "prefect"
+    port = str(local.prefect_port)
     return Service(
         "prefect",
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", port],
-        ready=lambda: _healthy(f"{settings.local_prefect_api_url}/health"),
+        ready=lambda: _healthy(f"{local.prefect_api_url}/health"),
         timeout=120,
         env={
             **env,
@@ -173,18 +170,18 @@ def _prefect(settings: BootstrapSettings, env: dict[str, str]) -> Service:
     )
 
 
-def _postgres(settings: BootstrapSettings, env: dict[str, str], bins: Path) -> Service:
+def _postgres(local: LocalSettings, env: dict[str, str], bins: Path) -> Service:
     # RDS's stand-in: the ECS runtime makes each emulated instance's user and database in it.
     return Service(
         database.SERVICE,
-        database.command(settings, bins),
-        ready=lambda: database.ready(settings, bins),
+        database.command(local, bins),
+        ready=lambda: database.ready(local, bins),
         timeout=60,
         env=env,
     )
 
 
-def start_postgres(settings: BootstrapSettings, env: dict[str, str]) -> bool:
+def start_postgres(local: LocalSettings, env: dict[str, str]) -> bool:
     """Start (or confirm) the PostgreSQL standing in for RDS; True if started now.
 
     Without PostgreSQL's binaries it is skipped with a note: only the server stack needs it,
@@ -195,99 +192,99 @@ def start_postgres(settings: BootstrapSettings, env: dict[str, str]) -> bool:
         print(f"note: {database.MISSING_NOTE}", file=sys.stderr)
         return False
     try:
-        database.prepare(settings, bins)
+        database.prepare(local, bins)
     except OSError as exc:
-        raise LocalStackError(f"postgres: cannot prepare {database.home(settings)}: {exc}") from exc
-    return _start(settings, _postgres(settings, env, bins))
+        raise LocalStackError(f"postgres: cannot prepare {database.home(local)}: {exc}") from exc
+    return _start(local, _postgres(local, env, bins))
 
 
-def _ecs_runtime(settings: BootstrapSettings, env: dict[str, str]) -> Service:
+def _ecs_runtime(local: LocalSettings, env: dict[str, str]) -> Service:
     # Fargate's stand-in: runs the emulated ECS's services and tasks as containers.
     return Service(
         "ecs-runtime",
-        [sys.executable, "-m", "bootstrap_flows.local.ecs_runtime", "--shutdown-grace", "20"],
-        ready=lambda: ecs_runtime.healthy(settings),
+        [sys.executable, "-m", "bootstrap_local.ecs_runtime", "--shutdown-grace", "20"],
+        ready=lambda: ecs_runtime.healthy(local),
         timeout=60,
         env=env,
         owns_port=False,
     )
 
 
-def worker_env(settings: BootstrapSettings) -> dict[str, str]:
+def worker_env(settings: BootstrapSettings, local: LocalSettings) -> dict[str, str]:
     """Environment of a `bootstrap` pool worker: its flow runs heartbeat, so a dead one is seen."""
-    return {**child_env(settings), **crash_detection.worker_environment()}
+    return {**child_env(settings, local), **crash_detection.worker_environment()}
 
 
-def _worker(settings: BootstrapSettings) -> Service:
-    name = worker_name(settings)
+def _worker(settings: BootstrapSettings, local: LocalSettings) -> Service:
+    name = worker_name(local)
     command = [str(BIN / "prefect"), "worker", "start", "--pool", BOOTSTRAP_POOL]
     return Service(
         "worker",
         [*command, "--type", "process", "--name", name],
-        ready=lambda: _worker_polling(settings, name),
+        ready=lambda: _worker_polling(local, name),
         timeout=90,
-        env=worker_env(settings),
+        env=worker_env(settings, local),
         owns_port=False,
     )
 
 
-def _registry(settings: BootstrapSettings) -> bool:
+def _registry(settings: BootstrapSettings, local: LocalSettings) -> bool:
     # The registry standing in for ECR: its password is the emulated ECR token's.
     docker_engine.ensure_docker()
-    was_running = processes.running_pid(settings.local_state_dir, registry.REGISTRY) is not None
-    registry.registry_up(settings)
+    was_running = processes.running_pid(local.state_dir, registry.REGISTRY) is not None
+    registry.registry_up(settings, local)
     return not was_running
 
 
-def _start_worker(settings: BootstrapSettings) -> bool:
-    os.environ["PREFECT_API_URL"] = settings.local_prefect_api_url
+def _start_worker(settings: BootstrapSettings, local: LocalSettings) -> bool:
+    os.environ["PREFECT_API_URL"] = local.prefect_api_url
     _ensure_bootstrap_pool()
     # This stack is the orchestrator: it marks a run whose process died Crashed (see the module).
     crash_detection.ensure_crash_detection()
-    return _start(settings, _worker(settings))
+    return _start(local, _worker(settings, local))
 
 
-def _steps(settings: BootstrapSettings) -> list[tuple[str, Callable[[], bool]]]:
+def _steps(
+    settings: BootstrapSettings, local: LocalSettings
+) -> list[tuple[str, Callable[[], bool]]]:
     """Each service in start order, with a call that starts it (True if started now)."""
-    env = child_env(settings)
+    env = child_env(settings, local)
     return [
-        ("moto", lambda: _start(settings, _moto(settings, env))),
-        ("registry", lambda: _registry(settings)),
-        ("postgres", lambda: start_postgres(settings, env)),
-        ("prefect", lambda: _start(settings, _prefect(settings, env))),
-        ("ecs-runtime", lambda: _start(settings, _ecs_runtime(settings, env))),
-        ("worker", lambda: _start_worker(settings)),
+        ("moto", lambda: _start(local, _moto(local, env))),
+        ("registry", lambda: _registry(settings, local)),
+        ("postgres", lambda: start_postgres(local, env)),
+        ("prefect", lambda: _start(local, _prefect(local, env))),
+        ("ecs-runtime", lambda: _start(local, _ecs_runtime(local, env))),
+        ("worker", lambda: _start_worker(settings, local)),
     ]
 
 
-def up(settings: BootstrapSettings) -> str:
+def up(settings: BootstrapSettings, local: LocalSettings) -> str:
     """Start (or confirm) every local service; return the Prefect UI URL.
 
     A start that fails half-way stops what this call started, so nothing is left running.
     """
-    settings.local_state_dir.mkdir(parents=True, exist_ok=True)
+    local.state_dir.mkdir(parents=True, exist_ok=True)
     started: list[str] = []
     try:
-        for name, start in _steps(settings):
+        for name, start in _steps(settings, local):
             if start():
                 started.append(name)
     except BaseException:
         for name in reversed(started):
-            processes.stop(settings.local_state_dir, name, grace=GRACE.get(name, 15.0))
+            processes.stop(local.state_dir, name, grace=GRACE.get(name, 15.0))
         raise
-    return settings.local_prefect_api_url.removesuffix("/api")
+    return local.prefect_api_url.removesuffix("/api")
 
 
-def down(settings: BootstrapSettings) -> list[str]:
+def down(local: LocalSettings) -> list[str]:
     """Stop every service this stack started (last started first); return the ones stopped."""
     return [
         service
         for service in reversed(SERVICES)
-        if processes.stop(settings.local_state_dir, service, grace=GRACE.get(service, 15.0))
+        if processes.stop(local.state_dir, service, grace=GRACE.get(service, 15.0))
     ]
 
 
-def status(settings: BootstrapSettings) -> dict[str, int | None]:
-    return {
-        service: processes.running_pid(settings.local_state_dir, service) for service in SERVICES
-    }
+def status(local: LocalSettings) -> dict[str, int | None]:
+    return {service: processes.running_pid(local.state_dir, service) for service in SERVICES}

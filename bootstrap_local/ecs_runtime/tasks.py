@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bootstrap_flows.local.ecs_runtime.spec import ContainerSpec, LogTarget
+from bootstrap_local.ecs_runtime.spec import ContainerSpec, LogTarget
 
 ServiceKey = tuple[str, str]  # (cluster ARN, service name)
 

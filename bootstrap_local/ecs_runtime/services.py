@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local.ecs_runtime.clients import error_code
-from bootstrap_flows.local.ecs_runtime.emulator import EmulatedEcs
-from bootstrap_flows.local.ecs_runtime.tasks import ServiceKey, TaskRecord
+from bootstrap_local.ecs_runtime.clients import error_code
+from bootstrap_local.ecs_runtime.emulator import EmulatedEcs
+from bootstrap_local.ecs_runtime.tasks import ServiceKey, TaskRecord
 
-logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
+logger = logging.getLogger("bootstrap_local.ecs_runtime")
 
 MAX_BACKOFF = 60.0
 BACKOFF_RESET = 300.0

@@ -6,7 +6,7 @@ import docker.errors
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.local.ecs_runtime.clients import error_code
+from bootstrap_local.ecs_runtime.clients import error_code
 
 
 class EcsRuntimeError(BootstrapError):

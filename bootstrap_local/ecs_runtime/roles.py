@@ -18,10 +18,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients, error_code
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.spec import task_id
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.spec import task_id
+from bootstrap_local.settings import LocalSettings
 
 # ECS refreshes task credentials well before they expire; a cached set is renewed this early.
 RENEW_BEFORE = 300.0
@@ -61,8 +61,8 @@ def execution_role_arn(task: dict[str, Any], definition: dict[str, Any]) -> str 
     return overrides.get("executionRoleArn") or definition.get("executionRoleArn")
 
 
-def ledger_file(settings: BootstrapSettings) -> Path:
-    return settings.local_state_dir / "run" / "role-keys.jsonl"
+def ledger_file(local: LocalSettings) -> Path:
+    return local.state_dir / "run" / "role-keys.jsonl"
 
 
 def read_ledger(path: Path) -> dict[str, dict[str, str]]:
@@ -76,10 +76,9 @@ def read_ledger(path: Path) -> dict[str, dict[str, str]]:
 class TaskRoles:
     """Assumes task and execution roles in the emulated STS; one session per task and use."""
 
-    def __init__(self, clients: AwsClients, settings: BootstrapSettings) -> None:
+    def __init__(self, clients: AwsClients, ledger: Path) -> None:
         self.clients = clients
-        self.settings = settings
-        self.ledger = ledger_file(settings)
+        self.ledger = ledger
         self._cache: dict[tuple[str, str, str], RoleCredentials] = {}
         self._agent_clients: dict[str, AwsClients] = {}  # by access key ID
 
@@ -119,7 +118,7 @@ class TaskRoles:
         credentials = self.assume(role_arn, task_arn, "execution")
         key = credentials.access_key_id
         if key not in self._agent_clients:
-            self._agent_clients[key] = AwsClients(self.settings, credentials.boto3())
+            self._agent_clients[key] = AwsClients(self.clients.settings, credentials.boto3())
         return self._agent_clients[key]
 
     def forget(self, task_arn: str) -> None:

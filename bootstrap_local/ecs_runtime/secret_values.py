@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients, error_code
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.spec import SecretRef, parse_value_from
+from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.spec import SecretRef, parse_value_from
 
 
 class SecretResolver:

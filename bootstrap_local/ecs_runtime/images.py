@@ -6,10 +6,10 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows import aws
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients, error_code
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.executor import DockerExecutor
-from bootstrap_flows.local.ecs_runtime.spec import (
+from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.executor import DockerExecutor
+from bootstrap_local.ecs_runtime.spec import (
     prefers_local_copy,
     registry_host_of,
     uses_ecr_credentials,

@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local.ecs_runtime.clients import error_code
-from bootstrap_flows.local.target import MOTO_READY_PATH
+from bootstrap_local.ecs_runtime.clients import error_code
+from bootstrap_local.target import MOTO_READY_PATH
 
-logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
+logger = logging.getLogger("bootstrap_local.ecs_runtime")
 
 SET_TRANSITION_PATH = "/moto-api/state-manager/set-transition"
 # A tick count moto never reaches: with it a task's status changes only through StopTask.

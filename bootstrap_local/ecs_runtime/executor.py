@@ -15,8 +15,8 @@ import docker
 import docker.errors
 from docker.utils import parse_repository_tag
 
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
-from bootstrap_flows.local.ecs_runtime.spec import (
+from bootstrap_local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.spec import (
     CLUSTER_LABEL,
     DEFAULT_STOP_SIGNAL,
     RUNTIME_LABEL,

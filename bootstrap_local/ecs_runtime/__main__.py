@@ -1,4 +1,4 @@
-"""`python -m bootstrap_flows.local.ecs_runtime`: the local stack starts the runtime this way.
+"""`python -m bootstrap_local.ecs_runtime`: the local stack starts the runtime this way.
 
 It runs until SIGTERM or SIGINT, then stops every container it started (see `runtime.py`).
 """
@@ -14,20 +14,21 @@ from collections.abc import Iterable
 from types import FrameType
 
 from bootstrap_flows import docker_engine
-from bootstrap_flows.local.ecs_runtime.errors import EcsRuntimeError
-from bootstrap_flows.local.ecs_runtime.runtime import (
+from bootstrap_flows.settings import SettingsError, load_settings
+from bootstrap_local.ecs_runtime.errors import EcsRuntimeError
+from bootstrap_local.ecs_runtime.runtime import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_SHUTDOWN_GRACE,
     EcsRuntime,
     heartbeat_file,
     logger,
 )
-from bootstrap_flows.settings import SettingsError, load_settings
+from bootstrap_local.settings import load_local_settings
 
 
 def _arguments(argv: Iterable[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bootstrap_flows.local.ecs_runtime",
+        prog="python -m bootstrap_local.ecs_runtime",
         description="Run emulated ECS tasks and services as local Docker containers. "
         "Settings come from BOOTSTRAP_* variables and the env file.",
     )
@@ -56,6 +57,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        local = load_local_settings()
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -69,12 +71,12 @@ def main(argv: Iterable[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_shutdown)
     signal.signal(signal.SIGINT, request_shutdown)
     try:
-        runtime = EcsRuntime(settings, poll_interval=args.poll_interval)
+        runtime = EcsRuntime(settings, local, poll_interval=args.poll_interval)
         runtime.start()
     except (EcsRuntimeError, docker_engine.DockerEngineError) as exc:
         print(f"ecs-runtime: {exc}", file=sys.stderr)
         return 1
-    heartbeat = heartbeat_file(settings)
+    heartbeat = heartbeat_file(local)
     heartbeat.parent.mkdir(parents=True, exist_ok=True)
     logger.info("ECS runtime up (instance %s, AWS at %s)", runtime.instance, runtime.endpoint)
     try:

@@ -1,7 +1,7 @@
 """A local stand-in for Fargate: runs the ECS tasks and services that emulated AWS records.
 
 moto records ECS services and tasks but runs nothing. This runtime, a process of its own next to
-the local stack (`python -m bootstrap_flows.local.ecs_runtime`), polls the emulated ECS API and
+the local stack (`python -m bootstrap_local.ecs_runtime`), polls the emulated ECS API and
 does what Fargate would:
 
 - every task whose desired status is RUNNING (RunTask by the Prefect ECS worker, or a service's
@@ -35,38 +35,44 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows import aws, docker_engine
-from bootstrap_flows.local.ecs_runtime.clients import AwsClients
-from bootstrap_flows.local.ecs_runtime.emulator import EmulatedEcs, exit_reason
-from bootstrap_flows.local.ecs_runtime.errors import (
+from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.target import resolve
+from bootstrap_local.ecs_runtime.clients import AwsClients
+from bootstrap_local.ecs_runtime.emulator import EmulatedEcs, exit_reason
+from bootstrap_local.ecs_runtime.errors import (
     EXPECTED_LAUNCH_ERRORS,
     EcsRuntimeError,
     launch_failure_reason,
 )
-from bootstrap_flows.local.ecs_runtime.events import (
+from bootstrap_local.ecs_runtime.events import (
     TaskEvents,
     container_event,
     iso,
     stopped_container_event,
 )
-from bootstrap_flows.local.ecs_runtime.executor import DockerExecutor
-from bootstrap_flows.local.ecs_runtime.images import ensure_image
-from bootstrap_flows.local.ecs_runtime.logs import LogShipper
-from bootstrap_flows.local.ecs_runtime.rds_standin import RdsInstance, RdsStandIn, extra_hosts
-from bootstrap_flows.local.ecs_runtime.roles import TaskRoles, execution_role_arn, task_role_arn
-from bootstrap_flows.local.ecs_runtime.secret_values import SecretResolver
-from bootstrap_flows.local.ecs_runtime.services import ServiceBackoff, ServiceReconciler
-from bootstrap_flows.local.ecs_runtime.spec import (
+from bootstrap_local.ecs_runtime.executor import DockerExecutor
+from bootstrap_local.ecs_runtime.images import ensure_image
+from bootstrap_local.ecs_runtime.logs import LogShipper
+from bootstrap_local.ecs_runtime.rds_standin import RdsInstance, RdsStandIn, extra_hosts
+from bootstrap_local.ecs_runtime.roles import (
+    TaskRoles,
+    execution_role_arn,
+    ledger_file,
+    task_role_arn,
+)
+from bootstrap_local.ecs_runtime.secret_values import SecretResolver
+from bootstrap_local.ecs_runtime.services import ServiceBackoff, ServiceReconciler
+from bootstrap_local.ecs_runtime.spec import (
     RuntimeFacts,
     container_spec,
     essential_container,
     local_image_ref,
 )
-from bootstrap_flows.local.ecs_runtime.tasks import ServiceKey, TaskRecord
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_local.ecs_runtime.tasks import ServiceKey, TaskRecord
+from bootstrap_local.settings import LocalSettings
 
 # One name for every module of the runtime, and not `__main__` when run with `python -m`.
-logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
+logger = logging.getLogger("bootstrap_local.ecs_runtime")
 
 DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_SHUTDOWN_GRACE = 10.0
@@ -82,6 +88,7 @@ class EcsRuntime:
     def __init__(
         self,
         settings: BootstrapSettings,
+        local: LocalSettings,
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         docker_client: docker.DockerClient | None = None,
@@ -97,12 +104,12 @@ class EcsRuntime:
         self.settings = settings
         self.endpoint = endpoint
         self.poll_interval = poll_interval
-        self.instance = instance or str(settings.local_state_dir.resolve())
+        self.instance = instance or str(local.state_dir.resolve())
         self.clients = AwsClients(settings)
         self.ecs = EmulatedEcs(self.clients.get("ecs"), endpoint)
         self.events = TaskEvents(self.clients.get("events"))
-        self.roles = TaskRoles(self.clients, settings)
-        self.rds = RdsStandIn(self.clients, settings)
+        self.roles = TaskRoles(self.clients, ledger_file(local))
+        self.rds = RdsStandIn(self.clients, local)
         self.executor = DockerExecutor(
             docker_client or docker_engine.ensure_docker(), self.instance
         )
@@ -467,14 +474,14 @@ class EcsRuntime:
 # --- the process ---------------------------------------------------------------------------
 
 
-def heartbeat_file(settings: BootstrapSettings) -> Path:
+def heartbeat_file(local: LocalSettings) -> Path:
     """Touched after every successful pass: `healthy()` reads it."""
-    return settings.local_state_dir / "run" / "ecs-runtime.heartbeat"
+    return local.state_dir / "run" / "ecs-runtime.heartbeat"
 
 
-def healthy(settings: BootstrapSettings, max_age: float = 15.0) -> bool:
+def healthy(local: LocalSettings, max_age: float = 15.0) -> bool:
     """True if a runtime for these settings completed a pass in the last `max_age` seconds."""
     try:
-        return time.time() - heartbeat_file(settings).stat().st_mtime < max_age
+        return time.time() - heartbeat_file(local).stat().st_mtime < max_age
     except FileNotFoundError:
         return False

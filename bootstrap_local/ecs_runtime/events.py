@@ -15,10 +15,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows.local.ecs_runtime.clients import error_code
-from bootstrap_flows.local.ecs_runtime.tasks import TaskRecord, task_container
+from bootstrap_local.ecs_runtime.clients import error_code
+from bootstrap_local.ecs_runtime.tasks import TaskRecord, task_container
 
-logger = logging.getLogger("bootstrap_flows.local.ecs_runtime")
+logger = logging.getLogger("bootstrap_local.ecs_runtime")
 
 # The event's `version` field: ECS counts a task's transitions, PENDING first.
 VERSIONS = {"PENDING": 1, "RUNNING": 2}

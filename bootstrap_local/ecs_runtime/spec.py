@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bootstrap_flows.local.ecs_runtime.errors import LaunchError
+from bootstrap_local.ecs_runtime.errors import LaunchError
 
 RUNTIME_LABEL = "org.bootstrap-flows.ecs-runtime"
 TASK_LABEL = "org.bootstrap-flows.ecs-task-arn"

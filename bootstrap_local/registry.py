@@ -19,8 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows import aws
 from bootstrap_flows.docker_engine import INSTALL_HINT, DockerEngineError
-from bootstrap_flows.local import processes
 from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_local import processes
+from bootstrap_local.settings import LocalSettings
 
 # The user ECR's authorization token names; the registry's only htpasswd user.
 REGISTRY_USER = "AWS"
@@ -28,12 +29,12 @@ REGISTRY = "registry"
 REGISTRY_BINARY = "docker-registry"
 
 
-def registry_dir(settings: BootstrapSettings) -> Path:
-    return settings.local_state_dir / "registry"
+def registry_dir(local: LocalSettings) -> Path:
+    return local.state_dir / "registry"
 
 
-def registry_url(settings: BootstrapSettings) -> str:
-    return f"http://127.0.0.1:{settings.local_registry_port}"
+def registry_url(local: LocalSettings) -> str:
+    return f"http://127.0.0.1:{local.registry_port}"
 
 
 def emulated_ecr_password(settings: BootstrapSettings) -> str:
@@ -42,16 +43,16 @@ def emulated_ecr_password(settings: BootstrapSettings) -> str:
         return aws.ecr_login(aws.client(settings, "ecr")).password
     except Exception as exc:  # botocore raises several unrelated types for "not reachable"
         raise DockerEngineError(
-            f"cannot read an ECR authorization token from {settings.local_aws_endpoint} "
+            "cannot read an ECR authorization token from the emulator "
             f"to set the local registry's password; start the emulator first ({type(exc).__name__})"
         ) from exc
 
 
-def _status(settings: BootstrapSettings, password: str | None = None) -> int | None:
+def _status(local: LocalSettings, password: str | None = None) -> int | None:
     """HTTP status of GET /v2/ (with credentials if given); None when nothing answers."""
     auth = (REGISTRY_USER, password) if password is not None else None
     try:
-        return httpx.get(f"{registry_url(settings)}/v2/", auth=auth, timeout=2).status_code
+        return httpx.get(f"{registry_url(local)}/v2/", auth=auth, timeout=2).status_code
     except httpx.HTTPError:
         return None
 
@@ -77,8 +78,8 @@ def _htpasswd(password: str) -> str:
     return f"{REGISTRY_USER}:{hashed}\n"
 
 
-def _write_config(settings: BootstrapSettings, password: str) -> Path:
-    root = registry_dir(settings)
+def _write_config(local: LocalSettings, password: str) -> Path:
+    root = registry_dir(local)
     (root / "data").mkdir(parents=True, exist_ok=True)
     htpasswd = root / "htpasswd"
     htpasswd.touch(mode=0o600)
@@ -90,7 +91,7 @@ def _write_config(settings: BootstrapSettings, password: str) -> Path:
         "log:\n  level: info\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
         "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{settings.local_registry_port}\n"
+        f"http:\n  addr: 127.0.0.1:{local.registry_port}\n"
         f"  secret: {secrets.token_hex(16)}\n"
         f"auth:\n  htpasswd:\n    realm: bootstrap-flows\n    path: {htpasswd}\n"
     )
@@ -99,35 +100,38 @@ def _write_config(settings: BootstrapSettings, password: str) -> Path:
 
 
 def registry_up(
-    settings: BootstrapSettings, password: str | None = None, timeout: float = 30
+    settings: BootstrapSettings,
+    local: LocalSettings,
+    password: str | None = None,
+    timeout: float = 30,
 ) -> str:
     """Start (or confirm) the local registry; return its host (`127.0.0.1:<port>`).
 
     `password` defaults to the emulated ECR's token password, read from the emulator.
     """
-    host = f"127.0.0.1:{settings.local_registry_port}"
+    host = f"127.0.0.1:{local.registry_port}"
     if password is None:
         password = emulated_ecr_password(settings)
-    if processes.running_pid(settings.local_state_dir, REGISTRY):
-        if _status(settings, password) == 200:
+    if processes.running_pid(local.state_dir, REGISTRY):
+        if _status(local, password) == 200:
             return host
         # Running with another password (the emulator was reset): restart with the current one.
-        registry_down(settings)
-    if _status(settings) is not None:
+        registry_down(local)
+    if _status(local) is not None:
         raise DockerEngineError(
-            f"port {settings.local_registry_port} is taken by a process this stack did not start; "
+            f"port {local.registry_port} is taken by a process this stack did not start; "
             "stop it or choose another port (BOOTSTRAP_LOCAL_REGISTRY_PORT)"
         )
     binary = shutil.which(REGISTRY_BINARY)
     if not binary:
         raise DockerEngineError(f"`{REGISTRY_BINARY}` is not installed; {INSTALL_HINT}")
-    config = _write_config(settings, password)
+    config = _write_config(local, password)
     processes.start(
-        settings.local_state_dir,
+        local.state_dir,
         REGISTRY,
         [binary, "serve", str(config)],
         # 401 without credentials: up, and auth is on.
-        ready=lambda: _status(settings) == 401,
+        ready=lambda: _status(local) == 401,
         timeout=timeout,
         env=dict(os.environ),
         cwd=PROJECT_ROOT,
@@ -136,14 +140,14 @@ def registry_up(
     return host
 
 
-def registry_down(settings: BootstrapSettings) -> bool:
+def registry_down(local: LocalSettings) -> bool:
     """Stop the registry this stack started (by its PID); True if one was running."""
-    return processes.stop(settings.local_state_dir, REGISTRY, grace=10.0)
+    return processes.stop(local.state_dir, REGISTRY, grace=10.0)
 
 
-def registry_running(settings: BootstrapSettings) -> bool:
-    running = processes.running_pid(settings.local_state_dir, REGISTRY) is not None
-    return running and _status(settings) == 401
+def registry_running(local: LocalSettings) -> bool:
+    running = processes.running_pid(local.state_dir, REGISTRY) is not None
+    return running and _status(local) == 401
 
 
 def register_in_ecr(

@@ -25,7 +25,7 @@ recorder format, without the session token. Only those: the requests made with t
 own keys (Terraform, the flows, the runtime) carry secret values in their bodies (PutSecretValue)
 and are nobody's role's calls. tests/aws_calls.py reads the file.
 
-Run it with moto's own arguments: `python -m bootstrap_flows.local.moto_server -H 127.0.0.1 -p
+Run it with moto's own arguments: `python -m bootstrap_local.moto_server -H 127.0.0.1 -p
 4566`. The product never imports this: it is what the local stack and the tests start as AWS.
 """
 

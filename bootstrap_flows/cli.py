@@ -1,0 +1,75 @@
+"""`bootstrap-flows`: the product's commands, and those of installed plugins.
+
+bootstrap-flows deploy              register bootstrap/<env>, teardown/<env>, drift-check/<env>
+                                    for every configured environment (environments/<env>.env)
+                                    on PREFECT_API_URL; delete those of other environments
+bootstrap-flows outputs ENV [--registry-password]   what a user deploying flows to ENV's pool
+                                    needs (buckets, pool, ECR, worker image), as shell exports
+
+Other packages add commands through the entry point group `bootstrap_flows.commands` (the
+embedded default adds `quickstart` and `local`): each entry is a function that adds its
+subcommands to the parser and sets `run` on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib.metadata import entry_points
+
+from bootstrap_flows import registration
+from bootstrap_flows.errors import BootstrapError
+
+COMMANDS_GROUP = "bootstrap_flows.commands"
+
+
+def report(registered: registration.Registered) -> None:
+    print(f"Registered: {', '.join(registered.deployments) or 'nothing'}")
+    for deployment, cron in registered.schedules.items():
+        print(f"Scheduled: {deployment} ({cron})")
+    if registered.removed:
+        print(f"Removed (environment not configured): {', '.join(registered.removed)}")
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    report(registration.register())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The product's commands plus every installed plugin's."""
+    main_parser = argparse.ArgumentParser(
+        prog="bootstrap-flows",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = main_parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "deploy", help="register the configured environments' deployments"
+    ).set_defaults(run=_deploy)
+    # Its arguments are its own (bootstrap_flows/outputs.py), parsed there.
+    commands.add_parser("outputs", help="values for deploying flows", add_help=False)
+    for plugin in entry_points(group=COMMANDS_GROUP):
+        plugin.load()(commands)
+    return main_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    main_parser = parser()
+    known, rest = main_parser.parse_known_args(argv)
+    if known.command == "outputs":
+        # Imported only here: it imports Prefect, which reads its settings (PREFECT_API_URL)
+        # at import, and plugins' commands may set that first.
+        from bootstrap_flows import outputs
+
+        return outputs.main(rest)
+    args = main_parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (BootstrapError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
