@@ -14,16 +14,16 @@ from typing import Any
 from uuid import UUID
 
 from bench import manual
-from bootstrap_flows import target_prefect
-from bootstrap_flows.drift.flow import drift_check
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.drift_check import drift_check
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.build import build_image
 from bootstrap_flows.image.context import build_context, write_context
 from bootstrap_flows.image.engine import docker_client
 from bootstrap_flows.image.models import ImageSource
-from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
 
 OURS, MANUAL = "bench", "manual"

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bootstrap_flows import aws, e2e, work_pool
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.image.push import push_repository
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.prefect_side import e2e, work_pool
 from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.state_backend import ensure_state_bucket

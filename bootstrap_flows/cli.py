@@ -17,8 +17,8 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from bootstrap_flows import registration
 from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.prefect_side import registration
 
 COMMANDS_GROUP = "bootstrap_flows.commands"
 

@@ -25,11 +25,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, blocks, target_prefect
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.image.push import push_repository, registry_destination
-from bootstrap_flows.settings import BootstrapSettings, load_settings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.prefect_side import blocks, target_prefect
 from bootstrap_flows.terraform import platform_stack, stacks
 
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bootstrap_flows import aws
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 
 VALID_DAYS = 365
 

@@ -14,9 +14,9 @@ import os
 from typing import Any
 from uuid import UUID
 
-from bootstrap_flows import registration
 from bootstrap_flows.cli import report
-from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
+from bootstrap_flows.prefect_side import registration
 from bootstrap_local import certificate
 from bootstrap_local import stack as local_stack
 from bootstrap_local.settings import LocalSettings, load_local_settings

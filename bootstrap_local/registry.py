@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.docker_engine import INSTALL_HINT, DockerEngineError
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_local import processes
 from bootstrap_local.settings import LocalSettings
 

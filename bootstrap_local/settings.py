@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bootstrap_flows.settings import PROJECT_ROOT, SETTINGS_HEADER, SettingsError, describe
+from bootstrap_flows.config.settings import PROJECT_ROOT, SETTINGS_HEADER, SettingsError, describe
 
 PREFIX = "BOOTSTRAP_LOCAL_"
 PORTS = ("moto", "prefect", "registry", "postgres", "server")

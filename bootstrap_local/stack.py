@@ -18,9 +18,10 @@ from pathlib import Path
 
 import httpx
 
-from bootstrap_flows import crash_detection, docker_engine
+from bootstrap_flows import docker_engine
+from bootstrap_flows.config.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.errors import ServiceError
-from bootstrap_flows.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.prefect_side import crash_detection
 from bootstrap_local import database, processes, registry
 from bootstrap_local.ecs_runtime import runtime as ecs_runtime
 from bootstrap_local.settings import LocalSettings

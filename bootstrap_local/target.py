@@ -12,8 +12,8 @@ import secrets
 
 from pydantic import SecretStr
 
-from bootstrap_flows.settings import EMULATOR, BootstrapSettings
-from bootstrap_flows.target import Target
+from bootstrap_flows.config.settings import EMULATOR, BootstrapSettings
+from bootstrap_flows.config.target import Target
 from bootstrap_local.registry import register_in_ecr
 from bootstrap_local.settings import LocalSettings, load_local_settings
 

@@ -64,7 +64,7 @@ pytest_plugins = ["tests.schedule"]
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[object]:
     """The embedded default, started by the project's own code, stopped by PID afterwards."""
-    from bootstrap_flows.settings import load_settings
+    from bootstrap_flows.config.settings import load_settings
     from bootstrap_local import database
     from bootstrap_local import stack as stack
     from bootstrap_local.settings import load_local_settings

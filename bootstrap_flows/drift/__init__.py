@@ -1,4 +1,5 @@
-"""The `drift-check` flow: does the environment still match its code, settings and pool?
+"""What the `drift-check` flow (`flows/drift_check.py`) asks: does the environment still match
+its code, settings and pool?
 
 Checks, all read-only (no Terraform state lock, no environment lock, nothing created):
 
@@ -17,6 +18,5 @@ drifted environment checked every 30 minutes notifies once.
 
 Modules: `findings` (Finding, DriftReport, errors) · `diff` (value diffs) · `rules` (companion
 resources, declared values, ignore patterns) · `plans` (Terraform plans → findings) · `checks`
-(pool, worker, image) · `bookkeeping` (Variable, events) · `report` (artifacts, final state) ·
-`flow` (the flow).
+(pool, worker, image) · `bookkeeping` (Variable, events) · `report` (artifacts, final state).
 """

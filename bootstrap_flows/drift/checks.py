@@ -12,10 +12,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import Worker
 from prefect.exceptions import ObjectNotFound
 
-from bootstrap_flows import aws, target_prefect, work_pool
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.drift.diff import diff_values, show
 from bootstrap_flows.drift.findings import WHOLE, Finding, Kind
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import target_prefect, work_pool
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 

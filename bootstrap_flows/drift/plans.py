@@ -16,10 +16,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.drift.diff import UNKNOWN, child_marker, diff_values
 from bootstrap_flows.drift.findings import WHOLE, Finding
 from bootstrap_flows.drift.rules import declared_values, mirrored, names_of, without_tag_mirrors
-from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.server_stack import ServerOutputs

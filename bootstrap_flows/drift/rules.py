@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.drift.findings import Finding
-from bootstrap_flows.settings import BootstrapSettings
 
 
 def _route(route: dict[str, Any]) -> dict[str, Any]:

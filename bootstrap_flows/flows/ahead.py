@@ -23,9 +23,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from pydantic import BaseModel, ValidationError
 
-from bootstrap_flows import blocks, e2e, e2e_storage, target_prefect, worker_online
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.stages import plan_stack
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import blocks, e2e, e2e_storage, target_prefect, worker_online
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult

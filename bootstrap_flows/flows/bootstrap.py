@@ -24,11 +24,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 
-from bootstrap_flows import worker_online
-from bootstrap_flows.approval import NotApproved, final_state
-from bootstrap_flows.blocks import StorageBlocks
-from bootstrap_flows.e2e import E2EResult
-from bootstrap_flows.e2e_storage import StorageE2EResult
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.flows import ahead
 from bootstrap_flows.flows.stages import (
     await_server,
@@ -47,9 +44,12 @@ from bootstrap_flows.flows.stages import (
 )
 from bootstrap_flows.flows.summary import BootstrapResult, summary
 from bootstrap_flows.image import PushedImage
-from bootstrap_flows.locks import environment_lock
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.prefect_side import worker_online
+from bootstrap_flows.prefect_side.blocks import StorageBlocks
+from bootstrap_flows.prefect_side.e2e import E2EResult
+from bootstrap_flows.prefect_side.e2e_storage import StorageE2EResult
+from bootstrap_flows.safety.approval import NotApproved, final_state
+from bootstrap_flows.safety.locks import environment_lock
 from bootstrap_flows.terraform import platform_stack, server_stack, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult

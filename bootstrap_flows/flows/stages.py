@@ -20,13 +20,22 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
-from bootstrap_flows import approval, blocks, e2e, e2e_storage, image, work_pool, worker_online
+from bootstrap_flows import image
+from bootstrap_flows.config.environments import SECRET_FIELDS
+from bootstrap_flows.config.settings import BootstrapSettings, SettingsError, load_settings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.docker_engine import ensure_docker
-from bootstrap_flows.environments import SECRET_FIELDS
 from bootstrap_flows.image import BuiltImage, PushedImage, promote
-from bootstrap_flows.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
-from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.prefect_side import (
+    blocks,
+    e2e,
+    e2e_storage,
+    target_prefect,
+    work_pool,
+    worker_online,
+)
+from bootstrap_flows.safety import approval
+from bootstrap_flows.safety.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult, StalePlan
@@ -210,7 +219,7 @@ def store_api_secret(
 @task(name="prefect server online", cache_policy=NO_CACHE)
 def await_server(settings: BootstrapSettings) -> str:
     """Wait for the server stack's API to answer with the auth string the worker will use."""
-    url = server_stack.wait_until_serving(settings, settings.server_start_timeout)
+    url = target_prefect.wait_until_serving(settings, settings.server_start_timeout)
     get_run_logger().info("Prefect server at %s is serving", url)
     return url
 

@@ -10,10 +10,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
-from bootstrap_flows import e2e
-from bootstrap_flows.blocks import StorageBlocks
-from bootstrap_flows.e2e_storage import StorageE2EResult
 from bootstrap_flows.image import PushedImage
+from bootstrap_flows.prefect_side import e2e
+from bootstrap_flows.prefect_side.blocks import StorageBlocks
+from bootstrap_flows.prefect_side.e2e_storage import StorageE2EResult
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.server_stack import ServerOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs

@@ -28,12 +28,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
-from bootstrap_flows import drain, receipt, target_prefect
-from bootstrap_flows.approval import NotApproved, final_state
+from bootstrap_flows.cleanup import drain, receipt
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.stages import converge, plan_stack, preflight, state_backend
 from bootstrap_flows.image import promote
-from bootstrap_flows.locks import environment_lock
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import target_prefect
+from bootstrap_flows.safety.approval import NotApproved, final_state
+from bootstrap_flows.safety.locks import environment_lock
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult

@@ -14,12 +14,12 @@ from typing import Any
 
 import docker
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image.base import FALLBACK_BASE, ensure_fallback_base, pull_base
 from bootstrap_flows.image.context import BuildContext, build_context, write_context
 from bootstrap_flows.image.engine import docker_client, inspect, stream_error
 from bootstrap_flows.image.errors import ImageBuildError
 from bootstrap_flows.image.models import BuiltImage, ImageSource, LoggerLike
-from bootstrap_flows.settings import BootstrapSettings
 
 HASH_LABEL = "org.bootstrap-flows.content-hash"
 # Builds use the host's network: on machines whose package index is only reachable through a

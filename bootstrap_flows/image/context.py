@@ -13,11 +13,11 @@ from pathlib import Path
 import docker
 from pydantic import BaseModel
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image.base import ResolvedBase, resolve_base, takes_base_arg
 from bootstrap_flows.image.engine import docker_client
 from bootstrap_flows.image.errors import ImageBuildError
 from bootstrap_flows.image.models import ImageSource
-from bootstrap_flows.settings import BootstrapSettings
 
 TAG_LENGTH = 20
 CA_FILE = "extra-ca.pem"

@@ -8,12 +8,11 @@ from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.environments import DEPLOYMENTS_DIR, PROJECT_ROOT
 
 LoggerLike: TypeAlias = logging.Logger | logging.LoggerAdapter[Any]
 
 WORKER_DIR = PROJECT_ROOT / "worker"
-DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
 LOCAL_REPOSITORY = "bootstrap-flows/worker"
 
 

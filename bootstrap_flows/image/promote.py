@@ -26,7 +26,8 @@ from urllib.parse import urljoin
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.image.errors import ImageError, ImagePushError
 from bootstrap_flows.image.models import LoggerLike, PushedImage
 from bootstrap_flows.image.push import (
@@ -38,7 +39,6 @@ from bootstrap_flows.image.push import (
     registry_manifest,
     registry_url,
 )
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
 
 VARIABLE_PREFIX = "bootstrap-passed-"
 FINGERPRINT_LENGTH = 20

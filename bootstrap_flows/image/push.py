@@ -19,13 +19,13 @@ import docker
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import PushRecorder, resolve
 from bootstrap_flows.image.engine import docker_client, stream_error
 from bootstrap_flows.image.errors import ImagePushError, RepositoryMissing
 from bootstrap_flows.image.models import BuiltImage, LoggerLike, PushedImage
-from bootstrap_flows.preflight import is_loopback
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import PushRecorder, resolve
+from bootstrap_flows.safety.preflight import is_loopback
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image.build import build_image
 from bootstrap_flows.image.context import image_tag
 from bootstrap_flows.image.errors import ImagePushError, RepositoryMissing
 from bootstrap_flows.image.models import BuiltImage, ImageSource, LoggerLike, PushedImage
 from bootstrap_flows.image.push import ecr_has_tag, find_in_ecr, push_image
-from bootstrap_flows.settings import BootstrapSettings
 
 
 def build_unless_in_ecr(

@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bootstrap_flows import aws
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.terraform.adoption import BY_PARENT, NAMED, TAGGED, Create, Existing
 from bootstrap_flows.terraform.runner import TerraformError
 

@@ -9,16 +9,14 @@ settings the later stages get carry its URL and that auth string.
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
-import httpx
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, SecretStr
 
-from bootstrap_flows import aws, target_prefect
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.terraform import stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
@@ -26,7 +24,6 @@ STACK = "server"
 # The user name of the generated auth string (the server accepts any `user:password` pair).
 AUTH_USER = "prefect"
 # Seconds between health probes while the server task starts (migrations take ~15 s).
-POLL_SECONDS = 3.0
 
 
 class ServerOutputs(BaseModel):
@@ -39,10 +36,6 @@ class ServerOutputs(BaseModel):
     db_identifier: str
     service_name: str
     image_uri: str
-
-
-class ServerNotServing(target_prefect.TargetPrefectError):
-    """The server stack is applied but its API does not answer with the stored auth string."""
 
 
 def uses_server_stack(settings: BootstrapSettings) -> bool:
@@ -116,35 +109,6 @@ def targeting_recorded(
     credential = auth_string(settings, secret_arn)
     settings = settings.model_copy(update={"prefect_api_auth_string": credential})
     return targeting(settings, server.api_url)
-
-
-def wait_until_serving(settings: BootstrapSettings, timeout: float) -> str:
-    """Wait until the server answers an authenticated call; return its URL.
-
-    Connection errors and 5xx mean it is still starting (the task pulls its image and migrates
-    the database); a refused credential will not get better by waiting.
-    """
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        try:
-            return target_prefect.prove_credential(settings)
-        except target_prefect.TargetPrefectError as exc:
-            if "refused" in str(exc):
-                raise ServerNotServing(
-                    f"{exc}. The server reads its auth string when its task starts: after a "
-                    "rotation, start a new deployment of its ECS service"
-                ) from exc
-            last = str(exc)
-        except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        time.sleep(POLL_SECONDS)
-    raise ServerNotServing(
-        f"the Prefect server at {settings.prefect_api_url} did not answer within {timeout:.0f} s "
-        f"({last}). Its task's log is in the platform's log group under `server/`; an internal "
-        "load balancer is reachable only from the VPC and what is connected to it "
-        "(BOOTSTRAP_SERVER_INTERNAL=false with BOOTSTRAP_SERVER_ALLOWED_CIDRS for a public one)"
-    )
 
 
 # What teardown keeps unless asked to delete the database: the instance and what it stands on.

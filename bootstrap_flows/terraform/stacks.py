@@ -9,9 +9,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bootstrap_flows import aws
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.terraform import adoption
 from bootstrap_flows.terraform.adoption_aws import AwsLookup
 from bootstrap_flows.terraform.runner import Adopt, Terraform

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.terraform import stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 

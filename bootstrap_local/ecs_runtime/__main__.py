@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from types import FrameType
 
 from bootstrap_flows import docker_engine
-from bootstrap_flows.settings import SettingsError, load_settings
+from bootstrap_flows.config.settings import SettingsError, load_settings
 from bootstrap_local.ecs_runtime.errors import EcsRuntimeError
 from bootstrap_local.ecs_runtime.runtime import (
     DEFAULT_POLL_INTERVAL,

@@ -7,8 +7,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from bootstrap_flows import aws
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 
 
 class AwsClients:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
 from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
 from bootstrap_local.ecs_runtime.errors import LaunchError
 from bootstrap_local.ecs_runtime.executor import DockerExecutor

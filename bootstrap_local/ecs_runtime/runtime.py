@@ -34,9 +34,10 @@ import docker.errors
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bootstrap_flows import aws, docker_engine
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows import docker_engine
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_local.ecs_runtime.clients import AwsClients
 from bootstrap_local.ecs_runtime.emulator import EmulatedEcs, exit_reason
 from bootstrap_local.ecs_runtime.errors import (

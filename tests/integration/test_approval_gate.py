@@ -18,10 +18,10 @@ from prefect import flow
 from prefect.client.schemas.objects import State, StateType
 from prefect.flow_runs import resume_flow_run
 
-from bootstrap_flows import aws
-from bootstrap_flows.approval import NotApproved, final_state
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.stages import converge
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.safety.approval import NotApproved, final_state
 from bootstrap_flows.terraform import stacks
 from bootstrap_flows.terraform.stacks import state_key
 from tests.paused import Running

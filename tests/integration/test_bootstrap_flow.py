@@ -28,14 +28,15 @@ from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import resume_flow_run
 
-from bootstrap_flows import aws, receipt
-from bootstrap_flows.e2e import E2EFailed, run_e2e
-from bootstrap_flows.e2e_storage import decode_result, result_location
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.cleanup import receipt
+from bootstrap_flows.config.settings import BootstrapSettings, SettingsError
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.image import promote
-from bootstrap_flows.preflight import PreflightError
-from bootstrap_flows.settings import BootstrapSettings, SettingsError
+from bootstrap_flows.prefect_side.e2e import E2EFailed, run_e2e
+from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_location
+from bootstrap_flows.safety.preflight import PreflightError
 from bootstrap_local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_local.settings import load_local_settings
 from tests.conftest import AUTH_STRING, free_port

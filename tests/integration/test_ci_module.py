@@ -17,8 +17,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from bootstrap_flows import aws
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.terraform.platform_stack import platform_variables
 from bootstrap_flows.terraform.runner import PlanResult, Terraform, TerraformError
 from tests.iam_eval import Request, decide

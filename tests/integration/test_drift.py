@@ -58,7 +58,7 @@ class Checked:
 
 
 def check(**parameters: Any) -> Checked:
-    from bootstrap_flows.drift.flow import drift_check
+    from bootstrap_flows.flows.drift_check import drift_check
 
     state = drift_check(environment="local", **parameters, return_state=True)
     result = state.result(raise_on_failure=False)
@@ -148,7 +148,7 @@ def drifted(environment: Environment, clean: Checked) -> Checked:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolUpdate
 
-    from bootstrap_flows import aws
+    from bootstrap_flows.aws_side import clients as aws
 
     settings, platform, worker = environment.settings, environment.platform, environment.worker
     ec2 = aws.client(settings, "ec2")
@@ -283,7 +283,7 @@ def test_same_drift_twice_is_one_event(drifted: Checked, drifted_again: Checked)
 
 @pytest.fixture(scope="module")
 def deleted(environment: Environment, drifted_again: Checked) -> Checked:
-    from bootstrap_flows import aws
+    from bootstrap_flows.aws_side import clients as aws
 
     settings, platform = environment.settings, environment.platform
     aws.client(settings, "ecr").delete_repository(
@@ -335,7 +335,7 @@ def test_remediate_repairs_every_change(remediated: Checked) -> None:
 
 @pytest.mark.slow
 def test_changes_by_hand_are_gone_from_aws(environment: Environment, remediated: Checked) -> None:
-    from bootstrap_flows import aws
+    from bootstrap_flows.aws_side import clients as aws
 
     settings, platform = environment.settings, environment.platform
     ec2, iam = aws.client(settings, "ec2"), aws.client(settings, "iam")

@@ -7,8 +7,8 @@ import threading
 import pytest
 from prefect.concurrency.sync import concurrency
 
-from bootstrap_flows.locks import environment_lock
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.safety.locks import environment_lock
 
 pytestmark = pytest.mark.slow
 

@@ -15,12 +15,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.objects import State
 
-from bootstrap_flows import aws, registration
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.promote import variable_name
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.prefect_side import registration
 from bootstrap_local.cli import deploy_all
 from bootstrap_local.settings import load_local_settings
 from tests.integration.test_bootstrap_flow import run_logs

@@ -25,8 +25,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from bootstrap_flows import aws, docker_engine, image
-from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows import docker_engine, image
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local import registry
 from bootstrap_local.settings import LocalSettings, load_local_settings
 from tests.conftest import free_port

@@ -52,9 +52,9 @@ from prefect.client.schemas.sorting import LogSort
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectAlreadyExists
 
-from bootstrap_flows import aws
-from bootstrap_flows.locks import holder_variable
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.safety.locks import holder_variable
 from bootstrap_flows.terraform import stacks
 from bootstrap_local import processes
 from bootstrap_local import stack as local_stack

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow

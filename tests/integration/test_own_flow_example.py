@@ -28,10 +28,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 
-from bootstrap_flows import aws
-from bootstrap_flows.e2e_storage import decode_result, result_location
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.flows.bootstrap import bootstrap
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_location
 
 # Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
 pytestmark = pytest.mark.slow

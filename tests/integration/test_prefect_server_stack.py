@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 from bootstrap_flows.terraform.runner import Terraform
 from tests.servers import moto_server
 

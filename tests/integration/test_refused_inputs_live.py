@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
 from tests.conftest import free_port
 from tests.refusals import Key, rows
 

@@ -35,10 +35,10 @@ import docker
 import docker.errors
 import pytest
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
-from bootstrap_flows.settings import BootstrapSettings, load_settings
 from bootstrap_local.ecs_runtime.spec import CLUSTER_LABEL
 from bootstrap_local.settings import load_local_settings
 from tests.leak_search import Hit, Scanner, encodings, no_hits, reader

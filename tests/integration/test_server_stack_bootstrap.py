@@ -19,12 +19,13 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
 
-from bootstrap_flows import aws, receipt
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.cleanup import receipt
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.drift.findings import DriftReport
-from bootstrap_flows.drift.flow import drift_check
 from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.drift_check import drift_check
 from bootstrap_flows.flows.teardown import teardown
-from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform import stacks
 from bootstrap_local.certificate import import_self_signed
 from bootstrap_local.settings import load_local_settings

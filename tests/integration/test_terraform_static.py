@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 from bootstrap_flows.terraform.runner import Terraform
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"

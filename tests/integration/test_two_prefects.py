@@ -30,12 +30,12 @@ from prefect.client.schemas.filters import (
 )
 from prefect.exceptions import ObjectNotFound
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.drift.findings import DriftCheckFailed, DriftDetected, DriftReport
-from bootstrap_flows.drift.flow import drift_check
 from bootstrap_flows.flows.bootstrap import bootstrap
-from bootstrap_flows.preflight import PreflightError
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.flows.drift_check import drift_check
+from bootstrap_flows.safety.preflight import PreflightError
 from tests.servers import prefect_server
 
 pytestmark = pytest.mark.slow

@@ -25,11 +25,12 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun, StateType, WorkPoolStatus
 from prefect.states import Cancelling
 
-from bootstrap_flows import aws, target_prefect
-from bootstrap_flows.e2e import IMAGE_CODE_DIR
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings, load_settings
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, load_settings
+from bootstrap_flows.prefect_side import target_prefect
+from bootstrap_flows.prefect_side.e2e import IMAGE_CODE_DIR
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_local.ecs_runtime.spec import TASK_LABEL
 from bootstrap_local.settings import load_local_settings

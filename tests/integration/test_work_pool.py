@@ -8,8 +8,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 
-from bootstrap_flows.settings import BootstrapSettings, load_settings
-from bootstrap_flows.work_pool import WorkPoolError, ensure_work_pool
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
+from bootstrap_flows.prefect_side.work_pool import WorkPoolError, ensure_work_pool
 from tests.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow

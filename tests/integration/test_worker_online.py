@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bootstrap_flows import aws
-from bootstrap_flows.settings import BootstrapSettings, load_settings
-from bootstrap_flows.work_pool import ensure_work_pool
-from bootstrap_flows.worker_online import WorkerNotOnline, utcnow, wait_for_worker
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
+from bootstrap_flows.prefect_side.work_pool import ensure_work_pool
+from bootstrap_flows.prefect_side.worker_online import WorkerNotOnline, utcnow, wait_for_worker
 from bootstrap_local import stack as local_stack
 from bootstrap_local.settings import load_local_settings
 from tests.samples import IMAGE, OUTPUTS

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.approval import describe, destructive, reason_to_ask, replace_paths
-from bootstrap_flows.settings import load_settings
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.safety.approval import describe, destructive, reason_to_ask, replace_paths
 from bootstrap_flows.terraform.runner import PlannedChange, PlanResult
 
 pytestmark = pytest.mark.usefixtures("clean_env")

@@ -1,4 +1,5 @@
-"""boto3 sessions (bootstrap_flows/aws.py): one per thread and per credential environment."""
+"""boto3 sessions (bootstrap_flows/aws_side/clients.py): one per thread and per credential
+environment."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bootstrap_flows import aws
+from bootstrap_flows.aws_side import clients as aws
 
 
 def test_a_thread_keeps_its_session_while_the_credential_environment_stays(

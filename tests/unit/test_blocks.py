@@ -8,14 +8,14 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import SecretStr
 
-from bootstrap_flows.blocks import (
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.prefect_side.blocks import (
     StorageBlocks,
     block_names,
     result_env,
     updated_bucket,
     updated_credentials,
 )
-from bootstrap_flows.settings import load_settings
 
 ENDPOINT = "http://127.0.0.1:4566"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 
 EXAMPLE = PROJECT_ROOT / "examples" / "github-actions"
 WORKFLOW = EXAMPLE / "deploy.yml"

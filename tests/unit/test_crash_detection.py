@@ -10,7 +10,7 @@ import pytest
 from prefect.server.events.schemas.automations import EventTrigger as ServerTrigger
 from prefect.server.events.schemas.events import ReceivedEvent
 
-from bootstrap_flows.crash_detection import (
+from bootstrap_flows.prefect_side.crash_detection import (
     HEARTBEAT_ENV,
     automation,
     worker_environment,

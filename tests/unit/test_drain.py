@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import httpx
 from moto import mock_aws
 
-from bootstrap_flows import aws, drain
-from bootstrap_flows.e2e_storage import CODE_PREFIX
-from bootstrap_flows.settings import load_settings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.cleanup import drain
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from tests.conftest import free_port
 

@@ -14,7 +14,7 @@ from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.serializers import JSONSerializer, PickleSerializer
 
-from bootstrap_flows.e2e_storage import decode_result, result_key, result_location
+from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_key, result_location
 
 
 def stored(value: Any, serializer: Any) -> tuple[bytes, str]:

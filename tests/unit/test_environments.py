@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows import environments
-from bootstrap_flows.settings import PROJECT_ROOT, SettingsError, load_settings
+from bootstrap_flows.config import environments
+from bootstrap_flows.config.settings import PROJECT_ROOT, SettingsError, load_settings
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 from tests.aws_calls import Call
 from tests.iam_grants import (
     Findings,

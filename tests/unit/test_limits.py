@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
-from bootstrap_flows.settings import PROJECT_ROOT, SettingsError, load_settings
+from bootstrap_flows.config.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
+from bootstrap_flows.config.settings import PROJECT_ROOT, SettingsError, load_settings
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
 CONDITION = re.compile(r"^\s*condition\s*=\s*(.+)$", re.MULTILINE)

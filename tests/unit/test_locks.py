@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bootstrap_flows.locks import (
+from bootstrap_flows.safety.locks import (
     FREED_WITHIN,
     Holder,
     describe_dead_holder,

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.preflight import (
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
+from bootstrap_flows.safety.preflight import (
     PreflightError,
     check_availability_zones,
     check_prefect_api,
     check_provider_mirror,
 )
-from bootstrap_flows.settings import BootstrapSettings, load_settings
 from tests.conftest import free_port
 
 REMOTE = {

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from moto import mock_aws
 
-from bootstrap_flows import aws, receipt
-from bootstrap_flows.drain import PUSHED_TAG
-from bootstrap_flows.receipt import ANYTHING_ELSE, PROJECT_TAG, Leftover, why_kept
-from bootstrap_flows.settings import load_settings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.cleanup import receipt
+from bootstrap_flows.cleanup.drain import PUSHED_TAG
+from bootstrap_flows.cleanup.receipt import ANYTHING_ELSE, PROJECT_TAG, Leftover, why_kept
+from bootstrap_flows.config.settings import load_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs.type_defs import TagTypeDef

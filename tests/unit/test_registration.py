@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows import registration
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
+from bootstrap_flows.prefect_side import registration
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

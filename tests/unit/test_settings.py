@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bootstrap_flows.settings import BootstrapSettings, SettingsError, load_settings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.config.settings import BootstrapSettings, SettingsError, load_settings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_local.settings import LocalSettings
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -40,7 +40,7 @@ def test_secret_value_never_echoed() -> None:
 def test_sources_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     env_file = tmp_path / "bootstrap.env"
     env_file.write_text("BOOTSTRAP_AZ_COUNT=2\nBOOTSTRAP_NAT_MODE=none\nBOOTSTRAP_WORKER_COUNT=3\n")
-    from bootstrap_flows.settings import BootstrapSettings
+    from bootstrap_flows.config.settings import BootstrapSettings
 
     monkeypatch.setenv("BOOTSTRAP_NAT_MODE", "per_az")
     settings = BootstrapSettings(_env_file=env_file, worker_count=5)  # type: ignore[call-arg]
@@ -71,7 +71,7 @@ def test_remote_environment_has_no_endpoint() -> None:
 
 
 def test_readme_documents_every_setting() -> None:
-    from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings
+    from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     missing = [
@@ -137,7 +137,7 @@ def test_the_server_stack_fits_names_up_to_the_limit() -> None:
 
 def test_the_defaults_pass_every_check() -> None:
     """Defaults skip the delegated checks while loading (cost), so prove them here once."""
-    from bootstrap_flows.settings import _DELEGATED, BootstrapSettings
+    from bootstrap_flows.config.settings import _DELEGATED, BootstrapSettings
 
     for name, check in _DELEGATED.items():
         default = BootstrapSettings.model_fields[name].default

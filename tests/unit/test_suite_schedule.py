@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 from tests.schedule import MODULE_SECONDS, SHARED, SPREAD
 
 INTEGRATION = PROJECT_ROOT / "tests" / "integration"

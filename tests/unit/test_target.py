@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bootstrap_flows.settings import SettingsError, load_settings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.config.settings import SettingsError, load_settings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.terraform.platform_stack import platform_variables
 from bootstrap_flows.terraform.worker_stack import worker_variables
 from tests.samples import IMAGE, OUTPUTS

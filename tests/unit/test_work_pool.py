@@ -7,8 +7,12 @@ from typing import Any
 
 from prefect_aws.workers.ecs_worker import ECSWorker
 
-from bootstrap_flows.settings import load_settings
-from bootstrap_flows.work_pool import OBSERVER_QUEUE_VARIABLE, desired_template, owned_defaults
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.prefect_side.work_pool import (
+    OBSERVER_QUEUE_VARIABLE,
+    desired_template,
+    owned_defaults,
+)
 from tests.samples import IMAGE, OUTPUTS
 
 KEY = {"environment": "prod", "prefect_api_url": "https://api.example.com/api"}

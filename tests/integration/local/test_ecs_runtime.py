@@ -30,8 +30,8 @@ import docker.errors
 import pytest
 
 from bootstrap_flows import docker_engine, image
-from bootstrap_flows.aws import ecr_login
-from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.aws_side.clients import ecr_login
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local import database, processes, registry, stack
 from bootstrap_local.ecs_runtime.runtime import healthy
 from bootstrap_local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL

@@ -18,7 +18,7 @@ import asyncpg
 import boto3
 import pytest
 
-from bootstrap_flows.settings import BootstrapSettings, load_settings
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local import database, processes, stack
 from bootstrap_local.ecs_runtime.clients import AwsClients
 from bootstrap_local.ecs_runtime.errors import LaunchError

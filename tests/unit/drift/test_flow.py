@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bootstrap_flows.drift.flow import assemble
+from bootstrap_flows.flows.drift_check import assemble
 from tests.unit.drift.shown import finding
 
 

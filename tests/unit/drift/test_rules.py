@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.drift.findings import Finding
 from bootstrap_flows.drift.plans import drift_findings
 from bootstrap_flows.drift.rules import (
@@ -12,7 +13,6 @@ from bootstrap_flows.drift.rules import (
     without_ignored,
     without_tag_mirrors,
 )
-from bootstrap_flows.settings import load_settings
 from tests.unit.drift.shown import drift_entry, finding, in_state, plan, rows
 
 

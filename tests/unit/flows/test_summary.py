@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bootstrap_flows.blocks import StorageBlocks
-from bootstrap_flows.e2e import E2EResult
-from bootstrap_flows.e2e_storage import StorageE2EResult
 from bootstrap_flows.flows.summary import BootstrapResult, render
 from bootstrap_flows.image import PushedImage
+from bootstrap_flows.prefect_side.blocks import StorageBlocks
+from bootstrap_flows.prefect_side.e2e import E2EResult
+from bootstrap_flows.prefect_side.e2e_storage import StorageE2EResult
 from tests.samples import IMAGE, OUTPUTS, WORKER
 
 

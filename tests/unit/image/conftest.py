@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.image import ImageSource
-from bootstrap_flows.settings import BootstrapSettings, load_settings
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "images"
 

@@ -12,6 +12,7 @@ from typing import Any
 import docker
 import pytest
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image import FALLBACK_BASE, ImageBuildError, fallback_recipe
 from bootstrap_flows.image.base import (
     ResolvedBase,
@@ -21,7 +22,6 @@ from bootstrap_flows.image.base import (
     takes_base_arg,
 )
 from bootstrap_flows.image.context import build_context
-from bootstrap_flows.settings import BootstrapSettings
 
 from .conftest import copy_fixture
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image import ImageBuildError, ImageSource, image_tag
 from bootstrap_flows.image.base import ResolvedBase
 from bootstrap_flows.image.context import (
@@ -18,7 +19,6 @@ from bootstrap_flows.image.context import (
     content_hash,
     write_context,
 )
-from bootstrap_flows.settings import BootstrapSettings
 
 from .conftest import copy_fixture
 

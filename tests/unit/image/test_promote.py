@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image.promote import PassedImage, code_fingerprint
-from bootstrap_flows.settings import BootstrapSettings
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 
 
 def test_worker_requirements_match_the_project_pins() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.settings import load_settings
+from bootstrap_flows.config.settings import load_settings
 from bootstrap_local import database, stack
 from bootstrap_local.settings import load_local_settings
 from bootstrap_local.target import emulated_target

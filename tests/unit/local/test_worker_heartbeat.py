@@ -3,8 +3,8 @@ automation expects."""
 
 from __future__ import annotations
 
-from bootstrap_flows.crash_detection import HEARTBEAT_ENV, HEARTBEAT_SECONDS
-from bootstrap_flows.settings import load_settings
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.prefect_side.crash_detection import HEARTBEAT_ENV, HEARTBEAT_SECONDS
 from bootstrap_local import stack
 from bootstrap_local.settings import load_local_settings
 

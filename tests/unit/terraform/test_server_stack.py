@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bootstrap_flows.settings import load_settings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.terraform import server_stack, stacks
 from tests.samples import OUTPUTS
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.settings import load_settings
+from bootstrap_flows.config.settings import load_settings
 from bootstrap_local.ecs_runtime.clients import AwsClients
 from bootstrap_local.ecs_runtime.errors import LaunchError
 from bootstrap_local.ecs_runtime.rds_standin import (

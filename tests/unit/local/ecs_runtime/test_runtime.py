@@ -6,8 +6,8 @@ import docker.errors
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import load_settings
 from bootstrap_local.ecs_runtime.errors import (
     EcsRuntimeError,
     LaunchError,

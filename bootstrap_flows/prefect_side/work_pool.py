@@ -16,10 +16,10 @@ from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
-from bootstrap_flows import target_prefect
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 POOL_TYPE = "ecs"

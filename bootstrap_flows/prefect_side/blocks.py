@@ -26,10 +26,10 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import BaseModel
 
-from bootstrap_flows import target_prefect
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 B = TypeVar("B", bound=Block)

@@ -21,7 +21,7 @@ from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 
-from bootstrap_flows import work_pool
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.drift.bookkeeping import record
 from bootstrap_flows.drift.checks import check_image, check_work_pool, check_worker
 from bootstrap_flows.drift.findings import (
@@ -43,8 +43,8 @@ from bootstrap_flows.drift.report import final_state, publish
 from bootstrap_flows.drift.rules import ignore_patterns, without_ignored
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.stages import preflight
-from bootstrap_flows.locks import file_lock
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import work_pool
+from bootstrap_flows.safety.locks import file_lock
 from bootstrap_flows.terraform import platform_stack, server_stack, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
 
 # Short, so a dead holder frees the slot soon (a live one renews it, see below).
 LEASE_SECONDS = 60

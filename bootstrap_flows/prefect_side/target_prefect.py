@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import PrefectHTTPStatusError
 
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve, worker_api_url
 
 
 class TargetPrefectError(BootstrapError):
@@ -87,3 +88,40 @@ def wait_for_flow_run(
             if (run.state and run.state.is_final()) or time.monotonic() >= deadline:
                 return run
             time.sleep(poll_seconds)
+
+
+class ServerNotServing(TargetPrefectError):
+    """The server stack is applied but its API does not answer with the stored auth string."""
+
+
+# Seconds between calls while the server stack's Prefect starts.
+SERVER_POLL_SECONDS = 3.0
+
+
+def wait_until_serving(settings: BootstrapSettings, timeout: float) -> str:
+    """Wait until the server answers an authenticated call; return its URL.
+
+    Connection errors and 5xx mean it is still starting (the task pulls its image and migrates
+    the database); a refused credential will not get better by waiting.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            return prove_credential(settings)
+        except TargetPrefectError as exc:
+            if "refused" in str(exc):
+                raise ServerNotServing(
+                    f"{exc}. The server reads its auth string when its task starts: after a "
+                    "rotation, start a new deployment of its ECS service"
+                ) from exc
+            last = str(exc)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        time.sleep(SERVER_POLL_SECONDS)
+    raise ServerNotServing(
+        f"the Prefect server at {settings.prefect_api_url} did not answer within {timeout:.0f} s "
+        f"({last}). Its task's log is in the platform's log group under `server/`; an internal "
+        "load balancer is reachable only from the VPC and what is connected to it "
+        "(BOOTSTRAP_SERVER_INTERNAL=false with BOOTSTRAP_SERVER_ALLOWED_CIDRS for a public one)"
+    )

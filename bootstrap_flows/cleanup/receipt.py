@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bootstrap_flows import aws
-from bootstrap_flows.drain import WORKER_FAMILY
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.cleanup.drain import WORKER_FAMILY
+from bootstrap_flows.config.settings import BootstrapSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client

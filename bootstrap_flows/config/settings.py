@@ -26,22 +26,22 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bootstrap_flows import environments, validation
+from bootstrap_flows.config import environments, validation
 
 # Re-exported: the names every module takes from settings.
-from bootstrap_flows.environments import AWS as AWS
-from bootstrap_flows.environments import EMULATOR as EMULATOR
-from bootstrap_flows.environments import ENV_PREFIX as ENV_PREFIX
-from bootstrap_flows.environments import (
+from bootstrap_flows.config.environments import AWS as AWS
+from bootstrap_flows.config.environments import EMULATOR as EMULATOR
+from bootstrap_flows.config.environments import ENV_PREFIX as ENV_PREFIX
+from bootstrap_flows.config.environments import (
     ENVIRONMENT_MAX,
     NAME,
     default_target,
     is_environment_name,
 )
-from bootstrap_flows.environments import LOCAL as LOCAL
-from bootstrap_flows.environments import PROJECT_ROOT as PROJECT_ROOT
+from bootstrap_flows.config.environments import LOCAL as LOCAL
+from bootstrap_flows.config.environments import PROJECT_ROOT as PROJECT_ROOT
+from bootstrap_flows.config.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
 
 SETTINGS_HEADER = "Invalid settings; nothing was changed:"
 # Variables of the embedded default (`bootstrap_local.settings`), which may share the env files.

@@ -12,7 +12,7 @@ on the worker of the `bootstrap` pool: the embedded default's `local up` sets bo
 own orchestrator, give that worker `PREFECT_FLOWS_HEARTBEAT_FREQUENCY=30` and run once, with
 `PREFECT_API_URL` pointing at it:
 
-    python -m bootstrap_flows.crash_detection        # or: ensure_crash_detection()
+    python -m bootstrap_flows.prefect_side.crash_detection        # or: ensure_crash_detection()
 
 It only watches runs of bootstrap-flows' own flows started from a deployment (the runs that
 worker executes), so a run of another flow, or one started in a plain Python process at

@@ -23,9 +23,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun
 from pydantic import BaseModel
 
-from bootstrap_flows import target_prefect
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import target_prefect
 
 FLOW_NAME = "e2e-test"
 DEPLOYMENT_NAME = "e2e"

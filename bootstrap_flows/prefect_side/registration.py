@@ -25,10 +25,15 @@ from typing import Any
 
 import yaml
 
-from bootstrap_flows import environments
+from bootstrap_flows.config import environments
+from bootstrap_flows.config.settings import (
+    PROJECT_ROOT,
+    BootstrapSettings,
+    SettingsError,
+    load_settings,
+)
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import PROJECT_ROOT, BootstrapSettings, SettingsError, load_settings
-from bootstrap_flows.target import resolve, worker_api_url
 
 FLOWS = ("bootstrap", "teardown", "drift-check")
 TEMPLATE = environments.LOCAL

@@ -24,10 +24,11 @@ from botocore.exceptions import (
 )
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, target_prefect, validation
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.prefect_side import target_prefect
 
 MIN_TERRAFORM = (1, 6)
 
@@ -192,14 +193,23 @@ def orchestrator_api_url() -> str:
 SERVER_STACK_PENDING = "is the server stack's (proven once it is applied)"
 
 
+def check_expected_account(settings: BootstrapSettings, account_id: str) -> None:
+    """Credentials of another account would apply this environment's settings there."""
+    expected = settings.aws_account_id
+    if expected is not None and expected != account_id:
+        raise PreflightError(
+            f"the AWS credentials are of account {account_id}, environment "
+            f"{settings.environment!r} is in account {expected} (aws_account_id): use "
+            "credentials of that account (e.g. another AWS_PROFILE), or correct "
+            "BOOTSTRAP_AWS_ACCOUNT_ID"
+        )
+
+
 def run_preflight(settings: BootstrapSettings) -> PreflightReport:
     resolve(settings)  # an unknown target is refused before any tool or service is asked
     terraform_version = check_terraform(settings)
     account_id, caller_arn = check_aws_identity(settings)
-    try:
-        validation.expected_account(settings, account_id)
-    except ValueError as exc:
-        raise PreflightError(str(exc)) from None
+    check_expected_account(settings, account_id)
     check_availability_zones(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.

@@ -14,13 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bootstrap_flows import validation
+from bootstrap_flows.config import validation
 
 ENV_PREFIX = "BOOTSTRAP_"
 LOCAL = "local"
 AWS = "aws"
 EMULATOR = "emulator"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The flows baked into the worker image (the e2e test flows), in the checkout.
+DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
 SUFFIX = ".env"
 ENVIRONMENT_MAX = 16
 NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")

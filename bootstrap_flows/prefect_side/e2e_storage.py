@@ -23,12 +23,13 @@ from botocore.exceptions import ClientError
 from prefect.client.schemas.objects import FlowRun
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, e2e
-from bootstrap_flows.blocks import StorageBlocks
-from bootstrap_flows.e2e import E2EFailed
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.environments import DEPLOYMENTS_DIR
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.image.models import DEPLOYMENTS_DIR
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import e2e
+from bootstrap_flows.prefect_side.blocks import StorageBlocks
+from bootstrap_flows.prefect_side.e2e import E2EFailed
 
 FLOW_NAME = "e2e-storage"
 DEPLOYMENT_NAME = "e2e-storage"

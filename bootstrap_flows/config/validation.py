@@ -12,15 +12,39 @@ import difflib
 import re
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import botocore
 import botocore.session
 from dotenv import dotenv_values
 from pydantic import SecretStr, ValidationError
 
-if TYPE_CHECKING:
-    from bootstrap_flows.settings import BootstrapSettings
+
+class CrossChecked(Protocol):
+    """What the checks across settings read: the settings model, seen from below it (this module
+    must not import the model, which imports it)."""
+
+    @property
+    def environment(self) -> str: ...
+    @property
+    def stack_name(self) -> str: ...
+    @property
+    def aws_region(self) -> str: ...
+    @property
+    def az_count(self) -> int: ...
+    @property
+    def prefect_api_url(self) -> str | None: ...
+    @property
+    def prefect_api_key(self) -> SecretStr | None: ...
+    @property
+    def prefect_api_auth_string(self) -> SecretStr | None: ...
+    @property
+    def server_certificate_arn(self) -> str | None: ...
+    @property
+    def server_domain_name(self) -> str | None: ...
+    @property
+    def server_route53_zone_id(self) -> str | None: ...
+
 
 # The server stack module's own rules (infrastructure/terraform/modules/prefect_server).
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/.+$")
@@ -227,7 +251,7 @@ def route53_zone_id(zone: str | None) -> str | None:
 
 
 # --- checks across settings (called by the settings model once every field is valid) ---------
-def server_stack(settings: BootstrapSettings) -> None:
+def server_stack(settings: CrossChecked) -> None:
     """What the server stack (prefect_server = "aws") needs before it is planned."""
     if settings.prefect_api_url or settings.prefect_api_key:
         given = "prefect_api_url" if settings.prefect_api_url else "prefect_api_key"
@@ -265,7 +289,7 @@ def server_stack(settings: BootstrapSettings) -> None:
         )
 
 
-def external_prefect(settings: BootstrapSettings) -> None:
+def external_prefect(settings: CrossChecked) -> None:
     """A worker on real AWS talks to a Prefect of your own: it needs its URL and credential."""
     if not settings.prefect_api_url:
         raise ValueError(
@@ -309,15 +333,3 @@ def environment_file(path: Path, environment: str, secret_fields: frozenset[str]
                 f"{path}: BOOTSTRAP_ENVIRONMENT={value} in the file of environment "
                 f"{environment!r}: the file's name is the environment's; remove the line"
             )
-
-
-def expected_account(settings: BootstrapSettings, account_id: str) -> None:
-    """Credentials of another account would apply this environment's settings there."""
-    expected = settings.aws_account_id
-    if expected is not None and expected != account_id:
-        raise ValueError(
-            f"the AWS credentials are of account {account_id}, environment "
-            f"{settings.environment!r} is in account {expected} (aws_account_id): use "
-            "credentials of that account (e.g. another AWS_PROFILE), or correct "
-            "BOOTSTRAP_AWS_ACCOUNT_ID"
-        )

@@ -21,8 +21,8 @@ from prefect.input import RunInput
 from prefect.states import Cancelled
 from pydantic import Field
 
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
 from bootstrap_flows.terraform.runner import PlannedChange, PlanResult
 
 DESTRUCTIVE = ("delete", "replace")

@@ -27,10 +27,11 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel
 
-from bootstrap_flows import aws, e2e, e2e_storage, target_prefect, work_pool
-from bootstrap_flows.e2e_storage import CODE_PREFIX
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image import TAG_LENGTH
-from bootstrap_flows.settings import BootstrapSettings
+from bootstrap_flows.prefect_side import e2e, e2e_storage, target_prefect, work_pool
+from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 # prefect-aws names the task definitions it registers `prefect_<pool>_<deployment or flow id>`.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from bootstrap_flows import target_prefect
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve, worker_api_url
+from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 # Prefect workers heartbeat every 30 s by default; three intervals is "recently".

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bootstrap_flows.settings import BootstrapSettings, SettingsError
+from bootstrap_flows.config.settings import BootstrapSettings, SettingsError
 
 AWS = "aws"
 ENTRY_POINT_GROUP = "bootstrap_flows.targets"

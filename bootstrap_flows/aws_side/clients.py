@@ -14,8 +14,8 @@ import botocore.loaders
 import botocore.session
 from botocore.exceptions import ClientError
 
-from bootstrap_flows.settings import BootstrapSettings
-from bootstrap_flows.target import resolve
+from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client

@@ -1,0 +1,1 @@
+"""The AWS side: boto3 clients built from the target, typed per service."""
