@@ -1,4 +1,4 @@
-"""moto's server as the embedded default runs it: moto 5.2.1, made to behave like AWS where
+"""moto's server as the embedded default runs it: moto 5.2.6, made to behave like AWS where
 an out-of-band change followed by a re-apply needs it to.
 
 - DeleteNatGateway: moto only marks the gateway `deleted`. Its Elastic IP stays associated
@@ -15,6 +15,10 @@ an out-of-band change followed by a re-apply needs it to.
 - S3 bucket policies: moto denies every object request a conditioned statement covers (it
   supplies no condition keys), so a TLS-only policy would refuse all access; here a statement
   whose condition cannot hold does not apply, as on AWS.
+
+Each gap has a unit test that shows stock moto still has it (tests/unit/local/test_moto_server.py,
+test_moto_queues.py, test_moto_bucket_policy.py): when one fails after a moto upgrade, moto does
+what AWS does there; drop that patch and its tests.
 
 The other deletions the drift tests make by hand (an ECR repository with `force`, a role policy
 detached, an ingress rule revoked) leave nothing behind in moto.
@@ -77,7 +81,7 @@ def _deleting_like_aws(delete: DeleteNatGateway) -> DeleteNatGateway:
 
 
 def patch() -> None:
-    """Make this process's moto behave like AWS where moto 5.2.1 does not (idempotent)."""
+    """Make this process's moto behave like AWS where moto 5.2.6 does not (idempotent)."""
     current = NatGatewayBackend.delete_nat_gateway
     if not getattr(current, "aws_like", False):
         patched: Any = _deleting_like_aws(current)
@@ -88,7 +92,7 @@ def patch() -> None:
 
 def _bucket_policies_like_aws() -> None:
     """A bucket policy statement with a condition applies only when the condition holds (AWS).
-    moto 5.2.1 supplies no condition keys to S3's policy check and turns a statement whose
+    moto 5.2.6 supplies no condition keys to S3's policy check and turns a statement whose
     condition fails into a deny, whatever its effect: a TLS-only policy (deny when
     `aws:SecureTransport` is false, infrastructure/terraform/modules/storage) would refuse every
     object request. Here such a statement does not apply, as on AWS over HTTPS."""
@@ -168,7 +172,8 @@ def record_role_calls(path: Path) -> None:
     """Record, to `path`, the requests signed with keys of assumed roles (see the module)."""
     if getattr(recorder._record_request, "role_calls", False):
         return
-    record = recorder._record_request
+    # Typed as moto's Request; the wrapper below stands in for one (it reads only attributes).
+    record: Callable[[Any, bytes | None], None] = recorder._record_request
     # moto serves requests on threads; one entry must stay one line of the file.
     lock = threading.Lock()
 

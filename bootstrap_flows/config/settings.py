@@ -217,7 +217,7 @@ class BootstrapSettings(BaseSettings):
 
     # --- the worker image ---------------------------------------------------------------------
     worker_base_image: str = Field(
-        "prefecthq/prefect:3.8.8-python3.11",
+        "prefecthq/prefect:3.9.1-python3.11",
         description="Base image of the worker image (the official Prefect image by default).",
     )
     base_image_fallback: Literal["os-packages", "none"] = Field(

@@ -185,7 +185,7 @@ def image_reference(image: str) -> str:
     if not _IMAGE.match(image):
         raise ValueError(
             f"{image!r} is not a Docker image reference: [registry/]name[:tag][@sha256:digest] "
-            "with a lowercase name, e.g. 'prefecthq/prefect:3.8.8-python3.11'"
+            "with a lowercase name, e.g. 'prefecthq/prefect:3.9.1-python3.11'"
         )
     return image
 

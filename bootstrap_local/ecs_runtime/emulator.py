@@ -1,4 +1,4 @@
-"""Emulated ECS as the runtime reads and updates it, with what moto 5.2.1 needs worked around.
+"""Emulated ECS as the runtime reads and updates it, with what moto 5.2.6 needs worked around.
 
 - Task status: moto's tasks start RUNNING (it has no PROVISIONING/PENDING) and by default move
   one step towards STOPPED on every DescribeTasks, which the Prefect ECS observer calls. The

@@ -59,7 +59,7 @@ def _settings(local: LocalSettings) -> BootstrapSettings:
         aws_endpoint_url=local.aws_endpoint,
         registry_host_override=f"127.0.0.1:{local.registry_port}",
         extra_ca_bundle=_ca_bundle(),
-        worker_base_image="prefecthq/prefect:3.8.8-python3.11",
+        worker_base_image="prefecthq/prefect:3.9.1-python3.11",
         base_image_fallback="os-packages",
     )
 
@@ -390,7 +390,7 @@ def test_worker_image_runs_prefect_as_non_root(
 ) -> None:
     assert _run(engine, worker_image, "id", "-u").strip() != "0"
     version = _run(engine, worker_image, "prefect", "version")
-    assert "3.8.8" in version and "prefect-aws:        0.7.12" in version
+    assert "3.9.1" in version and "prefect-aws:        0.7.12" in version
     config = engine.api.inspect_image(worker_image.image_id)["Config"]
     assert config["Env"] and not any(
         "PIP_CERT" in env or "CA_BUNDLE" in env for env in config["Env"]

@@ -3,8 +3,10 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.60, < 6.0"
+      source = "hashicorp/aws"
+      # Exactly the provider these stacks are tested with (the modules accept a range). No lock
+      # file is committed: see the README, "Terraform provider versions and lock files".
+      version = "5.100.0"
     }
   }
 
