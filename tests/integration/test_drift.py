@@ -289,7 +289,7 @@ def deleted(environment: Environment, drifted_again: Checked) -> Checked:
     aws.client(settings, "ecr").delete_repository(
         repositoryName=platform.ecr_repository_name, force=True
     )
-    # AWS disassociates the gateway's EIP (moto 5.2.1 does not; local/moto_server.py does).
+    # AWS disassociates the gateway's EIP (moto 5.2.6 does not; local/moto_server.py does).
     aws.client(settings, "ec2").delete_nat_gateway(NatGatewayId=platform.nat_gateway_ids[0])
     return check()
 
