@@ -46,7 +46,7 @@ os.environ.update(
 
 from bench import cases, machine, report  # noqa: E402
 from bench.prefect_cost import flow_run_costs  # noqa: E402
-from bootstrap_flows import aws  # noqa: E402
+from bootstrap_flows.aws_side import clients as aws  # noqa: E402
 from bootstrap_local import stack as local_stack  # noqa: E402
 from bootstrap_local.settings import load_local_settings  # noqa: E402
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
 KINDS = ("modules", "stacks", "examples")
