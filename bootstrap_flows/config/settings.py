@@ -9,10 +9,12 @@ value stops the run with one readable message naming the setting, before anythin
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import (
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -106,6 +108,15 @@ class BootstrapSettings(
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         files = _EnvFilesWithoutPlugins(dotenv_settings)
         return (init_settings, env_settings, files, file_secret_settings)
+
+    # The target these settings name, resolved once (`target.resolve`): every AWS client of a run
+    # asks for it, and a plugin's target may read files. A copy (`model_copy`) starts without.
+    _target: Any = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        copy._target = None
+        return copy
 
     # --- checks across groups, once every group is valid ---------------------------------------
     @model_validator(mode="after")

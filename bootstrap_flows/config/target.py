@@ -87,7 +87,14 @@ def _plugin(name: str) -> TargetFactory:
 
 
 def resolve(settings: BootstrapSettings) -> Target:
-    """The target `settings` name, with the settings' own Prefect URL and credential on top."""
+    """The target `settings` name, with the settings' own Prefect URL and credential on top;
+    resolved once per settings object (settings are not changed in place, only copied)."""
+    if settings._target is None:
+        settings._target = _resolve(settings)
+    return settings._target  # type: ignore[no-any-return]
+
+
+def _resolve(settings: BootstrapSettings) -> Target:
     target = Target() if settings.target == AWS else _plugin(settings.target)(settings)
     update: dict[str, object] = {}
     if settings.registry_host_override:

@@ -68,3 +68,12 @@ def test_stack_variables_follow_the_target() -> None:
     assert worker["api_secret_env_name"] == "PREFECT_API_KEY"
     assert worker["prefect_api_url"] == REMOTE["prefect_api_url"]
     assert "pnu_secret" not in str(worker) + str(variables)
+
+
+def test_the_target_is_resolved_once_per_settings_and_afresh_for_a_copy() -> None:
+    settings = load_settings(**REMOTE)
+    target = resolve(settings)
+    assert resolve(settings) is target  # every AWS client of a run asks; one resolution
+    moved = settings.model_copy(update={"prefect_api_url": "https://other.example/api"})
+    assert resolve(moved).prefect_api_url == "https://other.example/api"
+    assert resolve(settings) is target
