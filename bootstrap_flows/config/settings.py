@@ -9,12 +9,13 @@ value stops the run with one readable message naming the setting, before anythin
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
 from pydantic import (
     PrivateAttr,
+    SecretStr,
     ValidationError,
     model_validator,
 )
@@ -43,6 +44,7 @@ from bootstrap_flows.config.groups import (
     Where,
     Worker,
     WorkerPrefect,
+    check_url,
 )
 from bootstrap_flows.errors import BootstrapError
 
@@ -141,6 +143,22 @@ class BootstrapSettings(
             validation.external_prefect(self)
         return self
 
+    # --- the worker's Prefect, moved by a run --------------------------------------------------
+    def aimed_at(
+        self, api_url: str | None = None, auth_string: SecretStr | None = None
+    ) -> BootstrapSettings:
+        """A copy whose worker talks to another Prefect (the server stack a run made, with its
+        auth string): the URL and credential pass the checks given ones pass. The rule against
+        prefect_api_url with prefect_server=aws is for what a person sets, not this."""
+        update: dict[str, object] = {}
+        if api_url is not None:
+            update["prefect_api_url"] = _set_by_run("prefect_api_url", check_url, api_url)
+        if auth_string is not None:
+            update["prefect_api_auth_string"] = _set_by_run(
+                "prefect_api_auth_string", validation.auth_string, auth_string
+            )
+        return self.model_copy(update=update)
+
     # --- derived values -------------------------------------------------------------------------
     @property
     def stack_name(self) -> str:
@@ -154,6 +172,13 @@ class BootstrapSettings(
 
     def state_bucket_name(self, account_id: str) -> str:
         return self.state_bucket or f"{self.stack_name}-tfstate-{account_id}"
+
+
+def _set_by_run(name: str, check: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise SettingsError(f"{SETTINGS_HEADER}\n- {name} (set by this run): {exc}") from None
 
 
 def describe(error: dict[str, Any], prefix: str = ENV_PREFIX) -> str:

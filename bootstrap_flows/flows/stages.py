@@ -200,9 +200,7 @@ def store_api_secret(
     (given, stored or generated): the server reads the same secret.
     """
     if server_stack.uses_server_stack(settings):
-        settings = settings.model_copy(
-            update={"prefect_api_auth_string": server_stack.auth_string(settings, secret_arn)}
-        )
+        settings = settings.aimed_at(auth_string=server_stack.auth_string(settings, secret_arn))
     credential = resolve(settings).prefect_credential
     if credential is None:
         raise SettingsError(

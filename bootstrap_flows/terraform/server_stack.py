@@ -99,7 +99,7 @@ def targeting(settings: BootstrapSettings, api_url: str) -> BootstrapSettings:
     server's auth string). The target may say the server answers elsewhere: an emulator has
     no load balancer."""
     url = resolve(settings).server_api_url or api_url
-    return settings.model_copy(update={"prefect_api_url": url})
+    return settings.aimed_at(api_url=url)
 
 
 def targeting_recorded(
@@ -107,8 +107,7 @@ def targeting_recorded(
 ) -> BootstrapSettings:
     """`settings` aimed at an applied server stack, from what AWS records (drift-check)."""
     credential = auth_string(settings, secret_arn)
-    settings = settings.model_copy(update={"prefect_api_auth_string": credential})
-    return targeting(settings, server.api_url)
+    return targeting(settings.aimed_at(auth_string=credential), server.api_url)
 
 
 # What teardown keeps unless asked to delete the database: the instance and what it stands on.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bootstrap_flows.config.settings import BootstrapSettings, SettingsError, load_settings
 from bootstrap_flows.config.target import resolve, worker_api_url
@@ -156,3 +156,22 @@ def test_the_embedded_defaults_settings_share_the_env_file(
     env_file.write_text("BOOTSTRAP_LOCL_MOTO_PORT=4567\n")  # a misspelt name is still refused
     with pytest.raises(ValidationError, match="bootstrap_locl_moto_port"):
         BootstrapSettings(_env_file=env_file)  # type: ignore[call-arg]
+
+
+def test_a_run_moves_the_workers_prefect_only_to_values_that_pass_the_checks() -> None:
+    settings = load_settings(
+        prefect_server="aws",
+        server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/x",
+        az_count=2,
+    )
+    aimed = settings.aimed_at(
+        api_url="https://prefect.example.com/api/", auth_string=SecretStr("prefect:pw")
+    )
+    assert aimed.prefect_api_url == "https://prefect.example.com/api"
+    assert aimed.prefect_api_auth_string == SecretStr("prefect:pw")
+    assert settings.prefect_api_url is None  # a copy: the run's first settings stay as given
+    with pytest.raises(SettingsError, match=r"prefect_api_url \(set by this run\)"):
+        settings.aimed_at(api_url="prefect.example.com")
+    with pytest.raises(SettingsError, match="no colon") as caught:
+        settings.aimed_at(auth_string=SecretStr("no-colon-secret"))
+    assert "no-colon-secret" not in str(caught.value)
