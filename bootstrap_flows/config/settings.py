@@ -97,6 +97,8 @@ class BootstrapSettings(
         env_file_encoding="utf-8",
         extra="forbid",
         validate_default=True,
+        # A run's settings are never changed in place: a change is a copy (`aimed_at`).
+        frozen=True,
     )
 
     @classmethod
@@ -121,12 +123,25 @@ class BootstrapSettings(
         return copy
 
     # --- checks across groups, once every group is valid ---------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_defaults(cls, data: Any) -> Any:
+        """Defaults that depend on the environment: where AWS is, whether plans wait."""
+        if not isinstance(data, dict):
+            return data
+        environment = str(data.get("environment") or LOCAL)
+        derived = {
+            "target": data.get("target") or default_target(environment),
+            "require_approval": (
+                data["require_approval"]
+                if data.get("require_approval") is not None
+                else environment.startswith("prod")
+            ),
+        }
+        return {**data, **derived}
+
     @model_validator(mode="after")
     def _consistent(self) -> BootstrapSettings:
-        if not self.target:
-            self.target = default_target(self.environment)
-        if self.require_approval is None:
-            self.require_approval = self.environment.startswith("prod")
         if self.promote_from == self.environment:
             raise ValueError(
                 f"promote_from: {self.environment!r} is this environment: name the one whose "
