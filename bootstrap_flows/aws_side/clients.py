@@ -120,8 +120,20 @@ def client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any:
     """A boto3 client for `service` in the configured region, at the target's endpoint.
 
     Typed per service (boto3 type stubs, a test dependency) for the services we use, so mypy
-    checks every call's name and arguments.
+    checks every call's name and arguments. Made once per settings object, service and the
+    credentials the environment names (boto3 clients are thread-safe; sessions are not), unless
+    the call passes options of its own.
     """
+    if kwargs:
+        return _new_client(settings, service, **kwargs)
+    key = (service, _credential_key())
+    made = settings._clients.get(key)
+    if made is None:
+        made = settings._clients[key] = _new_client(settings, service)
+    return made
+
+
+def _new_client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any:
     target = resolve(settings)
     if target.endpoint_url:
         kwargs.setdefault("endpoint_url", target.endpoint_url)
@@ -151,6 +163,10 @@ _CREDENTIAL_ENV = (
 )
 
 
+def _credential_key() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in _CREDENTIAL_ENV)
+
+
 def session() -> boto3.session.Session:
     """This thread's session for the credentials the environment names now.
 
@@ -158,7 +174,7 @@ def session() -> boto3.session.Session:
     default credential chain once (refreshable credentials still refresh); a change of the
     variables that chain reads gets a new one.
     """
-    key = tuple(os.environ.get(name) for name in _CREDENTIAL_ENV)
+    key = _credential_key()
     sessions: dict[tuple[str | None, ...], boto3.session.Session]
     sessions = _SESSIONS.__dict__.setdefault("by_credentials", {})
     if key not in sessions:

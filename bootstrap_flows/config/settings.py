@@ -113,14 +113,23 @@ class BootstrapSettings(
         files = _EnvFilesWithoutPlugins(dotenv_settings)
         return (init_settings, env_settings, files, file_secret_settings)
 
-    # The target these settings name, resolved once (`target.resolve`): every AWS client of a run
-    # asks for it, and a plugin's target may read files. A copy (`model_copy`) starts without.
+    # What a run derives from its settings once, not per call: the target they name (every AWS
+    # client asks for it; a plugin's target may read files) and the AWS clients. A copy
+    # (`model_copy`, `aimed_at`) starts without either.
     _target: Any = PrivateAttr(default=None)
+    # The run's AWS clients, one per service and credentials (`aws_side.clients.client`).
+    _clients: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copy = super().model_copy(update=update, deep=deep)
-        copy._target = None
+        copy._target, copy._clients = None, {}
         return copy
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # boto3 clients do not pickle, and Prefect pickles results that may hold settings.
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__") or {}
+        return {**state, "__pydantic_private__": {**private, "_clients": {}}}
 
     # --- checks across groups, once every group is valid ---------------------------------------
     @model_validator(mode="before")

@@ -3,6 +3,7 @@ environment."""
 
 from __future__ import annotations
 
+import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -35,3 +36,17 @@ def test_sessions_share_the_parsed_service_models() -> None:
         there = other.submit(aws.session).result()
     loader = aws.session()._session.get_component("data_loader")
     assert there._session.get_component("data_loader") is loader
+
+
+def test_a_run_makes_each_client_once_and_a_copy_of_its_settings_anew() -> None:
+    from bootstrap_flows.aws_side.clients import client
+    from bootstrap_flows.config.settings import load_settings
+
+    settings = load_settings(aws_endpoint_url="http://127.0.0.1:9")  # nothing is called
+    assert client(settings, "s3") is client(settings, "s3")
+    assert client(settings, "s3") is not client(settings, "ecs")
+    assert client(settings, "s3", endpoint_url="http://127.0.0.1:8") is not client(settings, "s3")
+    copy = settings.model_copy(update={"aws_region": "eu-west-1"})
+    assert client(copy, "s3").meta.region_name == "eu-west-1"
+    # Settings travel in Prefect results (pickled); their clients do not.
+    assert pickle.loads(pickle.dumps(settings))._clients == {}
