@@ -27,7 +27,7 @@ detached, an ingress rule revoked) leave nothing behind in moto.
 role (AssumeRole: what the local ECS runtime hands each task and agent) to FILE, in moto's
 recorder format, without the session token. Only those: the requests made with the emulator's
 own keys (Terraform, the flows, the runtime) carry secret values in their bodies (PutSecretValue)
-and are nobody's role's calls. tests/aws_calls.py reads the file.
+and are nobody's role's calls. tests/support/aws_calls.py reads the file.
 
 Run it with moto's own arguments: `python -m bootstrap_local.moto_server -H 127.0.0.1 -p
 4566`. The product never imports this: it is what the local stack and the tests start as AWS.

@@ -143,7 +143,7 @@ def _moto(local: LocalSettings, env: dict[str, str]) -> Service:
     port = str(local.moto_port)
     # Recorded from the start, not per test: the calls to check are the worker service's,
     # the pool's and every flow run's of the whole session, and a recorder started later
-    # misses a service task that began before it (see tests/iam_grants.py).
+    # misses a service task that began before it (see tests/support/iam_grants.py).
     record = ["--record-role-calls", str(role_calls_file(local))]
     return Service(
         "moto",

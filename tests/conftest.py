@@ -1,39 +1,27 @@
 """Shared fixtures: the real local stack (moto, Prefect server, process worker) on free ports.
 
-Ports, state dir and the worker's credential are chosen here, before Prefect is imported, so
-Prefect's settings (read once at import) point at the test server.
+Ports, state dir and the worker's credential are chosen by tests/support/session.py, imported
+here before Prefect is, and put into the environment here, so Prefect's settings (read once at
+import) point at the test server.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import socket
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-FIXTURES = Path(__file__).parent / "fixtures"
-STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-flows-test-"))
-MOTO_PORT, PREFECT_PORT, REGISTRY_PORT = free_port(), free_port(), free_port()
-POSTGRES_PORT, SERVER_PORT = free_port(), free_port()
-# The environment files the flows read: the checkout's `local` only, so the examples of other
-# environments (a region, a pool name) never change what a test of `dev` or `prod` sets up.
-ENVIRONMENTS_DIR = STATE_DIR / "environments"
-ENVIRONMENTS_DIR.mkdir()
-shutil.copy(Path(__file__).parent.parent / "environments" / "local.env", ENVIRONMENTS_DIR)
-# The worker's Prefect credential for this test session: must never show up in state or logs.
-AUTH_STRING = f"worker:{secrets.token_hex(16)}"
+from tests.support.session import (
+    AUTH_STRING,
+    ENVIRONMENTS_DIR,
+    MOTO_PORT,
+    POSTGRES_PORT,
+    PREFECT_PORT,
+    REGISTRY_PORT,
+    SERVER_PORT,
+    STATE_DIR,
+)
 
 os.environ.update(
     {

@@ -1,12 +1,12 @@
 """How the suite is spread over pytest-xdist's workers (scripts/test.sh; README, Testing).
 
-Each worker is a process with a local stack of its own (tests/conftest.py chooses ports and a
+Each worker is a process with a local stack of its own (tests/support/session.py chooses ports and a
 state dir per process). A worker is handed whole groups: a module, or the modules that share an
 environment (`SHARED`), so a module's fixtures run once and a shared environment is bootstrapped
 once; the tests of a `SPREAD` module go one by one. The slowest groups start first and the quick
-ones fill the gaps at the end, so the suite ends about when its slowest group does. The seconds
-are measured: `--record-module-seconds` rewrites `module_seconds.json`; a module not in it counts
-as DEFAULT_SECONDS.
+ones fill the gaps at the end, so the suite ends about when its slowest group does. The seconds are
+measured: `--record-module-seconds` rewrites `module_seconds.json`; a module not in it counts as
+DEFAULT_SECONDS.
 
 pytest-xdist's own `--dist loadgroup` cannot do this with pytest 9: it renames node ids through
 an attribute pytest 9 no longer reads, and every test becomes a group of its own.

@@ -24,7 +24,7 @@ from bootstrap_flows.flows.stages import converge
 from bootstrap_flows.safety.approval import NotApproved, final_state
 from bootstrap_flows.terraform import stacks
 from bootstrap_flows.terraform.stacks import state_key
-from tests.paused import Running
+from tests.support.paused import Running
 
 pytestmark = pytest.mark.slow
 

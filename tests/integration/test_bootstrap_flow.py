@@ -39,13 +39,14 @@ from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_locat
 from bootstrap_flows.safety.preflight import PreflightError
 from bootstrap_local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_local.settings import load_local_settings
-from tests.conftest import AUTH_STRING, free_port
-from tests.paused import Running
+from tests.support.paused import Running
+from tests.support.ports import free_port
+from tests.support.session import AUTH_STRING
 
 pytestmark = pytest.mark.slow
 
 
-# The embedded default this session runs (tests/conftest.py chose its ports).
+# The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
 
 

@@ -131,7 +131,7 @@ def test_clean_environment_completes_without_event(clean: Checked) -> None:
 
 @pytest.mark.slow
 def test_unreachable_aws_is_check_failed_not_drifted(clean: Checked) -> None:
-    from tests.conftest import free_port
+    from tests.support.ports import free_port
 
     failed = check(overrides={"aws_endpoint_url": f"http://127.0.0.1:{free_port()}"})
     assert (failed.state_type, failed.state_name) == ("FAILED", "CheckFailed")

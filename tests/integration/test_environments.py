@@ -29,7 +29,7 @@ from tests.integration.test_bootstrap_flow import run_logs
 # Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
 pytestmark = pytest.mark.slow
 
-# The embedded default this session runs (tests/conftest.py chose its ports).
+# The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
 
 CHECKOUT = PROJECT_ROOT / "environments"

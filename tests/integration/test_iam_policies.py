@@ -1,5 +1,5 @@
 """Every IAM policy the platform's modules write, as IAM and SQS hold it after a Terraform apply
-on emulated AWS, linted with parliament (tests/iam_lint.py).
+on emulated AWS, linted with parliament (tests/support/iam_lint.py).
 
 tests/fixtures/terraform/policies uses the modules with every policy-bearing option on. The SQS
 queue policy waits ~50 s for attribute propagation on the emulator, so it is rendered by
@@ -20,8 +20,8 @@ import boto3
 import pytest
 
 from bootstrap_flows.terraform.runner import Terraform
-from tests.iam_lint import Finding, as_identity_policy, lint
-from tests.servers import moto_server
+from tests.support.iam_lint import Finding, as_identity_policy, lint
+from tests.support.servers import moto_server
 
 pytestmark = pytest.mark.slow  # Terraform applies the modules against a moto of its own
 

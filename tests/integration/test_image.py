@@ -30,8 +30,8 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local import registry
 from bootstrap_local.settings import LocalSettings, load_local_settings
-from tests.conftest import free_port
-from tests.servers import moto_server
+from tests.support.ports import free_port
+from tests.support.servers import moto_server
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "images"
 LOG = logging.getLogger("test_image")

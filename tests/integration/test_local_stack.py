@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bootstrap_flows.config.settings import PROJECT_ROOT
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 

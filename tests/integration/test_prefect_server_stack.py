@@ -17,7 +17,7 @@ import pytest
 
 from bootstrap_flows.config.settings import PROJECT_ROOT
 from bootstrap_flows.terraform.runner import Terraform
-from tests.servers import moto_server
+from tests.support.servers import moto_server
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ import pytest
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
-from tests.conftest import free_port
-from tests.refusals import Key, rows
+from tests.support.ports import free_port
+from tests.support.refusals import Key, rows
 
 ENVIRONMENT = "refused"
 SECRET = "s3cr3t"

@@ -41,12 +41,12 @@ from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_local.ecs_runtime.spec import CLUSTER_LABEL
 from bootstrap_local.settings import load_local_settings
-from tests.leak_search import Hit, Scanner, encodings, no_hits, reader
-from tests.servers import prefect_server
+from tests.support.leak_search import Hit, Scanner, encodings, no_hits, reader
+from tests.support.servers import prefect_server
 
 pytestmark = pytest.mark.slow
 
-# The embedded default this session runs (tests/conftest.py chose its ports).
+# The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
 
 ENVIRONMENT = "leak"

@@ -32,7 +32,7 @@ from bootstrap_local.settings import load_local_settings
 
 pytestmark = pytest.mark.slow
 
-# The embedded default this session runs (tests/conftest.py chose its ports).
+# The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
 
 ENVIRONMENT = "srv"

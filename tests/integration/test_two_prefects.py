@@ -36,7 +36,7 @@ from bootstrap_flows.drift.findings import DriftCheckFailed, DriftDetected, Drif
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.drift_check import drift_check
 from bootstrap_flows.safety.preflight import PreflightError
-from tests.servers import prefect_server
+from tests.support.servers import prefect_server
 
 pytestmark = pytest.mark.slow
 

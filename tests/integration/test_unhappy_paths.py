@@ -34,12 +34,12 @@ from bootstrap_flows.prefect_side.e2e import IMAGE_CODE_DIR
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_local.ecs_runtime.spec import TASK_LABEL
 from bootstrap_local.settings import load_local_settings
-from tests.aws_calls import calls_by_role, recorded_calls
-from tests.iam_grants import check_calls, current_calls, uses
+from tests.support.aws_calls import calls_by_role, recorded_calls
+from tests.support.iam_grants import check_calls, current_calls, uses
 
 pytestmark = pytest.mark.slow
 
-# The embedded default this session runs (tests/conftest.py chose its ports).
+# The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
 
 ENVIRONMENT = "sad"
@@ -344,7 +344,7 @@ def test_every_call_made_is_granted_and_every_grant_is_used(pool: Pool) -> None:
     the bootstrap's e2e run and every run above (and whatever else this session ran). The
     local stack's moto records each call made with a role's credentials; each one must be
     allowed by its role's policies as IAM holds them, and each grant of the pool's roles must
-    be used or say in its Terraform when it is needed (tests/iam_grants.py)."""
+    be used or say in its Terraform when it is needed (tests/support/iam_grants.py)."""
     ledger = read_ledger(ledger_file(LOCAL))
     iam = aws.client(pool.settings, "iam")
     recorded = calls_by_role(recorded_calls(LOCAL.aws_endpoint), ledger)

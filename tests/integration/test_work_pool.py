@@ -10,7 +10,7 @@ from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.prefect_side.work_pool import WorkPoolError, ensure_work_pool
-from tests.samples import IMAGE, OUTPUTS
+from tests.support.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
 

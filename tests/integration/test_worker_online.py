@@ -15,12 +15,12 @@ from bootstrap_flows.prefect_side.work_pool import ensure_work_pool
 from bootstrap_flows.prefect_side.worker_online import WorkerNotOnline, utcnow, wait_for_worker
 from bootstrap_local import stack as local_stack
 from bootstrap_local.settings import load_local_settings
-from tests.samples import IMAGE, OUTPUTS
+from tests.support.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
 
 
-# The embedded default this session runs (tests/conftest.py chose its ports).
+# The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
 
 

@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings from defaults and the test's own arguments only: no BOOTSTRAP_* from the session
-    (tests/conftest.py sets ports and a credential for the servers) and no env file."""
+    (the suite's top conftest.py sets ports and a credential for the servers) and no env file."""
     for name in list(os.environ):
         if name.startswith("BOOTSTRAP_"):
             monkeypatch.delenv(name)

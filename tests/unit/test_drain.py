@@ -14,7 +14,7 @@ from bootstrap_flows.cleanup import drain
 from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs.type_defs import ContainerDefinitionTypeDef

@@ -13,7 +13,7 @@ from bootstrap_flows.safety.preflight import (
     check_prefect_api,
     check_provider_mirror,
 )
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 REMOTE = {
     "environment": "dev",

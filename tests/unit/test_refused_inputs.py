@@ -22,7 +22,7 @@ from moto import mock_aws
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.flows.stages import preflight
 from tests.integration.test_refused_inputs_live import LIVE_CASES
-from tests.refusals import SETTINGS_HEADER, Key, rows
+from tests.support.refusals import SETTINGS_HEADER, Key, rows
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client

@@ -8,7 +8,7 @@ from bootstrap_flows.config.settings import SettingsError, load_settings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.terraform.platform_stack import platform_variables
 from bootstrap_flows.terraform.worker_stack import worker_variables
-from tests.samples import IMAGE, OUTPUTS
+from tests.support.samples import IMAGE, OUTPUTS
 
 REMOTE = {
     "environment": "prod",

@@ -13,7 +13,7 @@ from bootstrap_flows.prefect_side.work_pool import (
     desired_template,
     owned_defaults,
 )
-from tests.samples import IMAGE, OUTPUTS
+from tests.support.samples import IMAGE, OUTPUTS
 
 KEY = {"environment": "prod", "prefect_api_url": "https://api.example.com/api"}
 

@@ -36,8 +36,8 @@ from bootstrap_local import database, processes, registry, stack
 from bootstrap_local.ecs_runtime.runtime import healthy
 from bootstrap_local.ecs_runtime.spec import CLUSTER_LABEL, RUNTIME_LABEL, TASK_LABEL
 from bootstrap_local.settings import load_local_settings
-from tests.conftest import free_port
-from tests.servers import moto_server
+from tests.support.ports import free_port
+from tests.support.servers import moto_server
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "ecs_runtime"
 LOG = logging.getLogger("test_ecs_runtime")

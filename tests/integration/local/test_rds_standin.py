@@ -24,8 +24,8 @@ from bootstrap_local.ecs_runtime.clients import AwsClients
 from bootstrap_local.ecs_runtime.errors import LaunchError
 from bootstrap_local.ecs_runtime.rds_standin import RdsStandIn
 from bootstrap_local.settings import LocalSettings, load_local_settings
-from tests.conftest import free_port
-from tests.servers import moto_server
+from tests.support.ports import free_port
+from tests.support.servers import moto_server
 
 pytestmark = pytest.mark.slow
 

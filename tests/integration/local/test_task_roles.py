@@ -11,8 +11,6 @@ import boto3
 import pytest
 
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
-from tests.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
-from tests.iam_eval import decide
 from tests.integration.local.test_ecs_runtime import (  # noqa: F401  (fixtures)
     Emulated,
     Runtime,
@@ -22,7 +20,9 @@ from tests.integration.local.test_ecs_runtime import (  # noqa: F401  (fixtures)
     runtime,
     wait_for,
 )
-from tests.servers import moto_server
+from tests.support.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
+from tests.support.iam_eval import decide
+from tests.support.servers import moto_server
 
 TRUST = {
     "Version": "2012-10-17",

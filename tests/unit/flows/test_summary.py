@@ -7,7 +7,7 @@ from bootstrap_flows.image import PushedImage
 from bootstrap_flows.prefect_side.blocks import StorageBlocks
 from bootstrap_flows.prefect_side.e2e import E2EResult
 from bootstrap_flows.prefect_side.e2e_storage import StorageE2EResult
-from tests.samples import IMAGE, OUTPUTS, WORKER
+from tests.support.samples import IMAGE, OUTPUTS, WORKER
 
 
 def result(applied: bool) -> BootstrapResult:

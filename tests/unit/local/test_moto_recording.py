@@ -1,5 +1,6 @@
 """The embedded default's moto records the calls made with assumed roles' keys, and only those
-(tests/aws_calls.py attributes them; the emulator's own calls carry secrets in their bodies)."""
+(tests/support/aws_calls.py attributes them; the emulator's own calls carry secrets in their
+bodies)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from moto.moto_api import recorder
 from moto.server import ThreadedMotoServer
 
 from bootstrap_local import moto_server
-from tests.aws_calls import parse_entry
-from tests.conftest import free_port
+from tests.support.aws_calls import parse_entry
+from tests.support.ports import free_port
 
 EMULATOR_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

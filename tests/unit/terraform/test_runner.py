@@ -16,7 +16,7 @@ from bootstrap_flows.terraform.runner import (
     describe_diagnostic,
     parse_events,
 )
-from tests.conftest import FIXTURES
+from tests.support.session import FIXTURES
 
 EVENTS = FIXTURES / "events"
 TINY = FIXTURES / "tiny_stack"

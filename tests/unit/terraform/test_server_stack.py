@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.terraform import server_stack, stacks
-from tests.samples import OUTPUTS
+from tests.support.samples import OUTPUTS
 
 IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/r@sha256:" + "a" * 64
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/example"

@@ -18,7 +18,7 @@ from bootstrap_flows.terraform.runner import (
     parse_events,
     parse_lock_info,
 )
-from tests.conftest import FIXTURES
+from tests.support.session import FIXTURES
 
 NOW = datetime(2025, 1, 2, 3, 29, 5, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from bootstrap_local.ecs_runtime.rds_standin import (
     postgres_instances,
 )
 from bootstrap_local.settings import load_local_settings
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-0123-AbCdEf"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.iam_lint import as_identity_policy, lint
+from tests.support.iam_lint import as_identity_policy, lint
 
 TASK_DEFINITIONS = "arn:aws:ecs:us-east-1:123456789012:task-definition/*"
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/main"

@@ -1,5 +1,5 @@
-"""tests/aws_calls.py on requests as moto's recorder writes them: which IAM requests each call
-makes (action, resource, condition keys), the implied ones included."""
+"""tests/support/aws_calls.py on requests as moto's recorder writes them: which IAM requests
+each call makes (action, resource, condition keys), the implied ones included."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.aws_calls import Call, parse_entry, requests_of
-from tests.iam_eval import Request
+from tests.support.aws_calls import Call, parse_entry, requests_of
+from tests.support.iam_eval import Request
 
 ACCOUNT = "123456789012"
 ECS = f"arn:aws:ecs:us-east-1:{ACCOUNT}"

@@ -16,7 +16,7 @@ import httpx
 
 from bootstrap_local.stack import MOTO_SERVER
 from bootstrap_local.target import MOTO_READY_PATH
-from tests.conftest import free_port
+from tests.support.ports import free_port
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Searching bytes, files, archives and streams for a secret, as is and in the encodings that
 would hide it from a plain grep. Used by tests/integration/test_secret_leaks.py; tested on its
-own by tests/unit/test_leak_search.py (a leak it cannot see is no proof).
+own by tests/support/tests/test_leak_search.py (a leak it cannot see is no proof).
 """
 
 from __future__ import annotations

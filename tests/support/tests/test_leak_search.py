@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.leak_search import Scanner, encodings, no_hits, reader
+from tests.support.leak_search import Scanner, encodings, no_hits, reader
 
 SECRET = "LEAKCANARY0123456789abcdef"
 

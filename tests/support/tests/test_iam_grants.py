@@ -1,5 +1,5 @@
-"""tests/iam_grants.py: policies read back from IAM, the Terraform's `# unrecorded` comments,
-and the check of calls against grants in both directions."""
+"""tests/support/iam_grants.py: policies read back from IAM, the Terraform's `# unrecorded`
+comments, and the check of calls against grants in both directions."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from bootstrap_flows.config.settings import PROJECT_ROOT
-from tests.aws_calls import Call
-from tests.iam_grants import (
+from tests.support.aws_calls import Call
+from tests.support.iam_grants import (
     Findings,
     RoleCheck,
     RolePolicies,
@@ -190,8 +190,8 @@ class _Roles:
 
 
 def test_calls_under_an_earlier_role_of_the_same_name_are_set_apart() -> None:
-    from tests.aws_calls import Call
-    from tests.iam_grants import current_calls
+    from tests.support.aws_calls import Call
+    from tests.support.iam_grants import current_calls
 
     role = "arn:aws:iam::123456789012:role/prefect-local-execution"
     old, new = (

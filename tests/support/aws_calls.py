@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
-from tests.iam_eval import Request
+from tests.support.iam_eval import Request
 
 CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
@@ -244,7 +244,7 @@ def requests_of(call: Call, account: str) -> list[Request]:
     if call.iam_action in UNAUTHORIZED:
         return []
     if call.iam_action not in RESOURCES:
-        raise KeyError(f"no resource mapping for {call.iam_action} in tests/aws_calls.py")
+        raise KeyError(f"no resource mapping for {call.iam_action} in tests/support/aws_calls.py")
     scope = Scope(call, account)
     region = {"aws:RequestedRegion": call.region}
     addressed = [

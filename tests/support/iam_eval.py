@@ -4,7 +4,8 @@ No maintained Python evaluator takes a request context (moto's checks no Resourc
 statement on any condition key it does not supply, see shared/environment.md), so this one does
 what our policies use: Allow/Deny, Action/NotAction, Resource/NotResource with `*` and `?`,
 and the condition operators below (with `IfExists`). An explicit Deny wins; otherwise a call
-is allowed if one Allow statement matches it. tests/unit/test_iam_eval.py pins its answers.
+is allowed if one Allow statement matches it. tests/support/tests/test_iam_eval.py pins its
+answers.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, st
     if base in NEGATED:
         return not any(OPERATORS[NEGATED[base]](str(w), got) for w in _as_list(wanted))
     if base not in OPERATORS:
-        raise ValueError(f"condition operator {operator} is not supported by tests/iam_eval.py")
+        raise ValueError(
+            f"condition operator {operator} is not supported by tests/support/iam_eval.py"
+        )
     return any(OPERATORS[base](str(w), got) for w in _as_list(wanted))
 
 
