@@ -107,7 +107,7 @@ def test_task_and_agent_calls_are_made_under_their_own_roles(
     task = wait_for(lambda: aws.stopped(arn), 60, "the task to run and stop")
     assert task["stoppedReason"] == "Essential container in task exited (exit code 0)"
 
-    ledger = read_ledger(ledger_file(runtime.settings))
+    ledger = read_ledger(ledger_file(runtime.local))
     issued = {(entry["role"], entry["use"]): key for key, entry in ledger.items()}
     task_key = issued[(roles["probe-task"], "task")]
     execution_key = issued[(roles["probe-execution"], "execution")]
