@@ -57,6 +57,8 @@ def emulated_target(settings: BootstrapSettings) -> Target:
         health_checks=False,
         disposable=True,
         start_hint="Start the embedded default with `bootstrap-flows local up`.",
+        registry_hint="is the local registry running, and started since the emulator was? It "
+        "takes the emulator's ECR token when it starts: `bootstrap-flows local down`, then `up`",
         prefect_api_url=local.prefect_api_url,
         # Made once on disk, and read only when settings give no credential of their own:
         # the target is resolved for every AWS client.

@@ -51,6 +51,8 @@ class Target(BaseModel):
     disposable: bool = False
     # How to bring this AWS up when it does not answer (shown by preflight).
     start_hint: str = ""
+    # What to check when its registry refuses the login or does not answer (shown by the push).
+    registry_hint: str = ""
     # --- the Prefect the worker talks to ---------------------------------------------------------
     prefect_api_url: str | None = None
     prefect_credential: SecretStr | None = None

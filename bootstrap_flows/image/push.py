@@ -129,6 +129,8 @@ class PushDestination:
     # Set when the target pushes to its own registry host instead of ECR's endpoint.
     override: bool = False
     recorder: PushRecorder | None = None
+    # The target's advice when the registry refuses the login or does not answer.
+    hint: str = ""
 
     @property
     def target(self) -> str:
@@ -153,6 +155,7 @@ def registry_destination(
         password=password,
         override=bool(override),
         recorder=push_target.push_recorder,
+        hint=push_target.registry_hint,
     )
 
 
@@ -169,13 +172,11 @@ def _login(client: docker.DockerClient, destination: PushDestination) -> None:
         )
     except docker.errors.APIError as exc:
         explanation = str(exc.explanation or exc)
+        hint = f" ({destination.hint})" if destination.hint else ""
         if "401" in explanation or "unauthorized" in explanation.lower():
             raise ImagePushError(
-                f"registry {host} rejected the ECR credentials (401 Unauthorized); on the "
-                "embedded default restart the local registry so it takes the emulator's current "
-                "token (bootstrap-flows local down/up)"
+                f"registry {host} rejected the ECR credentials (401 Unauthorized){hint}"
             ) from None  # the cause holds the login request, password in its body (see above)
-        hint = " (is the local registry running?)" if is_loopback(host) else ""
         message = f"cannot log in to registry {host}{hint}: {explanation}"
         raise ImagePushError(message) from None  # as above: the request holds the password
 

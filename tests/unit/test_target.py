@@ -31,6 +31,8 @@ def test_local_is_the_emulator_with_what_moto_lacks_switched_off(
     assert target.aws_env["AWS_ACCESS_KEY_ID"]
     assert (target.autoscaling, target.health_checks, target.disposable) == (False, False, True)
     assert target.push_recorder is not None and target.worker_on_this_machine
+    # The emulator's own advice travels with its target, not in the product's messages.
+    assert "bootstrap-flows local" in target.start_hint + target.registry_hint
 
 
 def test_real_aws_uses_the_default_credential_chain_and_everything_it_offers() -> None:
