@@ -12,13 +12,19 @@ an out-of-band change followed by a re-apply needs it to.
   changes only the attributes passed. Without both, a queue declaring its redrive and access
   policy inline (infrastructure/terraform/modules/observer) would show a diff on every plan.
 
+- Revoking a security group rule by an ID the group does not hold: AWS answers
+  `InvalidSecurityGroupRuleId.NotFound`, which the AWS provider skips (the rule is gone, as
+  wanted); moto answers `InvalidPermission.NotFound`, which fails the apply. The provider's
+  `aws_default_security_group` can list one rule twice and revoke it twice; so does AWS answer
+  here.
+
 - S3 bucket policies: moto denies every object request a conditioned statement covers (it
   supplies no condition keys), so a TLS-only policy would refuse all access; here a statement
   whose condition cannot hold does not apply, as on AWS.
 
 Each gap has a unit test that shows stock moto still has it (tests/unit/local/test_moto_server.py,
-test_moto_queues.py, test_moto_bucket_policy.py): when one fails after a moto upgrade, moto does
-what AWS does there; drop that patch and its tests.
+test_moto_queues.py, test_moto_bucket_policy.py, test_moto_security_groups.py): when one fails
+after a moto upgrade, moto does what AWS does there; drop that patch and its tests.
 
 The other deletions the drift tests make by hand (an ECR repository with `force`, a role policy
 detached, an ingress rule revoked) leave nothing behind in moto.
@@ -46,7 +52,9 @@ from pathlib import Path
 from typing import Any
 
 from moto import server
+from moto.ec2.exceptions import InvalidSecurityGroupRuleIdNotFoundError
 from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
+from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_api import recorder
@@ -88,6 +96,35 @@ def patch() -> None:
         NatGatewayBackend.delete_nat_gateway = patched  # type: ignore[method-assign]
     _queues_like_aws()
     _bucket_policies_like_aws()
+    security_group_rules_like_aws()
+
+
+def security_group_rules_like_aws() -> None:
+    """Revokes that name a rule ID the group does not hold (see the module's docstring)."""
+    for direction in ("ingress", "egress"):
+        name = f"revoke_security_group_{direction}"
+        revoke = getattr(SecurityGroupBackend, name)
+        if not getattr(revoke, "aws_like", False):
+            setattr(SecurityGroupBackend, name, _unknown_rule_ids_like_aws(revoke, direction))
+
+
+def _unknown_rule_ids_like_aws(revoke: Callable[..., Any], direction: str) -> Callable[..., Any]:
+    """A revoke naming rule IDs answers as AWS does for an ID the group does not hold."""
+
+    @functools.wraps(revoke)
+    def revoke_rules(backend: Any, **arguments: Any) -> Any:
+        group = backend.get_security_group_by_name_or_id(
+            arguments.get("group_name_or_id"), arguments.get("vpc_id")
+        )
+        if group is not None:
+            held = {rule.id for rule in getattr(group, f"{direction}_rules")}
+            for rule_id in arguments.get("security_rule_ids") or []:
+                if rule_id not in held:
+                    raise InvalidSecurityGroupRuleIdNotFoundError(rule_id)
+        return revoke(backend, **arguments)
+
+    revoke_rules.__dict__["aws_like"] = True
+    return revoke_rules
 
 
 def _bucket_policies_like_aws() -> None:
