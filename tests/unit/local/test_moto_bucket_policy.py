@@ -14,10 +14,10 @@ from moto.ec2.models.nat_gateways import NatGatewayBackend
 from moto.s3.models import FakeBucket
 from moto.sqs.models import Queue
 
-from bootstrap_local import moto_server
+from bootstrap_local import aws_like
 
 BUCKET = "p-local-results-123456789012"
-# What `moto_server.patch()` replaces, as moto has it (captured before any test patches it).
+# What `aws_like.patch()` replaces, as moto has it (captured before any test patches it).
 STOCK = [
     (FakeBucket, "get_permission", FakeBucket.get_permission),
     (NatGatewayBackend, "delete_nat_gateway", NatGatewayBackend.delete_nat_gateway),
@@ -60,7 +60,7 @@ def test_stock_moto_denies_every_object_request_under_a_tls_only_policy(s3: Any)
 def test_patched_a_conditioned_statement_does_not_apply_an_unconditioned_deny_does(
     s3: Any,
 ) -> None:
-    moto_server.patch()
+    aws_like.patch()
     s3.put_object(Bucket=BUCKET, Key="k", Body=b"1")
     assert s3.get_object(Bucket=BUCKET, Key="k")["Body"].read() == b"1"
     deny_reads = {

@@ -15,9 +15,9 @@ from moto.ec2.models.nat_gateways import NatGatewayBackend
 from moto.s3.models import FakeBucket
 from moto.sqs.models import Queue
 
-from bootstrap_local import moto_server
+from bootstrap_local import aws_like
 
-# What `moto_server.patch()` replaces, as moto has it (captured before any test patches it).
+# What `aws_like.patch()` replaces, as moto has it (captured before any test patches it).
 STOCK = [
     (FakeBucket, "get_permission", FakeBucket.get_permission),
     (NatGatewayBackend, "delete_nat_gateway", NatGatewayBackend.delete_nat_gateway),
@@ -84,8 +84,8 @@ def test_stock_moto_clears_the_policy_a_set_attributes_call_omits(sqs: Any) -> N
 
 
 def test_patched_queue_attributes_are_kept_and_returned_as_aws_does(sqs: Any) -> None:
-    moto_server.patch()
-    moto_server.patch()  # a second patch must not wrap the first
+    aws_like.patch()
+    aws_like.patch()  # a second patch must not wrap the first
     url, redrive = queue_with_policies(sqs)
     assert attributes(sqs, url)["RedrivePolicy"] == redrive
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})

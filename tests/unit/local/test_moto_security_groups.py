@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.ec2.models.security_groups import SecurityGroupBackend
 
-from bootstrap_local import moto_server
+from bootstrap_local import aws_like
 
 
 @pytest.fixture
@@ -45,8 +45,8 @@ def test_stock_moto_answers_invalid_permission_for_a_rule_id_gone(ec2: Any) -> N
 
 
 def test_a_rule_id_gone_is_invalid_security_group_rule_id_as_on_aws(ec2: Any) -> None:
-    moto_server.security_group_rules_like_aws()
-    moto_server.security_group_rules_like_aws()  # a second patch must not wrap the first
+    aws_like.security_group_rules_like_aws()
+    aws_like.security_group_rules_like_aws()  # a second patch must not wrap the first
     group, rule = default_egress_rule(ec2)
     ec2.revoke_security_group_egress(GroupId=group, SecurityGroupRuleIds=[rule])
     with pytest.raises(ec2.exceptions.ClientError, match="InvalidSecurityGroupRuleId.NotFound"):

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.ec2.models.nat_gateways import NatGatewayBackend
 
-from bootstrap_local import moto_server
+from bootstrap_local import aws_like
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ def test_stock_moto_keeps_the_address_of_a_deleted_nat_gateway(ec2: Any) -> None
 
 
 def test_deleting_a_nat_gateway_frees_its_address_and_interface_as_aws_does(ec2: Any) -> None:
-    moto_server.patch()
-    moto_server.patch()  # a second patch must not wrap the first
+    aws_like.patch()
+    aws_like.patch()  # a second patch must not wrap the first
     subnet, allocation, nat, interface = nat_gateway(ec2)
     ec2.delete_nat_gateway(NatGatewayId=nat)
     [address] = ec2.describe_addresses(AllocationIds=[allocation])["Addresses"]

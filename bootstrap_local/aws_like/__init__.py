@@ -1,0 +1,28 @@
+"""moto 5.2.6 made to behave like AWS where the product depends on it: one module per
+service, each patch idempotent, each with a unit test in tests/unit/local/ that shows stock
+moto still has the gap. When such a test fails after a moto upgrade, moto does what AWS does
+there: drop that patch and its tests.
+
+The leniencies that remain are listed in the README ("Where the emulator is kinder than AWS").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bootstrap_local.aws_like.ec2 import nat_gateways_like_aws, security_group_rules_like_aws
+from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
+from bootstrap_local.aws_like.sqs import queues_like_aws
+
+PATCHES: tuple[Callable[[], None], ...] = (
+    nat_gateways_like_aws,
+    security_group_rules_like_aws,
+    bucket_policies_like_aws,
+    queues_like_aws,
+)
+
+
+def patch() -> None:
+    """Make this process's moto behave like AWS where moto does not (idempotent)."""
+    for one in PATCHES:
+        one()
