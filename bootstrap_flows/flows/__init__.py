@@ -1,4 +1,11 @@
-"""The flows users deploy: `bootstrap` (bootstrap.py) and `teardown` (teardown.py).
+"""The flows users deploy: `bootstrap` (bootstrap.py), `teardown` (teardown.py) and
+`drift-check` (drift_check.py; what it asks is in `drift/`).
 
-`stages` holds one task per stage; `summary` the final artifact. drift-check lives in `drift/`.
+`stages` holds one task per stage; `summary` the final artifact; `outcomes` keeps a run that
+ends in an expected state (Rejected, TimedOut, Drifted, CheckFailed) from logging as a crash.
+Installed here, on import of any flow, because Prefect's engine imports the flow before it runs it.
 """
+
+from bootstrap_flows.flows.outcomes import quiet_expected_outcomes
+
+quiet_expected_outcomes()
