@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v terraform >/dev/null; then
-  echo "error: terraform is not on PATH. Install Terraform >= 1.6 and run again." >&2
+  echo "error: terraform is not on PATH. Install Terraform >= 1.10 and run again." >&2
   exit 1
 fi
 PYTHON="${PYTHON:-python3}"

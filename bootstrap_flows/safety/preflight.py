@@ -29,8 +29,7 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.prefect_side import target_prefect
-
-MIN_TERRAFORM = (1, 6)
+from bootstrap_flows.terraform.runner import MIN_TERRAFORM, MIN_TERRAFORM_TEXT
 
 
 class PreflightError(BootstrapError):
@@ -48,7 +47,7 @@ class PreflightReport(BaseModel):
 def check_terraform(settings: BootstrapSettings) -> str:
     """Terraform's version; refuses a missing or old Terraform, mirror or stack directory."""
     if shutil.which("terraform") is None:
-        raise PreflightError("terraform is not on PATH: install Terraform >= 1.6")
+        raise PreflightError(f"terraform is not on PATH: install Terraform >= {MIN_TERRAFORM_TEXT}")
     result = subprocess.run(
         ["terraform", "version", "-json"], capture_output=True, text=True, check=False
     )
@@ -58,7 +57,9 @@ def check_terraform(settings: BootstrapSettings) -> str:
     version = str(about["terraform_version"])
     major, minor = (int(part) for part in version.split(".")[:2])
     if (major, minor) < MIN_TERRAFORM:
-        raise PreflightError(f"terraform {version} is too old: install Terraform >= 1.6")
+        raise PreflightError(
+            f"terraform {version} is too old: install Terraform >= {MIN_TERRAFORM_TEXT}"
+        )
     if settings.terraform_provider_mirror is not None:
         check_provider_mirror(settings.terraform_provider_mirror, str(about["platform"]))
     stacks = settings.terraform_dir / "stacks"

@@ -21,6 +21,12 @@ from typing import Any
 
 from bootstrap_flows.errors import BootstrapError
 
+# The oldest Terraform that runs every stack: the S3 backend's `use_lockfile` (stacks.py), the only
+# state lock the stacks have, arrived in 1.10.0 (GA in 1.11); nothing else used is newer than 1.5.
+# Every versions.tf `required_version` says the same (tests/unit/terraform/test_versions.py).
+MIN_TERRAFORM = (1, 10)
+MIN_TERRAFORM_TEXT = ".".join(str(part) for part in MIN_TERRAFORM)
+
 Progress = Callable[[int, int], None]
 """Called as progress(done, total) each time a resource operation finishes."""
 
@@ -277,7 +283,9 @@ class Terraform:
         adopt: Adopt | None = None,
     ) -> None:
         if shutil.which("terraform") is None:
-            raise TerraformError("terraform is not on PATH; install Terraform >= 1.6")
+            raise TerraformError(
+                f"terraform is not on PATH; install Terraform >= {MIN_TERRAFORM_TEXT}"
+            )
         self.stack_dir = stack_dir
         self.work_dir = work_dir
         self.adopt = adopt

@@ -12,6 +12,7 @@ from bootstrap_flows.safety.preflight import (
     check_availability_zones,
     check_prefect_api,
     check_provider_mirror,
+    check_terraform,
 )
 from tests.support.ports import free_port
 
@@ -65,3 +66,30 @@ def test_the_zones_the_network_module_uses() -> None:
     with mock_aws():
         zones = check_availability_zones(remote(aws_region="eu-west-1", az_count=2))
     assert zones == ["eu-west-1a", "eu-west-1b"]
+
+
+@pytest.mark.parametrize("version", ["1.10.0", "1.10.5", "1.11.4", "2.0.0"])
+def test_terraform_at_or_above_the_floor_passes(
+    version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_terraform(tmp_path, monkeypatch, version)
+    assert check_terraform(remote(terraform_provider_mirror=None)) == version
+
+
+def test_terraform_below_the_floor_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_terraform(tmp_path, monkeypatch, "1.9.8")
+    with pytest.raises(PreflightError) as refused:
+        check_terraform(remote(terraform_provider_mirror=None))
+    assert str(refused.value) == "terraform 1.9.8 is too old: install Terraform >= 1.10"
+
+
+def _fake_terraform(tmp: Path, monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    """A `terraform` first on PATH whose `version -json` answers `version`."""
+    binary = tmp / "bin" / "terraform"
+    binary.parent.mkdir()
+    about = f'{{"terraform_version": "{version}", "platform": "linux_amd64"}}'
+    binary.write_text(f"#!/bin/sh\necho '{about}'\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{binary.parent}:/usr/bin:/bin")

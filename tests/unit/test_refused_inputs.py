@@ -267,8 +267,9 @@ CASES: dict[Key, Case] = {
     # --- Terraform ------------------------------------------------------------------------------
     ("state_bucket", "Bad_Bucket"): Case(settings(state_bucket="Bad_Bucket")),
     ("terraform", "not on PATH"): Case(prepare=_no_path),
-    ("terraform", "1.5.7"): Case(
-        prepare=_terraform('echo \'{"terraform_version": "1.5.7", "platform": "linux_amd64"}\'')
+    # The last release before the S3 backend's `use_lockfile` (the floor is 1.10).
+    ("terraform", "1.9.8"): Case(
+        prepare=_terraform('echo \'{"terraform_version": "1.9.8", "platform": "linux_amd64"}\'')
     ),
     ("terraform", "an install that fails to run"): Case(
         prepare=_terraform("echo 'cannot load libc' >&2; exit 1")
