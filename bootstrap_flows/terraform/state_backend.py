@@ -23,7 +23,11 @@ def ensure_state_bucket(
 
     Versioning keeps every earlier state recoverable; nothing here ever deletes or overwrites
     an object, so an existing bucket (ours or one the user pre-created) is left as it is apart
-    from switching on the protections it lacks.
+    from switching on the protections it lacks. Its default encryption is its owner's: AWS
+    encrypts every bucket (SSE-S3 at least) since January 2023, so a bucket that exists has
+    one, and writing AES256 over it would downgrade a user's SSE-KMS key (or fail where an SCP
+    denies s3:PutEncryptionConfiguration). Terraform's `encrypt` backend option encrypts each
+    state object on top.
     """
     s3 = aws.client(settings, "s3")
     bucket = settings.state_bucket_name(account_id)
@@ -54,16 +58,17 @@ def ensure_state_bucket(
                 ]
             },
         )
+        # Said outright for the bucket we make (AWS would default to the same; moto does not).
+        s3.put_bucket_encryption(
+            Bucket=bucket,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
         logger.info("Created state bucket %s", bucket)
 
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(
-        Bucket=bucket,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-        },
-    )
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
