@@ -43,28 +43,7 @@ def ensure_state_bucket(
             ) from exc
         if code not in ("404", "NoSuchBucket", "NotFound"):
             raise
-        kwargs: dict[str, Any] = {"Bucket": bucket}
-        if settings.aws_region != "us-east-1":
-            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
-        s3.create_bucket(**kwargs)
-        # Only a bucket we create is tagged: tagging replaces every tag a user's bucket has.
-        s3.put_bucket_tagging(
-            Bucket=bucket,
-            Tagging={
-                "TagSet": [
-                    {"Key": "Project", "Value": "bootstrap-flows"},
-                    {"Key": "Environment", "Value": settings.environment},
-                    {"Key": "ManagedBy", "Value": "bootstrap-flows"},
-                ]
-            },
-        )
-        # Said outright for the bucket we make (AWS would default to the same; moto does not).
-        s3.put_bucket_encryption(
-            Bucket=bucket,
-            ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
-        )
+        _create_bucket(s3, settings, bucket)
         logger.info("Created state bucket %s", bucket)
 
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
@@ -79,6 +58,32 @@ def ensure_state_bucket(
         },
     )
     return bucket
+
+
+def _create_bucket(s3: Any, settings: BootstrapSettings, bucket: str) -> None:
+    """Make the state bucket, tagged and encrypted (only ours: see ensure_state_bucket)."""
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if settings.aws_region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws_region}
+    s3.create_bucket(**kwargs)
+    # Only a bucket we create is tagged: tagging replaces every tag a user's bucket has.
+    s3.put_bucket_tagging(
+        Bucket=bucket,
+        Tagging={
+            "TagSet": [
+                {"Key": "Project", "Value": "bootstrap-flows"},
+                {"Key": "Environment", "Value": settings.environment},
+                {"Key": "ManagedBy", "Value": "bootstrap-flows"},
+            ]
+        },
+    )
+    # Said outright for the bucket we make (AWS would default to the same; moto does not).
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
 
 
 def delete_state_bucket(settings: BootstrapSettings, bucket: str) -> int:
