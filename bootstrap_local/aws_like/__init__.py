@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bootstrap_local.aws_like.ec2 import nat_gateways_like_aws, security_group_rules_like_aws
+from bootstrap_local.aws_like.rds import engine_versions_like_aws
 from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
 from bootstrap_local.aws_like.sqs import queues_like_aws
 
@@ -19,6 +20,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     security_group_rules_like_aws,
     bucket_policies_like_aws,
     queues_like_aws,
+    engine_versions_like_aws,
 )
 
 
