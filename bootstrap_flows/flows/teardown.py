@@ -178,8 +178,10 @@ def _destroy_server(
     if delete_database or not server_stack.holds_database(state):
         if variables["db_deletion_protection"] and server_stack.holds_database(state):
             run.unprotect_database(variables)
-        if variables["db_final_snapshot"] and server_stack.holds_database(state):
-            run.kept[f"{server.db_identifier}-final"] = "kept: the database's final snapshot"
+        # The name the state records: RDS's Delete takes it from there, not from the config.
+        snapshot = server_stack.final_snapshot_identifier(state)
+        if variables["db_final_snapshot"] and snapshot:
+            run.kept[snapshot] = "kept: the database's final snapshot"
         return run.destroy(server_stack.STACK, variables)
     run.database_kept = True
     run.kept[server.db_identifier] = "kept: the server's database (delete_database=true)"
@@ -223,9 +225,9 @@ def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
         if recorded_server and run.database_kept:
             get_run_logger().warning(
                 "Kept the server's database %s and the platform stack it lives in; run "
-                "teardown with delete_database=true to remove them (a final snapshot %s-final "
-                "is taken first unless server_final_snapshot is off)",
-                recorded_server.db_identifier,
+                "teardown with delete_database=true to remove them (a final snapshot "
+                "<identifier>-final-<creation time> is taken first unless server_final_snapshot "
+                "is off)",
                 recorded_server.db_identifier,
             )
         else:

@@ -115,6 +115,8 @@ DATABASE_ADDRESSES = (
     "module.server.aws_db_instance.this",
     "module.server.aws_db_subnet_group.this",
     "module.server.aws_security_group.db",
+    # The name of the database's final snapshot, made with it (modules/prefect_server).
+    "module.server.terraform_data.final_snapshot_suffix",
 )
 
 
@@ -125,3 +127,18 @@ def addresses_besides_database(state: dict[str, Any]) -> list[str]:
 
 def holds_database(state: dict[str, Any]) -> bool:
     return DATABASE_ADDRESSES[0] in stacks.managed_addresses(state)
+
+
+def final_snapshot_identifier(state: dict[str, Any]) -> str | None:
+    """The snapshot RDS takes when the recorded database is destroyed (None: none is taken, or
+    no database). Read from the state: the name is made with the database, unique to it."""
+    for resource in state.get("resources") or []:
+        address = ".".join(
+            part for part in (resource.get("module"), resource["type"], resource["name"]) if part
+        )
+        if resource.get("mode") == "managed" and address == DATABASE_ADDRESSES[0]:
+            for instance in resource.get("instances") or []:
+                name = (instance.get("attributes") or {}).get("final_snapshot_identifier")
+                if name and not instance["attributes"].get("skip_final_snapshot"):
+                    return str(name)
+    return None

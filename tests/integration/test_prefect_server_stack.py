@@ -1,13 +1,16 @@
 """The prefect_server module on the emulator: apply, plan again with no changes, destroy.
 
 Through `examples/prefect-server` (network, cluster, logs, a Route 53 zone and the module with
-an ACM certificate it issues), on a moto server of this test's own.
+an ACM certificate it issues), on a moto server of this test's own. With the final snapshot
+on: a second database of the same name is made and destroyed too, and its final snapshot must
+not collide with the first one's (RDS refuses a snapshot identifier that exists).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import boto3
 import pytest
 
 from bootstrap_flows.config.settings import PROJECT_ROOT
+from bootstrap_flows.terraform import server_stack
 from bootstrap_flows.terraform.runner import Terraform
 from tests.support.servers import moto_server
 
@@ -55,6 +59,10 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         # A copy of the tree: the example's local state must not land in the checkout.
         tree = tmp_path / "terraform"
         shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
+        # The example throws its database away; here it keeps a final snapshot, as bootstrap's.
+        (tree / "examples" / EXAMPLE.name / "final_snapshot_override.tf").write_text(
+            'module "server" {\n  db_final_snapshot = true\n}\n'
+        )
         terraform = Terraform(
             stack_dir=tree / "examples" / EXAMPLE.name,
             work_dir=tmp_path / "work",
@@ -84,6 +92,10 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
             False,
         )
         assert db["BackupRetentionPeriod"] == 7 and db["MasterUserSecret"]["SecretArn"]
+        # Pinned by major ("16"); RDS (and the emulator, bootstrap_local/aws_like/rds.py)
+        # reports the minor it runs. The re-plan below must not see that as a change.
+        assert re.fullmatch(r"16\.[0-9]+", db["EngineVersion"]), db["EngineVersion"]
+        first = final_snapshot(tree)
         groups = outputs["security_group_ids"]
         ec2 = session.client("ec2", endpoint_url=endpoint)
         rules = ec2.describe_security_group_rules(
@@ -106,3 +118,21 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         terraform.apply(destroy)
         assert terraform.output() == {}
         assert rds.describe_db_instances()["DBInstances"] == []
+
+        # A second database of the same name (only it and what it stands on), then its end.
+        terraform.apply(
+            terraform.plan(var_file=var_file, targets=[server_stack.DATABASE_ADDRESSES[0]])
+        )
+        second = final_snapshot(tree)
+        assert second != first
+        terraform.apply(terraform.plan(var_file=var_file, destroy=True))
+        snapshots = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+        assert sorted(s["DBSnapshotIdentifier"] for s in snapshots) == sorted([first, second])
+
+
+def final_snapshot(tree: Path) -> str:
+    """The final snapshot's name the example's local state records for its database."""
+    state = json.loads((tree / "examples" / EXAMPLE.name / "terraform.tfstate").read_text())
+    name = server_stack.final_snapshot_identifier(state)
+    assert name and re.fullmatch(r"example-server-final-[0-9]{14}", name), name
+    return name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -200,9 +201,14 @@ def test_teardown_keeps_the_database_until_asked(
         if i["DBInstanceIdentifier"] == identifier
     ] == []
     snapshots = rds.describe_db_snapshots(DBInstanceIdentifier=identifier)["DBSnapshots"]
-    assert f"{identifier}-final" in [s["DBSnapshotIdentifier"] for s in snapshots]
+    # Named for the database's creation (UTC, to the second): a later database's differs.
+    [final] = [
+        s["DBSnapshotIdentifier"]
+        for s in snapshots
+        if re.fullmatch(rf"{identifier}-final-\d{{14}}", s["DBSnapshotIdentifier"])
+    ]
     assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"] == []
     # What the account still holds for the environment: the state and the final snapshot.
     srv = local_stack.model_copy(update={"environment": ENVIRONMENT})
     left = {item.resource.rsplit(":", 1)[-1] for item in receipt.leftovers(srv)}
-    assert left == {srv.state_bucket_name("123456789012"), f"{identifier}-final"}
+    assert left == {srv.state_bucket_name("123456789012"), final}

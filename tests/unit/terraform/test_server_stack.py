@@ -99,3 +99,30 @@ def test_teardown_keeps_the_database_and_what_it_stands_on() -> None:
         "module.server.aws_security_group.alb",
     ]
     assert not server_stack.holds_database({"resources": STATE["resources"][:2]})
+
+
+def test_teardown_keeps_the_final_snapshots_name_with_the_database() -> None:
+    suffix = {
+        "module": "module.server",
+        "mode": "managed",
+        "type": "terraform_data",
+        "name": "final_snapshot_suffix",
+    }
+    state = {"resources": [*STATE["resources"], suffix]}
+    assert "module.server.terraform_data.final_snapshot_suffix" not in (
+        server_stack.addresses_besides_database(state)
+    )
+
+
+def _database(**attributes: object) -> dict[str, object]:
+    instance = {"attributes": {"identifier": "p-dev-server", **attributes}}
+    return {"resources": [{**STATE["resources"][2], "instances": [instance]}]}
+
+
+def test_the_final_snapshots_name_is_the_one_the_state_records() -> None:
+    name = "p-dev-server-final-20261206161014"
+    recorded = _database(final_snapshot_identifier=name, skip_final_snapshot=False)
+    assert server_stack.final_snapshot_identifier(recorded) == name
+    skipped = _database(final_snapshot_identifier=None, skip_final_snapshot=True)
+    assert server_stack.final_snapshot_identifier(skipped) is None
+    assert server_stack.final_snapshot_identifier({"resources": STATE["resources"][:2]}) is None

@@ -108,6 +108,19 @@ resource "aws_db_subnet_group" "this" {
   tags       = var.tags
 }
 
+# The final snapshot's name, unique per database: a second teardown of a re-created database
+# must not reuse the first one's name (RDS refuses a snapshot identifier that exists). Made
+# once, when the database is, and kept in state (ignore_changes): no drift on later plans.
+# Replaced with the database when an input that replaces the instance changes.
+resource "terraform_data" "final_snapshot_suffix" {
+  input            = formatdate("YYYYMMDDhhmmss", plantimestamp())
+  triggers_replace = [var.name, var.db_kms_key_arn]
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
 resource "aws_db_instance" "this" {
   #checkov:skip=CKV_AWS_118:Enhanced monitoring needs its own IAM role and costs per instance; CloudWatch's standard RDS metrics cover a Prefect server's database. Enable it in the module if you need OS metrics.
   #checkov:skip=CKV_AWS_161:IAM database authentication is not supported by Prefect's asyncpg connection URL; the password is managed and rotated by RDS in Secrets Manager instead.
@@ -135,7 +148,7 @@ resource "aws_db_instance" "this" {
   auto_minor_version_upgrade  = true
   deletion_protection         = var.db_deletion_protection
   skip_final_snapshot         = !var.db_final_snapshot
-  final_snapshot_identifier   = var.db_final_snapshot ? "${var.name}-final" : null
+  final_snapshot_identifier   = var.db_final_snapshot ? "${var.name}-final-${terraform_data.final_snapshot_suffix.output}" : null
 
   performance_insights_enabled    = var.db_performance_insights
   performance_insights_kms_key_id = var.db_performance_insights ? var.db_kms_key_arn : null

@@ -19,8 +19,13 @@ output "db_address" {
 }
 
 output "db_identifier" {
-  description = "Identifier of the RDS instance (its final snapshot is \"<identifier>-final\")."
+  description = "Identifier of the RDS instance."
   value       = aws_db_instance.this.identifier
+}
+
+output "db_final_snapshot_identifier" {
+  description = "The snapshot RDS takes when the database is destroyed (\"<identifier>-final-<UTC creation time>\"), null without db_final_snapshot."
+  value       = aws_db_instance.this.final_snapshot_identifier
 }
 
 output "db_master_secret_arn" {

@@ -180,13 +180,13 @@ variable "alb_deletion_protection" {
 ################################################################################
 
 variable "postgres_version" {
-  description = "RDS PostgreSQL engine version (16.x)."
+  description = "RDS PostgreSQL engine version: the major (16), so RDS picks and upgrades the minor (auto_minor_version_upgrade); a full 16.x pins a minor AWS later retires."
   type        = string
-  default     = "16.4"
+  default     = "16"
 
   validation {
     condition     = can(regex("^16(\\.[0-9]+)?$", var.postgres_version))
-    error_message = "postgres_version must be a PostgreSQL 16 version, e.g. 16.4."
+    error_message = "postgres_version must be PostgreSQL 16: the major 16 (recommended) or a minor such as 16.8."
   }
 }
 
