@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from bootstrap_local.aws_like.ec2 import nat_gateways_like_aws, security_group_rules_like_aws
 from bootstrap_local.aws_like.rds import engine_versions_like_aws
+from bootstrap_local.aws_like.ecr import ecr_like_aws
+from bootstrap_local.aws_like.ecs import ecs_like_aws
 from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
 from bootstrap_local.aws_like.sqs import queues_like_aws
 
@@ -21,6 +23,8 @@ PATCHES: tuple[Callable[[], None], ...] = (
     bucket_policies_like_aws,
     queues_like_aws,
     engine_versions_like_aws,
+    ecs_like_aws,
+    ecr_like_aws,
 )
 
 
