@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 from botocore.exceptions import ClientError
@@ -28,17 +29,23 @@ from prefect.exceptions import PrefectHTTPStatusError
 from pydantic import BaseModel
 
 from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.cleanup.task_definitions import worker_revisions
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image import TAG_LENGTH
 from bootstrap_flows.prefect_side import e2e, e2e_storage, target_prefect, work_pool
 from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
-# prefect-aws names the task definitions it registers `prefect_<pool>_<deployment or flow id>`.
-WORKER_FAMILY = "prefect_{pool}_"
+if TYPE_CHECKING:
+    from mypy_boto3_ecs.client import ECSClient
+    from mypy_boto3_ecs.type_defs import TaskTypeDef
+
 # Bootstrap tags the worker image with the first hex digits of its content hash.
 PUSHED_TAG = re.compile(rf"^[0-9a-f]{{{TAG_LENGTH}}}$")
 STOP_WAIT_SECONDS = 90.0
+# What AWS takes in one call: DescribeTasks' tasks and BatchDeleteImage's imageIds.
+DESCRIBE_TASKS_MOST = 100
+DELETE_IMAGES_MOST = 100
 # Bootstrap's test deployments, by name, with their flow's name.
 DEPLOYMENTS = {
     e2e.DEPLOYMENT_NAME: e2e.FLOW_NAME,
@@ -125,20 +132,42 @@ def delete_results(
     return [f"s3://{bucket}/{key}" for key in gone]
 
 
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """`items` in runs of at most `size`, for calls AWS limits to that many items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _describe_tasks(ecs: ECSClient, cluster_arn: str, arns: Sequence[str]) -> list[TaskTypeDef]:
+    return [
+        task
+        for chunk in chunks(arns, DESCRIBE_TASKS_MOST)
+        for task in ecs.describe_tasks(cluster=cluster_arn, tasks=list(chunk))["tasks"]
+    ]
+
+
 def stop_flow_run_tasks(
     settings: BootstrapSettings, cluster_arn: str, clock: Callable[[], float] = time.monotonic
 ) -> list[str]:
     """Stop the tasks in the cluster that no service owns (flow runs); wait until they stop."""
     ecs = aws.client(settings, "ecs")
-    arns = ecs.list_tasks(cluster=cluster_arn, desiredStatus="RUNNING")["taskArns"]
-    tasks = ecs.describe_tasks(cluster=cluster_arn, tasks=arns)["tasks"] if arns else []
+    arns = [
+        arn
+        for page in ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster_arn, desiredStatus="RUNNING"
+        )
+        for arn in page["taskArns"]
+    ]
+    tasks = _describe_tasks(ecs, cluster_arn, arns)
     runs = [t["taskArn"] for t in tasks if not str(t.get("group", "")).startswith("service:")]
     for arn in runs:
         ecs.stop_task(cluster=cluster_arn, task=arn, reason="teardown: draining the pool")
     deadline = clock() + STOP_WAIT_SECONDS
     while runs and clock() < deadline:
-        described = ecs.describe_tasks(cluster=cluster_arn, tasks=runs)["tasks"]
-        if all(t.get("lastStatus") == "STOPPED" for t in described):
+        if all(t.get("lastStatus") == "STOPPED" for t in _describe_tasks(ecs, cluster_arn, runs)):
             break
         time.sleep(2)
     return runs
@@ -147,12 +176,7 @@ def stop_flow_run_tasks(
 def deregister_task_definitions(settings: BootstrapSettings) -> list[str]:
     """Deregister every task definition the ECS worker registered for the pool."""
     ecs = aws.client(settings, "ecs")
-    prefix = WORKER_FAMILY.format(pool=settings.work_pool_name)
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_task_definitions").paginate(
-        familyPrefix=prefix, status="ACTIVE"
-    ):
-        arns += page["taskDefinitionArns"]
+    arns = worker_revisions(ecs, settings.work_pool_name)
     for arn in arns:
         ecs.deregister_task_definition(taskDefinition=arn)
     return arns
@@ -163,7 +187,11 @@ def delete_pushed_images(settings: BootstrapSettings, repository: str) -> list[s
     repository's destroy stops with ECR's own message: nobody's image is deleted unasked."""
     ecr = aws.client(settings, "ecr")
     try:
-        images = ecr.describe_images(repositoryName=repository)["imageDetails"]
+        images = [
+            image
+            for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository)
+            for image in page["imageDetails"]
+        ]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
             return []
@@ -173,10 +201,10 @@ def delete_pushed_images(settings: BootstrapSettings, repository: str) -> list[s
         for image in images
         if image.get("imageTags") and all(PUSHED_TAG.match(t) for t in image["imageTags"])
     ]
-    if ours:
+    for chunk in chunks(ours, DELETE_IMAGES_MOST):
         ecr.batch_delete_image(
             repositoryName=repository,
-            imageIds=[{"imageDigest": image["imageDigest"]} for image in ours],
+            imageIds=[{"imageDigest": image["imageDigest"]} for image in chunk],
         )
     return [f"{repository}:{tag}" for image in ours for tag in image["imageTags"]]
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from bootstrap_flows.aws_side import clients as aws
-from bootstrap_flows.cleanup.drain import WORKER_FAMILY
+from bootstrap_flows.cleanup.task_definitions import active_revisions, worker_revisions
 from bootstrap_flows.config.settings import BootstrapSettings
 
 if TYPE_CHECKING:
@@ -109,21 +109,20 @@ def _roles(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
 
 
 def _task_definitions(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
-    # `<stack>-` (the worker and server services), and the families the worker registers.
-    prefixes = (f"{settings.stack_name}-", WORKER_FAMILY.format(pool=settings.work_pool_name))
-    for prefix in prefixes:
-        for page in clients.ecs.get_paginator("list_task_definitions").paginate(
-            familyPrefix=prefix, status="ACTIVE"
-        ):
-            for arn in page["taskDefinitionArns"]:
-                yield Leftover(service="ecs", resource=arn, note="active task definition")
+    # The families of `<stack>-` (the worker and server services), and those the worker registers.
+    arns = active_revisions(clients.ecs, f"{settings.stack_name}-") + worker_revisions(
+        clients.ecs, settings.work_pool_name
+    )
+    for arn in arns:
+        yield Leftover(service="ecs", resource=arn, note="active task definition")
 
 
 def _named(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
     """Repositories and log groups by name: their tags are not always in the tagging API."""
-    for repository in clients.ecr.describe_repositories()["repositories"]:
-        if repository["repositoryName"].startswith(f"{settings.stack_name}-"):
-            yield Leftover(service="ecr", resource=repository["repositoryArn"], note="by name")
+    for listed in clients.ecr.get_paginator("describe_repositories").paginate():
+        for repository in listed["repositories"]:
+            if repository["repositoryName"].startswith(f"{settings.stack_name}-"):
+                yield Leftover(service="ecr", resource=repository["repositoryArn"], note="by name")
     for page in clients.logs.get_paginator("describe_log_groups").paginate(
         logGroupNamePrefix=f"/ecs/{settings.stack_name}"
     ):

@@ -3,6 +3,7 @@ the receipt lists (in-process moto as AWS)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 from moto import mock_aws
@@ -11,13 +12,22 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.cleanup import receipt
 from bootstrap_flows.cleanup.drain import PUSHED_TAG
 from bootstrap_flows.cleanup.receipt import ANYTHING_ELSE, PROJECT_TAG, Leftover, why_kept
+from bootstrap_flows.cleanup.task_definitions import WORKER_FAMILY
 from bootstrap_flows.config.settings import load_settings
+from bootstrap_local import aws_like
 
 if TYPE_CHECKING:
-    from mypy_boto3_ecs.type_defs import TagTypeDef
+    from mypy_boto3_ecs.client import ECSClient
+    from mypy_boto3_ecs.type_defs import ContainerDefinitionTypeDef, TagTypeDef
 
 BUCKET = "arn:aws:s3:::prefect-dev-tfstate-123456789012"
 DB = "arn:aws:rds:us-east-1:123456789012:db:prefect-dev-server"
+
+
+def _register(ecs: ECSClient, family: str) -> str:
+    container: ContainerDefinitionTypeDef = {"name": "flow", "image": "x", "memory": 512}
+    definition = ecs.register_task_definition(family=family, containerDefinitions=[container])
+    return definition["taskDefinition"]["taskDefinitionArn"]
 
 
 def test_a_leftover_is_kept_by_arn_name_or_identifier() -> None:
@@ -52,8 +62,19 @@ def test_the_receipt_lists_what_aws_holds_for_the_environment_each_once() -> Non
         {"key": "Project", "value": PROJECT_TAG[1]},
         {"key": "Environment", "value": "dev"},
     ]
+    aws_like.ecs_like_aws()
+    aws_like.ecr_like_aws()  # moto's family listing, pages and limits as AWS's
     with mock_aws():
         ecs, iam = aws.client(settings, "ecs"), aws.client(settings, "iam")
+        # A task definition the drain left behind (the worker's family for the pool), and the
+        # worker service's; not the ones deregistered, nor another pool's or environment's.
+        worker = WORKER_FAMILY.format(pool=settings.work_pool_name)
+        left = _register(ecs, f"{worker}{uuid.uuid4()}")
+        ecs.deregister_task_definition(taskDefinition=_register(ecs, f"{worker}{uuid.uuid4()}"))
+        _register(ecs, f"{worker}2_{uuid.uuid4()}")
+        service = _register(ecs, f"{name}-worker")
+        ecs.deregister_task_definition(taskDefinition=_register(ecs, f"{name}-server"))
+        _register(ecs, "prefect-prod-worker")
         live = ecs.create_cluster(clusterName=f"{name}-cluster", tags=tags)["cluster"]
         ecs.create_cluster(clusterName=f"{name}-gone", tags=tags)
         ecs.delete_cluster(cluster=f"{name}-gone")  # INACTIVE: still tagged, no longer there
@@ -73,6 +94,24 @@ def test_the_receipt_lists_what_aws_holds_for_the_environment_each_once() -> Non
             role["Arn"],
             repository["repository"]["repositoryArn"],
             f"/ecs/{name}-worker",
+            left,
+            service,
         ]
     )
     assert given == made_here
+
+
+def test_the_receipt_reads_every_page_of_repositories() -> None:
+    settings = load_settings(
+        environment="dev",
+        prefect_api_auth_string="user:pass",
+        prefect_api_url="https://prefect.example.invalid/api",
+    )
+    aws_like.ecs_like_aws()
+    aws_like.ecr_like_aws()  # AWS answers 100 repositories a page
+    with mock_aws():
+        ecr = aws.client(settings, "ecr")
+        for n in range(101):
+            ecr.create_repository(repositoryName=f"{settings.stack_name}-r{n}")
+        listed = receipt.leftovers(settings)
+    assert len([item for item in listed if item.service == "ecr"]) == 101
