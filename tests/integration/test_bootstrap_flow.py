@@ -468,8 +468,12 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     assert [b for b in buckets if b.startswith("prefect-local-")] == [
         deployed.state_bucket_name("123456789012")
     ]
-    definitions = ecs.list_task_definitions(familyPrefix="prefect_", status="ACTIVE")
-    assert definitions["taskDefinitionArns"] == []  # the worker's, deregistered by the drain
+    # The worker's, deregistered by the drain. By family prefix: ListTaskDefinitions' familyPrefix
+    # is a whole family name, and the worker's families end in a deployment or flow id.
+    pages = ecs.get_paginator("list_task_definition_families").paginate(
+        familyPrefix="prefect_", status="ACTIVE"
+    )
+    assert [family for page in pages for family in page["families"]] == []
     with get_client(sync_client=True) as client:
         assert client.read_work_pool(deployed.work_pool_name).is_paused
         for deployment in ("e2e-test/e2e", "e2e-storage/e2e-storage"):
