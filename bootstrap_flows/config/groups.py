@@ -83,6 +83,11 @@ class Where(BaseModel):
         "another account. An environment file that names it is configured (README, Environments).",
     )
     name_prefix: str = Field("prefect", description="Prefix of every AWS resource name.")
+    permissions_boundary_arn: str | None = Field(
+        None,
+        description="IAM managed policy set as the permissions boundary of every role the "
+        "stacks create (accounts whose SCPs require one). Unset: no boundary.",
+    )
     aws_endpoint_url: str | None = Field(
         None,
         description="AWS endpoint override (the emulator). Only for the `local` environment.",
@@ -130,6 +135,8 @@ class Where(BaseModel):
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         return check_url(value)
+
+    _boundary = delegate("permissions_boundary_arn", check=validation.permissions_boundary_arn)
 
 
 class Network(BaseModel):

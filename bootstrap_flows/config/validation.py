@@ -63,6 +63,10 @@ GIT_BRANCH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,254}$")
 GITHUB_OIDC_PROVIDER_ARN = re.compile(
     r"^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
 )
+# The iam, network, prefect_server and ci modules' rule for permissions_boundary_arn: an IAM
+# managed policy, the account's own or AWS's. Checked here too: the state bucket is made before
+# Terraform would read it. The account is group 1 (preflight compares it with the caller's).
+PERMISSIONS_BOUNDARY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$")
 
 # A registry host as Docker writes it in an image name: no scheme, no path.
 _REGISTRY_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$")
@@ -239,6 +243,22 @@ def github_oidc_provider_arn(arn: str | None) -> str | None:
             "arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com"
         )
     return arn
+
+
+def permissions_boundary_arn(arn: str | None) -> str | None:
+    if arn is not None and not PERMISSIONS_BOUNDARY_ARN.fullmatch(arn):
+        raise ValueError(
+            f"{arn!r} is not an IAM managed policy ARN "
+            "(arn:aws:iam::<account>:policy/<name>): copy the boundary policy's ARN from the "
+            "IAM console"
+        )
+    return arn
+
+
+def permissions_boundary_account(arn: str) -> str:
+    """The account of a boundary policy ARN; `aws` for an AWS managed policy."""
+    match = PERMISSIONS_BOUNDARY_ARN.fullmatch(arn)
+    return match.group(1) if match else ""
 
 
 def route53_zone_id(zone: str | None) -> str | None:

@@ -64,6 +64,7 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
         "ci_github_repository": settings.ci_github_repository,
         "ci_github_branch": settings.ci_github_branch,
         "ci_oidc_provider_arn": settings.ci_oidc_provider_arn,
+        "permissions_boundary_arn": settings.permissions_boundary_arn,
     }
 
 

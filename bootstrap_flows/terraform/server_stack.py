@@ -68,6 +68,7 @@ def server_variables(
         "db_final_snapshot": settings.server_final_snapshot,
         # Disposable targets are thrown away whole; a real database is protected until asked.
         "db_deletion_protection": not target.disposable,
+        "permissions_boundary_arn": settings.permissions_boundary_arn,
     }
 
 

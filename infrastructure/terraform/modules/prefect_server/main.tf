@@ -304,9 +304,10 @@ data "aws_iam_policy_document" "assume_ecs_tasks" {
 
 # The ECS agent's role for this task: pull the image, write logs, read exactly two secrets.
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-execution"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
-  tags               = var.tags
+  name                 = "${var.name}-execution"
+  assume_role_policy   = data.aws_iam_policy_document.assume_ecs_tasks.json
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
@@ -345,9 +346,10 @@ resource "aws_iam_role_policy" "secrets" {
 
 # The server itself calls no AWS API: its task role grants nothing.
 resource "aws_iam_role" "task" {
-  name               = "${var.name}-task"
-  assume_role_policy = data.aws_iam_policy_document.assume_ecs_tasks.json
-  tags               = var.tags
+  name                 = "${var.name}-task"
+  assume_role_policy   = data.aws_iam_policy_document.assume_ecs_tasks.json
+  permissions_boundary = var.permissions_boundary_arn
+  tags                 = var.tags
 }
 
 resource "aws_ecs_task_definition" "this" {

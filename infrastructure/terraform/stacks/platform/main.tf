@@ -22,6 +22,7 @@ module "network" {
 
   enable_flow_logs         = var.enable_flow_logs
   flow_logs_retention_days = var.log_retention_days
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 module "logs" {
@@ -76,6 +77,8 @@ module "iam" {
   observer_queue_arn = module.observer.queue_arn
   code_bucket_arn    = "${local.s3_arn_prefix}${local.code_bucket_name}"
   results_bucket_arn = "${local.s3_arn_prefix}${local.results_bucket_name}"
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 # Optional: the identity a GitHub workflow assumes to push flow images and code (modules/ci).
@@ -90,4 +93,6 @@ module "ci" {
   oidc_provider_arn  = var.ci_oidc_provider_arn
   ecr_repository_arn = module.ecr.repository_arn
   code_bucket_arn    = module.storage.code_bucket_arn
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }

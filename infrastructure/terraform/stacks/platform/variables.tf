@@ -134,3 +134,14 @@ variable "tags" {
     error_message = "Tag keys must be 1-128 characters and not start with \"aws:\"; values at most 256 characters."
   }
 }
+
+variable "permissions_boundary_arn" {
+  description = "Optional IAM permissions boundary of every role the stack creates (iam, network flow logs, ci): accounts whose SCPs require one on every role."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM managed policy ARN."
+  }
+}

@@ -27,4 +27,6 @@ module "server" {
   group_rule_descriptions = var.group_rule_descriptions
   db_final_snapshot       = var.db_final_snapshot
   db_deletion_protection  = var.db_deletion_protection
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }

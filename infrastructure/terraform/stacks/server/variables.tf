@@ -145,3 +145,14 @@ variable "group_rule_descriptions" {
   type        = bool
   default     = true
 }
+
+variable "permissions_boundary_arn" {
+  description = "Optional IAM permissions boundary of the server's roles (as in the platform stack)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM managed policy ARN."
+  }
+}
