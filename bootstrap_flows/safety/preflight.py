@@ -25,6 +25,7 @@ from botocore.exceptions import (
 from pydantic import BaseModel
 
 from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config import validation
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
@@ -206,11 +207,25 @@ def check_expected_account(settings: BootstrapSettings, account_id: str) -> None
         )
 
 
+def check_boundary_account(settings: BootstrapSettings, account_id: str) -> None:
+    """A role's permissions boundary is a managed policy of the role's own account or AWS's:
+    another account's would fail the first role Terraform creates, halfway through an apply."""
+    arn = settings.permissions_boundary_arn
+    owner = validation.permissions_boundary_account(arn) if arn else account_id
+    if owner not in (account_id, "aws"):
+        raise PreflightError(
+            f"permissions_boundary_arn is a policy of account {owner}, the AWS credentials are "
+            f"of account {account_id}: a role's boundary must be a managed policy of its own "
+            "account (or an AWS managed policy); correct BOOTSTRAP_PERMISSIONS_BOUNDARY_ARN"
+        )
+
+
 def run_preflight(settings: BootstrapSettings) -> PreflightReport:
     resolve(settings)  # an unknown target is refused before any tool or service is asked
     terraform_version = check_terraform(settings)
     account_id, caller_arn = check_aws_identity(settings)
     check_expected_account(settings, account_id)
+    check_boundary_account(settings, account_id)
     check_availability_zones(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.

@@ -65,7 +65,10 @@ def _evaluate(expression: str) -> Any:
 
 
 def _terraform_accepts(condition: str, variable: str, values: list[str]) -> list[bool]:
-    expressions = [re.sub(rf"\bvar\.{variable}\b", value, condition) for value in values]
+    # A function as the replacement: a value's backslashes (HCL escapes) stay as written.
+    expressions = [
+        re.sub(rf"\bvar\.{variable}\b", lambda _, v=value: v, condition) for value in values
+    ]
     # A piped console prints only its last result: evaluate all of them as one list.
     answers: list[bool] = _evaluate(f"[{', '.join(expressions)}]")
     assert len(answers) == len(values)
@@ -112,3 +115,32 @@ def test_fargate_sizes_agree() -> None:
     entries = [line.strip() for line in block.group(1).strip("{}").splitlines() if line.strip()]
     table = _evaluate("{" + ", ".join(entries) + "}")
     assert {int(cpu): memory for cpu, memory in table.items()} == FARGATE_MEMORY
+
+
+BOUNDARIES = [
+    "arn:aws:iam::123456789012:policy/acme-boundary",
+    "arn:aws:iam::123456789012:policy/path/to/boundary",
+    "arn:aws:iam::aws:policy/PowerUserAccess",
+    "arn:aws-us-gov:iam::123456789012:policy/boundary",
+    "arn:aws-cn:iam::123456789012:policy/boundary",
+    "arn:aws:iam::123456789012:role/boundary",
+    "arn:aws:iam::12345678901:policy/boundary",
+    "arn:aws:iam::123456789012:policy/",
+    "arn:aws:iam:us-east-1:123456789012:policy/boundary",
+    "acme-boundary",
+    "arn:aws:iam::123456789012:policy/boundary\n",
+    " arn:aws:iam::123456789012:policy/boundary",
+]
+
+
+def test_permissions_boundary_rules_agree() -> None:
+    conditions = _conditions("permissions_boundary_arn")
+    # iam, ci, network, prefect_server, and the platform and server stacks
+    assert len(conditions) >= 6
+    python = [_python_accepts(permissions_boundary_arn=arn) for arn in BOUNDARIES]
+    assert python.count(True) == 5 and python.count(False) == 7
+    for where, condition in conditions:
+        terraform = _terraform_accepts(
+            condition, "permissions_boundary_arn", [json.dumps(a) for a in BOUNDARIES]
+        )
+        assert terraform == python, f"{where}: {condition}"

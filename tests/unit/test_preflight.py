@@ -10,6 +10,7 @@ from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.safety.preflight import (
     PreflightError,
     check_availability_zones,
+    check_boundary_account,
     check_prefect_api,
     check_provider_mirror,
     check_terraform,
@@ -93,3 +94,16 @@ def _fake_terraform(tmp: Path, monkeypatch: pytest.MonkeyPatch, version: str) ->
     binary.write_text(f"#!/bin/sh\necho '{about}'\n")
     binary.chmod(0o755)
     monkeypatch.setenv("PATH", f"{binary.parent}:/usr/bin:/bin")
+
+
+OWN = "arn:aws:iam::123456789012:policy/boundary"
+
+
+@pytest.mark.parametrize("boundary", [None, OWN, "arn:aws:iam::aws:policy/PowerUserAccess"])
+def test_a_boundary_of_the_account_or_of_aws_passes(boundary: str | None) -> None:
+    check_boundary_account(remote(permissions_boundary_arn=boundary), "123456789012")
+    if boundary != OWN:  # AWS's policies, and none, are any account's
+        check_boundary_account(remote(permissions_boundary_arn=boundary), "999999999999")
+    else:  # the README's refused-inputs table has the refusal's row
+        with pytest.raises(PreflightError, match="a policy of account 123456789012"):
+            check_boundary_account(remote(permissions_boundary_arn=boundary), "999999999999")

@@ -165,6 +165,13 @@ CASES: dict[Key, Case] = {
     ("aws_account_id", "111111111111, credentials of account 123456789012"): Case(
         settings(aws_account_id="111111111111")
     ),
+    ("permissions_boundary_arn", "acme-boundary"): Case(
+        settings(permissions_boundary_arn="acme-boundary")
+    ),
+    (
+        "permissions_boundary_arn",
+        "one of account 111111111111, credentials of account 123456789012",
+    ): Case(settings(permissions_boundary_arn="arn:aws:iam::111111111111:policy/boundary")),
     ("promote_from", "Staging"): Case(settings(promote_from="Staging")),
     ("promote_from", "dev, environment dev"): Case(settings(promote_from="dev")),
     # --- region and network ---------------------------------------------------------------------
