@@ -35,4 +35,6 @@ module "ci" {
   # needs its ARN.
   code_bucket_arn   = "arn:${data.aws_partition.current.partition}:s3:::${var.code_bucket_name}"
   oidc_provider_arn = var.oidc_provider_arn
+
+  permissions_boundary_arn = var.permissions_boundary_arn
 }

@@ -38,3 +38,9 @@ variable "oidc_provider_arn" {
   type        = string
   default     = null
 }
+
+variable "permissions_boundary_arn" {
+  description = "IAM managed policy set as the CI role's permissions boundary (accounts whose SCPs require one); null: none. Checked by the ci module."
+  type        = string
+  default     = null
+}
