@@ -24,7 +24,12 @@ from bootstrap_flows.config.environments import (
     PROJECT_ROOT,
     is_environment_name,
 )
-from bootstrap_flows.config.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
+from bootstrap_flows.config.limits import (
+    CPU_ARCHITECTURES,
+    FARGATE_MEMORY,
+    LOG_RETENTION_DAYS,
+    REGION,
+)
 
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -179,6 +184,23 @@ class Worker(BaseModel):
         300, ge=10, le=3600, description="Seconds to wait for the ECS worker to come online."
     )
     log_retention_days: int = Field(14, description="CloudWatch log retention in days.")
+    cpu_architecture: Literal["X86_64", "ARM64"] = Field(
+        "X86_64",
+        description="CPU architecture of the worker image and of every task that runs it (the "
+        "worker's, the flow runs', the server stack's): `X86_64`, or `ARM64` for Graviton "
+        "(about 20% cheaper). The image is built for it and refused if it is another.",
+    )
+
+    @field_validator("cpu_architecture", mode="before")
+    @classmethod
+    def _architecture(cls, value: object) -> object:
+        # Docker's and uname's names (amd64, aarch64, ...) are the usual slip: name both.
+        if value not in CPU_ARCHITECTURES:
+            raise ValueError(
+                f"{value!r} is not a Fargate CPU architecture: use 'X86_64' (Intel/AMD, "
+                "Docker's linux/amd64) or 'ARM64' (Graviton, Docker's linux/arm64)"
+            )
+        return value
 
     @field_validator("work_pool_name")
     @classmethod

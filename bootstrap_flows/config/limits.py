@@ -25,6 +25,9 @@ LOG_RETENTION_DAYS = (
     2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
 
+# Fargate's CPU architectures (RuntimePlatform.cpuArchitecture): Intel/AMD, or Graviton.
+CPU_ARCHITECTURES = ("X86_64", "ARM64")
+
 # An AWS region name: us-east-1, us-gov-west-1, us-isob-east-1, ...
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$"
 REGION = re.compile(REGION_PATTERN)

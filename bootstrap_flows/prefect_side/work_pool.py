@@ -1,9 +1,10 @@
 """The ECS work pool: its base job template's defaults come from what bootstrap provisioned.
 
 Bootstrap owns a fixed set of defaults (cluster, network, roles, image, size, logs, the credential
-secret, the observer queue). Every other part of the template is the user's: an edit there
-survives every re-run, and a template that would not change is not written at all. A few
-defaults are only suggested (the container's memory, the env that sends results to the results
+secret, the observer queue, the CPU architecture) and the task definition's `runtimePlatform`
+that reads the last. Every other part of the template is the user's: an edit there survives
+every re-run, and a template that would not change is not written at all. A few defaults are
+only suggested (the container's memory, the env that sends results to the results
 bucket): added when missing, never overwritten.
 """
 
@@ -33,6 +34,21 @@ OBSERVER_QUEUE_VARIABLE = {
     "(set by bootstrap-flows; the worker service reads it from its environment).",
     "type": "string",
 }
+# Ours as well: prefect-aws's template does not name the task's platform, so Fargate would run
+# every flow run as X86_64 whatever the image is built for.
+CPU_ARCHITECTURE_VARIABLE = {
+    "title": "CPU architecture",
+    "description": "runtimePlatform.cpuArchitecture of the flow run's task: X86_64 or ARM64 "
+    "(Graviton). It must be the image's (set by bootstrap-flows from BOOTSTRAP_CPU_ARCHITECTURE).",
+    "type": "string",
+    "enum": ["X86_64", "ARM64"],
+}
+OUR_VARIABLES = {
+    "observer_queue_name": OBSERVER_QUEUE_VARIABLE,
+    "cpu_architecture": CPU_ARCHITECTURE_VARIABLE,
+}
+# The task definition's platform, from that variable: owned, like the image it must match.
+RUNTIME_PLATFORM = {"cpuArchitecture": "{{ cpu_architecture }}", "operatingSystemFamily": "LINUX"}
 
 
 # prefect-aws's template variable for the secret, by the kind of credential it holds.
@@ -74,6 +90,7 @@ def owned_defaults(
         "cloudwatch_logs_prefix": "flow-runs",
         secret_field: platform.prefect_api_secret_arn,
         "observer_queue_name": platform.observer_queue_name,
+        "cpu_architecture": settings.cpu_architecture,
     }
 
 
@@ -89,17 +106,13 @@ def desired_template(
     properties = template.setdefault("variables", {}).setdefault("properties", {})
     known = default["variables"]["properties"]
     for name, value in owned.items():
-        schema = properties.setdefault(
-            name, copy.deepcopy(known.get(name, OBSERVER_QUEUE_VARIABLE))
-        )
+        schema = properties.setdefault(name, copy.deepcopy(known.get(name) or OUR_VARIABLES[name]))
         schema["default"] = value
+    task_definition = template.setdefault("job_configuration", {}).setdefault("task_definition", {})
+    task_definition["runtimePlatform"] = dict(RUNTIME_PLATFORM)
     # Container-level memory too: Fargate accepts it, and the emulated ECS refuses RunTask
     # without it. Only added when missing, so a user's own value stays.
-    containers = (
-        template.get("job_configuration", {})
-        .get("task_definition", {})
-        .get("containerDefinitions", [])
-    )
+    containers = task_definition.get("containerDefinitions", [])
     if containers:
         containers[0].setdefault("memory", "{{ memory }}")
     # Same rule for the flow runs' env (where results go): a value a user set stays.

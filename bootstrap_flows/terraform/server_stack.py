@@ -55,6 +55,7 @@ def server_variables(
         "cluster_arn": platform.cluster_arn,
         "log_group_name": platform.log_group_name,
         "image_uri": image_uri,
+        "cpu_architecture": settings.cpu_architecture,
         "auth_secret_arn": platform.prefect_api_secret_arn,
         "internal": settings.server_internal,
         "allowed_cidrs": settings.server_allowed_cidrs,

@@ -47,6 +47,7 @@ def worker_variables(
         "image_uri": image_uri,
         "worker_cpu": settings.worker_cpu,
         "worker_memory": settings.worker_memory,
+        "cpu_architecture": settings.cpu_architecture,
         "desired_count": settings.worker_count,
         "worker_query_seconds": settings.worker_query_seconds,
         "observer_queue_name": platform.observer_queue_name,

@@ -15,7 +15,12 @@ from typing import Any
 
 import pytest
 
-from bootstrap_flows.config.limits import FARGATE_MEMORY, LOG_RETENTION_DAYS, REGION
+from bootstrap_flows.config.limits import (
+    CPU_ARCHITECTURES,
+    FARGATE_MEMORY,
+    LOG_RETENTION_DAYS,
+    REGION,
+)
 from bootstrap_flows.config.settings import PROJECT_ROOT, SettingsError, load_settings
 
 TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
@@ -143,4 +148,17 @@ def test_permissions_boundary_rules_agree() -> None:
         terraform = _terraform_accepts(
             condition, "permissions_boundary_arn", [json.dumps(a) for a in BOUNDARIES]
         )
+        assert terraform == python, f"{where}: {condition}"
+
+
+def test_cpu_architecture_rules_agree() -> None:
+    conditions = _conditions("cpu_architecture")
+    # The worker service's and the server's task definitions, and the two stacks' inputs.
+    assert len(conditions) >= 4, conditions
+    values = [*CPU_ARCHITECTURES, "arm64", "x86_64", "AMD64", "aarch64", ""]
+    python = [_python_accepts(cpu_architecture=value) for value in values]
+    assert python == [value in CPU_ARCHITECTURES for value in values]
+    assert python.count(True) == 2
+    for where, condition in conditions:
+        terraform = _terraform_accepts(condition, "cpu_architecture", [f'"{v}"' for v in values])
         assert terraform == python, f"{where}: {condition}"

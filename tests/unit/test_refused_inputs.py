@@ -195,6 +195,7 @@ CASES: dict[Key, Case] = {
     ("e2e_timeout", "10"): Case(settings(e2e_timeout="10")),
     ("worker_heartbeat_timeout", "5"): Case(settings(worker_heartbeat_timeout="5")),
     ("log_retention_days", "10"): Case(settings(log_retention_days="10")),
+    ("cpu_architecture", "arm64"): Case(settings(cpu_architecture="arm64")),
     # --- the Prefect the worker talks to --------------------------------------------------------
     ("prefect_api_url", "ftp://prefect.example.com/api"): Case(
         settings(prefect_api_url="ftp://prefect.example.com/api")

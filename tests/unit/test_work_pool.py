@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
-from prefect_aws.workers.ecs_worker import ECSWorker
+from prefect_aws.workers.ecs_worker import ECSJobConfiguration, ECSWorker
 
 from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.prefect_side.work_pool import (
@@ -57,6 +58,7 @@ def test_new_template_is_prefect_aws_default_plus_owned_values() -> None:
     assert set(template["variables"]["properties"]) == {
         *stock["variables"]["properties"],
         "observer_queue_name",
+        "cpu_architecture",
     }
     assert {k: defaults(template)[k] for k in owned} == owned
     assert (
@@ -106,3 +108,27 @@ def test_results_env_is_added_where_missing_and_a_users_value_stays() -> None:
         "TEAM": "data",
         "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "s3-bucket/prefect-local-results",
     }
+
+
+def _rendered_task_definition(template: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """The task definition prefect-aws's worker registers for a run with these job variables."""
+    config = asyncio.run(ECSJobConfiguration.from_template_and_values(template, values))
+    return dict(config.task_definition)
+
+
+def test_flow_runs_get_the_architecture_the_image_is_built_for() -> None:
+    owned = owned_defaults(load_settings(cpu_architecture="ARM64"), OUTPUTS, IMAGE)
+    template = desired_template(None, owned)
+    platform = {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+    assert _rendered_task_definition(template)["runtimePlatform"] == platform
+    # A deployment whose own image is built for x86 says so in its job variables.
+    x86 = _rendered_task_definition(template, cpu_architecture="X86_64")
+    assert x86["runtimePlatform"]["cpuArchitecture"] == "X86_64"
+    # Owned, like the image: a user's fixed platform is set back to the variable.
+    template["job_configuration"]["task_definition"]["runtimePlatform"] = {
+        "cpuArchitecture": "X86_64"
+    }
+    again = desired_template(template, owned)
+    assert _rendered_task_definition(again)["runtimePlatform"] == platform
+    schema = again["variables"]["properties"]["cpu_architecture"]
+    assert schema["enum"] == ["X86_64", "ARM64"] and schema["default"] == "ARM64"

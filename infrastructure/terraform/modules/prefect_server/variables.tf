@@ -318,3 +318,14 @@ variable "permissions_boundary_arn" {
     error_message = "permissions_boundary_arn must be null or an IAM managed policy ARN."
   }
 }
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the server task (runtime_platform): \"X86_64\" or \"ARM64\" (Graviton). The image must be built for it: Fargate runs an image of the other one into an exec format error."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be \"X86_64\" or \"ARM64\"."
+  }
+}

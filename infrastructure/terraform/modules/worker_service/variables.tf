@@ -109,7 +109,7 @@ variable "memory" {
 }
 
 variable "cpu_architecture" {
-  description = "CPU architecture of the image: \"X86_64\" or \"ARM64\" (Graviton)."
+  description = "CPU architecture of the task (runtime_platform): \"X86_64\" or \"ARM64\" (Graviton). The image must be built for it: Fargate runs an image of the other one into an exec format error."
   type        = string
   default     = "X86_64"
 

@@ -10,6 +10,7 @@ module "server" {
   cluster_arn        = var.cluster_arn
   log_group_name     = var.log_group_name
   image_uri          = var.image_uri
+  cpu_architecture   = var.cpu_architecture
   port               = var.port
   # The secret the worker reads its credential from: server and worker share one value.
   auth_secret_arn = var.auth_secret_arn

@@ -156,3 +156,14 @@ variable "permissions_boundary_arn" {
     error_message = "permissions_boundary_arn must be null or an IAM managed policy ARN."
   }
 }
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the server image and task: \"X86_64\" or \"ARM64\" (Graviton); the worker image it runs is built for it."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be \"X86_64\" or \"ARM64\"."
+  }
+}

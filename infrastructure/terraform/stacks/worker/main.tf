@@ -21,6 +21,7 @@ module "worker_service" {
   image_uri          = var.image_uri
   cpu                = var.worker_cpu
   memory             = var.worker_memory
+  cpu_architecture   = var.cpu_architecture
   log_group_name     = var.log_group_name
 
   prefect_api_url        = var.prefect_api_url

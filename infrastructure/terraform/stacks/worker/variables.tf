@@ -204,6 +204,17 @@ variable "worker_memory" {
   }
 }
 
+variable "cpu_architecture" {
+  description = "CPU architecture of the worker image and task: \"X86_64\" or \"ARM64\" (Graviton). The image must be built for it (linux/amd64 or linux/arm64): Fargate runs an image of the other one into an exec format error."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be \"X86_64\" or \"ARM64\"."
+  }
+}
+
 variable "worker_query_seconds" {
   description = "Seconds between the worker's polls of its pool (PREFECT_WORKER_QUERY_SECONDS; Prefect's default is 10)."
   type        = number
