@@ -10,6 +10,7 @@
     promote  the image that passed another environment's e2e test flow, copied registry to
              registry into this one's repository (`promote_from`), and the record of a pass
     engine   the Docker client and the failures its streams report
+    platform the CPU architecture: Docker's platform for Fargate's, and the check before a push
 
 The tag is a hash of everything that goes into the image, so the flow knows before any build
 whether ECR already has the image. Build and push go through the Docker SDK; every stream event
@@ -28,10 +29,12 @@ from bootstrap_flows.image.errors import (
     RepositoryMissing,
 )
 from bootstrap_flows.image.models import BuiltImage, ImageSource, LoggerLike, PushedImage
+from bootstrap_flows.image.platform import ArchitectureMismatch, docker_platform
 from bootstrap_flows.image.push import MANIFEST_TYPES, ecr_has_tag, find_in_ecr, push_image
 from bootstrap_flows.image.stage import build_unless_in_ecr, push_unless_in_ecr
 
 __all__ = [
+    "ArchitectureMismatch",
     "FALLBACK_BASE",
     "HASH_LABEL",
     "MANIFEST_TYPES",
@@ -46,6 +49,7 @@ __all__ = [
     "RepositoryMissing",
     "build_image",
     "build_unless_in_ecr",
+    "docker_platform",
     "ecr_has_tag",
     "ensure_fallback_base",
     "fallback_recipe",

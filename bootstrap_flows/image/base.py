@@ -26,6 +26,7 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image.engine import docker_client, stream_error
 from bootstrap_flows.image.errors import ImageBuildError
 from bootstrap_flows.image.models import LoggerLike
+from bootstrap_flows.image.platform import DOCKER_ARCHITECTURE
 from bootstrap_flows.safety.locks import file_lock
 
 # Its image id differs on every machine, so the content hash covers this recipe instead (see
@@ -88,19 +89,32 @@ def local_identity(info: Mapping[str, Any], ref: str) -> str:
     return f"id:{info['Id']}"
 
 
+def _offers(distribution: Mapping[str, Any], architecture: str) -> bool:
+    # An index lists its platforms; an engine that lists none leaves the answer to the pull.
+    platforms = distribution.get("Platforms") or []
+    return not platforms or any(p.get("architecture") == architecture for p in platforms)
+
+
 def resolve_base(client: docker.DockerClient, settings: BootstrapSettings) -> ResolvedBase:
-    """The configured base if it is here or pullable, else the fallback (or an error)."""
+    """The configured base if it is here (for the platform built for) or pullable for that
+    platform, else the fallback (or an error)."""
     ref = settings.worker_base_image
+    architecture = DOCKER_ARCHITECTURE[settings.cpu_architecture]
     try:
         info = client.api.inspect_image(ref)
-        return ResolvedBase(ref=ref, identity=local_identity(info, ref), local=True)
+        # A copy of another architecture is no base for this build: the pull replaces it.
+        if info.get("Architecture") == architecture:
+            return ResolvedBase(ref=ref, identity=local_identity(info, ref), local=True)
     except docker.errors.ImageNotFound:
         pass
     except docker.errors.APIError as exc:
         raise ImageBuildError(f"base image {ref!r}: {exc.explanation}") from exc
     try:
-        descriptor = client.api.inspect_distribution(ref)["Descriptor"]
-        return ResolvedBase(ref=ref, identity=f"digest:{descriptor['digest']}")
+        distribution = client.api.inspect_distribution(ref)
+        reason = f"the registry has no linux/{architecture} image of it"
+        if _offers(distribution, architecture):
+            digest = distribution["Descriptor"]["digest"]
+            return ResolvedBase(ref=ref, identity=f"digest:{digest}")
     except docker.errors.APIError as exc:
         reason = str(exc.explanation or exc)
     if settings.base_image_fallback == "none":
@@ -114,11 +128,12 @@ def resolve_base(client: docker.DockerClient, settings: BootstrapSettings) -> Re
     )
 
 
-def pull_base(client: docker.DockerClient, ref: str, logger: LoggerLike) -> None:
+def pull_base(client: docker.DockerClient, ref: str, logger: LoggerLike, platform: str) -> None:
     repository, tag = docker.utils.parse_repository_tag(ref)
-    logger.info("Pulling base image %s", ref)
+    logger.info("Pulling base image %s for %s", ref, platform)
     try:
-        for event in client.api.pull(repository, tag=tag, stream=True, decode=True):
+        events = client.api.pull(repository, tag=tag, stream=True, decode=True, platform=platform)
+        for event in events:
             failure = stream_error(event)
             if failure:
                 raise ImageBuildError(f"pulling base image {ref!r} failed: {failure}")
@@ -131,9 +146,22 @@ def pull_base(client: docker.DockerClient, ref: str, logger: LoggerLike) -> None
 # --- the OS-packages fallback ----------------------------------------------------------------
 
 
-def ensure_fallback_base(logger: LoggerLike, client: docker.DockerClient | None = None) -> float:
-    """Build the OS-packages base unless it is already here; return the seconds spent."""
+def ensure_fallback_base(
+    logger: LoggerLike, client: docker.DockerClient | None = None, platform: str | None = None
+) -> float:
+    """Build the OS-packages base unless it is already here; return the seconds spent.
+
+    mmdebstrap builds for this machine's architecture: a `platform` of another is refused.
+    """
     client = client or docker_client()
+    native = f"linux/{client.version().get('Arch', 'unknown')}"
+    if platform is not None and platform != native:
+        raise ImageBuildError(
+            f"the base image cannot be pulled for {platform}, and the OS-packages fallback "
+            f"builds for this machine's {native} only: make BOOTSTRAP_WORKER_BASE_IMAGE "
+            f"pullable for {platform} (the official Prefect images are multi-architecture), "
+            "or build on a machine of that architecture"
+        )
     recipe = fallback_recipe()
     repository, tag = FALLBACK_BASE.rsplit(":", 1)
     # Parallel flow runs on one machine must not both debootstrap the same base, nor import it

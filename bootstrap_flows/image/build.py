@@ -118,6 +118,8 @@ def _run_build(
             tag=name,
             buildargs=context.build_args,
             labels={HASH_LABEL: context.content_hash},
+            # The tasks' architecture, not this machine's (an Apple Silicon laptop builds arm64).
+            platform=context.platform,
             network_mode=BUILD_NETWORK,
             pull=False,
             rm=True,
@@ -198,9 +200,9 @@ def _prepare_base(
             base.reason,
             FALLBACK_BASE,
         )
-        return context, ensure_fallback_base(logger, client)
+        return context, ensure_fallback_base(logger, client, context.platform)
     if base is not None and not base.local:
-        pull_base(client, base.ref, logger)
+        pull_base(client, base.ref, logger, context.platform)
         # The pull may have fetched other content than the registry reported a moment ago.
         return build_context(settings, source, build_args, client), 0.0
     return context, 0.0

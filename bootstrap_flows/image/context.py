@@ -1,7 +1,8 @@
 """The build context: the files that go into the image, their hash and the content tag.
 
 The tag is a hash of everything that goes into the image (files, executable bits, build
-arguments, the base's identity), so the flow can ask ECR for it before building anything.
+arguments, the base's identity, the platform it is built for), so the flow can ask ECR for it
+before building anything.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bootstrap_flows.image.base import ResolvedBase, resolve_base, takes_base_ar
 from bootstrap_flows.image.engine import docker_client
 from bootstrap_flows.image.errors import ImageBuildError
 from bootstrap_flows.image.models import ImageSource
+from bootstrap_flows.image.platform import docker_platform
 
 TAG_LENGTH = 20
 CA_FILE = "extra-ca.pem"
@@ -29,6 +31,7 @@ class BuildContext(BaseModel):
     ca_bundle: bytes
     build_args: dict[str, str]
     base: ResolvedBase | None
+    platform: str  # Docker's linux/amd64 or linux/arm64: what the build and base pull target
     content_hash: str
 
     @property
@@ -65,6 +68,8 @@ def content_hash(
     directories: list[str],
     build_args: Mapping[str, str],
     base: ResolvedBase | None,
+    *,
+    platform: str,
 ) -> str:
     digest = hashlib.sha256()
 
@@ -76,6 +81,8 @@ def content_hash(
             digest.update(data)
 
     feed("bootstrap-flows worker image v1")
+    # The same files make another image on another architecture: never the same tag.
+    feed("platform", platform)
     for name, (data, executable) in sorted(files.items()):
         feed("file", name, "x" if executable else "-", data)
     for name in sorted(directories):
@@ -101,6 +108,7 @@ def build_context(
     for name, directory in source.extra.items():
         files.update(collect(directory, prefix=f"{name}/"))
     base = None
+    platform = docker_platform(settings.cpu_architecture)
     args = dict(build_args or {})
     if takes_base_arg(dockerfile.read_text()) and "BASE_IMAGE" not in args:
         base = resolve_base(client or docker_client(), settings)
@@ -114,7 +122,8 @@ def build_context(
         ca_bundle=_ca_bundle(settings),
         build_args=args,
         base=base,
-        content_hash=content_hash(files, directories, args, base),
+        platform=platform,
+        content_hash=content_hash(files, directories, args, base, platform=platform),
     )
 
 

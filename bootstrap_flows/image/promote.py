@@ -58,6 +58,9 @@ class PassedImage(BaseModel):
     digest: str
     region: str
     code: str
+    # What the push checked the image against; records made before it was recorded were of
+    # images built for the machine's own architecture, in practice X86_64.
+    cpu_architecture: str = "X86_64"
     flow_run_id: str | None = None
     passed_at: datetime
 
@@ -115,6 +118,7 @@ def record_passed(settings: BootstrapSettings, image_uri: str, flow_run_id: str 
         digest=digest,
         region=settings.aws_region,
         code=code_fingerprint(settings),
+        cpu_architecture=settings.cpu_architecture,
         flow_run_id=flow_run_id,
         passed_at=datetime.now(UTC),
     )
@@ -150,7 +154,20 @@ def passed_image(settings: BootstrapSettings) -> PassedImage:
             f"there, {here} here): bootstrap {source} with this code first, so that what "
             f"{settings.environment} gets is what was tested"
         )
+    refused_architecture(passed, settings.cpu_architecture)
     return passed
+
+
+def refused_architecture(passed: PassedImage, cpu_architecture: str) -> None:
+    """A promoted image runs as it was built: its architecture must be this environment's."""
+    if passed.cpu_architecture != cpu_architecture:
+        raise PromotionRefused(
+            f"promote_from: the image of {passed.environment!r} is built for "
+            f"{passed.cpu_architecture}, this environment's tasks run {cpu_architecture} "
+            f"(BOOTSTRAP_CPU_ARCHITECTURE): Fargate would stop them with `exec format error`; "
+            f"set BOOTSTRAP_CPU_ARCHITECTURE={passed.cpu_architecture} here, or bootstrap "
+            f"{passed.environment} with {cpu_architecture} first"
+        )
 
 
 # --- the copy ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from bootstrap_flows.config.target import PushRecorder, resolve
 from bootstrap_flows.image.engine import docker_client, stream_error
 from bootstrap_flows.image.errors import ImagePushError, RepositoryMissing
 from bootstrap_flows.image.models import BuiltImage, LoggerLike, PushedImage
+from bootstrap_flows.image.platform import check_architecture
 from bootstrap_flows.safety.preflight import is_loopback
 
 MANIFEST_TYPES = (
@@ -307,12 +308,14 @@ def push_image(
 ) -> PushedImage:
     """Push `built` to the stack's repository unless ECR already has its tag; verify the digest."""
     started = time.monotonic()
+    client = docker_client()
+    # First, before ECR is asked anything: an image Fargate cannot run must go nowhere.
+    check_architecture(client, built.image_id, settings.cpu_architecture, built.local_name)
     existing = find_in_ecr(settings, repository_name, repository_url, built.tag)
     if existing is not None:
         logger.info("ECR already has %s:%s; not pushing", repository_name, built.tag)
         return existing
     destination = registry_destination(settings, repository_name, repository_url)
-    client = docker_client()
     try:
         client.api.tag(built.image_id, destination.target, built.tag)
     except docker.errors.APIError as exc:

@@ -202,6 +202,48 @@ def test_rebuild_comes_from_cache(tmp_path: Path, stack: Stack) -> None:
     assert second.build_seconds < 5
 
 
+# --- the CPU architecture ------------------------------------------------------------------------
+
+
+def _unique_scratch(tmp_path: Path) -> image.ImageSource:
+    """The scratch context with content no other test builds: Docker 20.10's classic builder
+    reuses a cached `FROM scratch` step across platforms, so shared content would hand an amd64
+    build the arm64 image made here (the push check below catches exactly that)."""
+    source = _tiny(tmp_path)
+    (source.directory / "hello.txt").write_text(f"arm64 test {uuid.uuid4()}\n")
+    return source
+
+
+@pytest.mark.slow
+def test_an_arm64_setting_builds_and_pushes_an_arm64_image(tmp_path: Path, stack: Stack) -> None:
+    registry.registry_up(stack.settings, stack.local)
+    arm = stack.settings.model_copy(update={"cpu_architecture": "ARM64"})
+    built = image.build_image(arm, LOG, source=_unique_scratch(tmp_path))
+    stack.images += [built.local_name, f"{stack.host}/{stack.repository_name}"]
+    assert stack.engine.api.inspect_image(built.image_id)["Architecture"] == "arm64"
+    pushed = image.push_image(arm, built, stack.repository_name, stack.repository_url, LOG)
+    assert not pushed.skipped and pushed.tag == built.tag
+
+
+@pytest.mark.slow
+def test_the_push_refuses_an_image_of_the_other_architecture(tmp_path: Path, stack: Stack) -> None:
+    registry.registry_up(stack.settings, stack.local)
+    arm = stack.settings.model_copy(update={"cpu_architecture": "ARM64"})
+    built = image.build_image(arm, LOG, source=_unique_scratch(tmp_path))
+    stack.images += [built.local_name, f"{stack.host}/{stack.repository_name}"]
+    # The tasks run X86_64 (the default): as an Apple Silicon laptop's image would be refused.
+    with pytest.raises(image.ArchitectureMismatch) as caught:
+        image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
+    message = str(caught.value)
+    assert message.startswith(f"image {built.local_name} is built for linux/arm64, but the tasks")
+    assert "nothing was pushed" in message and "BOOTSTRAP_CPU_ARCHITECTURE=ARM64" in message
+    assert "--platform linux/amd64" in message
+    ecr = aws.client(stack.settings, "ecr")
+    assert ecr.describe_images(repositoryName=stack.repository_name)["imageDetails"] == []
+    assert _registry_manifest(stack, built.tag).status_code == 404
+    assert not stack.engine.api.images(name=f"{stack.host}/{stack.repository_name}")
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 

@@ -57,7 +57,11 @@ def _resolve(engine: _Engine, settings: BootstrapSettings) -> ResolvedBase:
 
 
 def test_a_local_base_is_named_by_its_registry_digest(settings: BootstrapSettings) -> None:
-    info = {"Id": "sha256:local", "RepoDigests": ["prefecthq/prefect@sha256:remote"]}
+    info = {
+        "Id": "sha256:local",
+        "RepoDigests": ["prefecthq/prefect@sha256:remote"],
+        "Architecture": "amd64",
+    }
     base = _resolve(_Engine(info, UNPULLABLE), settings)
     assert (base.ref, base.identity, base.local, base.fallback) == (
         REF,
@@ -70,6 +74,27 @@ def test_a_local_base_is_named_by_its_registry_digest(settings: BootstrapSetting
 def test_a_pullable_base_is_named_before_it_is_pulled(settings: BootstrapSettings) -> None:
     base = _resolve(_Engine(NOT_HERE, {"Descriptor": {"digest": "sha256:remote"}}), settings)
     assert (base.ref, base.identity, base.local) == (REF, "digest:sha256:remote", False)
+
+
+def test_a_local_base_of_the_other_architecture_is_pulled_for_this_one(
+    settings: BootstrapSettings,
+) -> None:
+    info = {"Id": "sha256:local", "RepoDigests": [], "Architecture": "amd64"}
+    index = {
+        "Descriptor": {"digest": "sha256:index"},
+        "Platforms": [{"architecture": "amd64", "os": "linux"}, {"architecture": "arm64"}],
+    }
+    arm = settings.model_copy(update={"cpu_architecture": "ARM64"})
+    base = _resolve(_Engine(info, index), arm)
+    assert (base.identity, base.local, base.fallback) == ("digest:sha256:index", False, False)
+
+
+def test_a_registry_without_the_architecture_is_no_base(settings: BootstrapSettings) -> None:
+    amd64_only = {"Descriptor": {"digest": "sha256:x"}, "Platforms": [{"architecture": "amd64"}]}
+    arm = settings.model_copy(update={"cpu_architecture": "ARM64", "base_image_fallback": "none"})
+    with pytest.raises(ImageBuildError, match="has no linux/arm64 image of it"):
+        _resolve(_Engine(NOT_HERE, amd64_only), arm)
+    assert not _resolve(_Engine(NOT_HERE, amd64_only), settings).fallback
 
 
 def test_neither_here_nor_pullable_falls_back_to_os_packages(
@@ -102,7 +127,8 @@ def test_the_tag_follows_the_base(tmp_path: Path, settings: BootstrapSettings) -
         return build_context(settings, source, None, engine).tag
 
     first = tag(_Engine(NOT_HERE, {"Descriptor": {"digest": "sha256:one"}}))
-    pulled = tag(_Engine({"Id": "x", "RepoDigests": ["prefecthq/prefect@sha256:one"]}, NOT_HERE))
+    here = {"Id": "x", "RepoDigests": ["prefecthq/prefect@sha256:one"], "Architecture": "amd64"}
+    pulled = tag(_Engine(here, NOT_HERE))
     assert first == pulled, "pulling the base must not change the tag"
     assert tag(_Engine(NOT_HERE, {"Descriptor": {"digest": "sha256:two"}})) != first
     assert tag(_Engine(NOT_HERE, UNPULLABLE)) != first

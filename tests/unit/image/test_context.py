@@ -22,6 +22,8 @@ from bootstrap_flows.image.context import (
 
 from .conftest import copy_fixture
 
+AMD64 = "linux/amd64"
+
 
 def test_tag_follows_the_context(settings: BootstrapSettings, scratch: ImageSource) -> None:
     tag = image_tag(settings, scratch)
@@ -57,6 +59,15 @@ def test_tag_covers_extra_folders(
     assert image_tag(settings, source) == with_flow, "bytecode is not flow code"
 
 
+def test_the_two_architectures_never_share_a_tag(
+    settings: BootstrapSettings, scratch: ImageSource
+) -> None:
+    arm = settings.model_copy(update={"cpu_architecture": "ARM64"})
+    assert image_tag(arm, scratch) != image_tag(settings, scratch)
+    assert build_context(arm, scratch, None).platform == "linux/arm64"
+    assert build_context(settings, scratch, None).platform == AMD64
+
+
 def test_tag_changes_with_each_build_arg_value(
     settings: BootstrapSettings, scratch: ImageSource
 ) -> None:
@@ -87,17 +98,22 @@ def test_the_resolved_base_is_content() -> None:
     pulled = ResolvedBase(ref="python:3.11", identity="digest:sha256:aaa")
     same = ResolvedBase(ref="python:3.11", identity="digest:sha256:aaa", local=True)
     repushed = ResolvedBase(ref="python:3.11", identity="digest:sha256:bbb")
-    hashes = [content_hash(files, [], args, base) for base in (pulled, same, repushed, None)]
+    hashes = [
+        content_hash(files, [], args, base, platform=AMD64)
+        for base in (pulled, same, repushed, None)
+    ]
     assert hashes[0] == hashes[1], "a base pulled since the last build is the same content"
     assert len({hashes[0], hashes[2], hashes[3]}) == 3
 
 
 def test_hash_inputs_cannot_run_into_each_other() -> None:
     # Without length prefixes these two would feed the same bytes.
-    one = content_hash({"ab": (b"c", False)}, [], {}, None)
-    two = content_hash({"a": (b"bc", False)}, [], {}, None)
+    one = content_hash({"ab": (b"c", False)}, [], {}, None, platform=AMD64)
+    two = content_hash({"a": (b"bc", False)}, [], {}, None, platform=AMD64)
     assert one != two
-    assert content_hash({}, ["deployments"], {}, None) != content_hash({}, [], {}, None)
+    assert content_hash({}, ["deployments"], {}, None, platform=AMD64) != content_hash(
+        {}, [], {}, None, platform=AMD64
+    )
 
 
 def test_collect_keeps_image_content_only(tmp_path: Path) -> None:

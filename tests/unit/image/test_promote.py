@@ -9,8 +9,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from bootstrap_flows.config.settings import BootstrapSettings
-from bootstrap_flows.image.promote import PassedImage, code_fingerprint
+from bootstrap_flows.image.promote import (
+    PassedImage,
+    PromotionRefused,
+    code_fingerprint,
+    refused_architecture,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -58,3 +65,23 @@ def test_passed_image_names_its_registry_and_repository() -> None:
     )
     assert passed.host == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     assert passed.repository == "prefect-staging-worker"
+
+
+def test_an_image_of_another_architecture_is_not_promoted() -> None:
+    passed = PassedImage.model_validate(
+        {
+            "environment": "staging",
+            "uri": f"127.0.0.1:5000/prefect-staging-worker@{DIGEST}",
+            "tag": "0123456789abcdef0123",
+            "digest": DIGEST,
+            "region": "us-east-1",
+            "code": "c" * 20,
+            "cpu_architecture": "ARM64",
+            "passed_at": "2025-01-01T00:00:00Z",
+        }
+    )
+    refused_architecture(passed, "ARM64")
+    with pytest.raises(
+        PromotionRefused, match="built for ARM64, this environment's tasks run X86_64"
+    ):
+        refused_architecture(passed, "X86_64")
