@@ -46,9 +46,21 @@ class OwnContainer:
         return self.state in ("exited", "dead")
 
 
-def _stop_signal(image: Any) -> str:
+@dataclass(frozen=True)
+class PresentImage:
+    """What the runtime reads from an image the engine has."""
+
     # ECS has no stop signal of its own: the container gets its image's STOPSIGNAL.
-    return str((image.attrs.get("Config") or {}).get("StopSignal") or DEFAULT_STOP_SIGNAL)
+    stop_signal: str
+    architecture: str  # Docker's: amd64, arm64, ...
+
+
+def _present(image: Any) -> PresentImage:
+    attrs = image.attrs
+    return PresentImage(
+        stop_signal=str((attrs.get("Config") or {}).get("StopSignal") or DEFAULT_STOP_SIGNAL),
+        architecture=str(attrs.get("Architecture") or "unknown"),
+    )
 
 
 class DockerExecutor:
@@ -68,15 +80,15 @@ class DockerExecutor:
             for c in found
         ]
 
-    def local_stop_signal(self, ref: str) -> str | None:
-        """The stop signal of image `ref` if the engine has it, else None."""
+    def local_image(self, ref: str) -> PresentImage | None:
+        """Image `ref` as the engine has it, else None."""
         try:
-            return _stop_signal(self.client.images.get(ref))
+            return _present(self.client.images.get(ref))
         except docker.errors.ImageNotFound:
             return None
 
-    def pull(self, ref: str, auth: dict[str, str] | None) -> str:
-        """Pull `ref` (with `auth` for its registry, if any); its stop signal."""
+    def pull(self, ref: str, auth: dict[str, str] | None) -> PresentImage:
+        """Pull `ref` (with `auth` for its registry, if any)."""
         repository, tag = parse_repository_tag(ref)
         try:
             for event in self.client.api.pull(
@@ -87,7 +99,7 @@ class DockerExecutor:
             pulled = self.client.images.get(ref if tag else f"{ref}:latest")
         except docker.errors.APIError as exc:
             raise LaunchError.cannot_pull(ref, str(exc.explanation or type(exc).__name__)) from exc
-        return _stop_signal(pulled)
+        return _present(pulled)
 
     def run(self, spec: ContainerSpec) -> str:
         """Create and start the container; its ID. One that fails to start is removed."""

@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
 from bootstrap_local.ecs_runtime.errors import LaunchError
-from bootstrap_local.ecs_runtime.executor import DockerExecutor
+from bootstrap_local.ecs_runtime.executor import DockerExecutor, PresentImage
 from bootstrap_local.ecs_runtime.spec import (
     prefers_local_copy,
     registry_host_of,
@@ -18,10 +18,10 @@ from bootstrap_local.ecs_runtime.spec import (
 
 def ensure_image(
     executor: DockerExecutor, ref: str, registry_host: str | None, agent: AwsClients
-) -> str:
-    """The stop signal of image `ref`, pulled unless a present copy will do."""
+) -> PresentImage:
+    """Image `ref`, pulled unless a present copy will do."""
     if prefers_local_copy(ref):
-        found = executor.local_stop_signal(ref)
+        found = executor.local_image(ref)
         if found is not None:
             return found
     host = registry_host_of(ref)

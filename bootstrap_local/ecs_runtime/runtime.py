@@ -65,6 +65,7 @@ from bootstrap_local.ecs_runtime.secret_values import SecretResolver
 from bootstrap_local.ecs_runtime.services import ServiceBackoff, ServiceReconciler
 from bootstrap_local.ecs_runtime.spec import (
     RuntimeFacts,
+    check_platform,
     container_spec,
     essential_container,
     local_image_ref,
@@ -182,11 +183,12 @@ class EcsRuntime:
         arn = str(task["taskArn"])
         execution_role = execution_role_arn(task, definition)
         agent = self.roles.agent_clients(execution_role, arn)
-        stop_signal = ensure_image(self.executor, image, self.target.registry_host, agent)
+        present = ensure_image(self.executor, image, self.target.registry_host, agent)
+        check_platform(definition, image, present.architecture)
         secrets = SecretResolver(agent).resolve(container_def)
         databases = self.rds.instances()
         facts = self._facts(databases, self._task_credentials(task, definition))
-        spec = container_spec(task, definition, secrets, facts, stop_signal)
+        spec = container_spec(task, definition, secrets, facts, present.stop_signal)
         self.rds.prepare(databases[host] for host in spec.extra_hosts)
         if spec.log_target:
             LogShipper(agent).prepare(spec.log_target)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bootstrap_flows.image.platform import DOCKER_ARCHITECTURE
 from bootstrap_local.ecs_runtime.errors import LaunchError
 
 RUNTIME_LABEL = "org.bootstrap-flows.ecs-runtime"
@@ -70,6 +71,33 @@ def prefers_local_copy(ref: str) -> bool:
     when present; tags on a registry are pulled, as Fargate does.
     """
     return "@sha256:" in ref or registry_host_of(ref) is None
+
+
+def task_architecture(definition: dict[str, Any]) -> str:
+    """The task definition's runtimePlatform.cpuArchitecture; Fargate's default is X86_64."""
+    return str((definition.get("runtimePlatform") or {}).get("cpuArchitecture") or "X86_64")
+
+
+def check_platform(definition: dict[str, Any], image: str, image_architecture: str) -> None:
+    """Refuse to run an image of another architecture than the task's, as Fargate does.
+
+    This machine would run it anyway (the other way round, or under QEMU), which is how an
+    image that dies on Fargate passed locally. Fargate's words are those of its pull, which
+    matches the platform (`linux/arm64/v8` for ARM64); a single-platform image gets past the
+    pull there and its container exits with code 1, `exec format error` in its log: the reason
+    here says what that log would.
+    """
+    wanted = task_architecture(definition)
+    docker_architecture = DOCKER_ARCHITECTURE.get(wanted, wanted.lower())
+    if image_architecture == docker_architecture:
+        return
+    platform = "linux/arm64/v8" if wanted == "ARM64" else f"linux/{docker_architecture}"
+    raise LaunchError(
+        "CannotPullContainerError: pull image manifest has been retried 1 time(s): image "
+        f"Manifest does not contain descriptor matching platform '{platform}' (image {image} "
+        f"is linux/{image_architecture}, the task definition's runtimePlatform.cpuArchitecture "
+        f"is {wanted}: run as it is, it would exit with `exec format error`)"
+    )
 
 
 # --- secrets and environment ---------------------------------------------------------------

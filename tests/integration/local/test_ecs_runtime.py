@@ -473,6 +473,34 @@ def test_stop_task_and_a_task_that_cannot_start(
     assert not runtime.containers(running_only=False)
 
 
+@pytest.mark.slow
+def test_a_task_whose_image_is_of_another_architecture_does_not_run(
+    aws: Emulated, runtime: Runtime, probe_image: str
+) -> None:
+    # This machine would run the amd64 probe as an ARM64 task: Fargate would not.
+    runtime.start()
+    container = {"name": "graviton", "image": probe_image, "memory": 512, "command": SLEEP}
+    definition = aws.ecs.register_task_definition(
+        family="graviton",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        runtimePlatform={"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        containerDefinitions=[container],
+    )["taskDefinition"]["taskDefinitionArn"]
+    arn = aws.run_task(definition)
+    task = wait_for(lambda: aws.stopped(arn), 60, "the ARM64 task STOPPED")
+    assert task["stoppedReason"].startswith(
+        "CannotPullContainerError: pull image manifest has been retried 1 time(s): image "
+        "Manifest does not contain descriptor matching platform 'linux/arm64/v8' (image "
+        f"{probe_image} is linux/amd64"
+    )
+    event = wait_for(lambda: aws.stopped_event(arn), 20, "its STOPPED event")
+    assert event["detail"]["stopCode"] == "TaskFailedToStart"
+    assert not runtime.containers(running_only=False), "nothing may have run"
+
+
 def _scratch_context() -> io.BytesIO:
     # No runnable static binary exists on these machines: an image whose start fails proves
     # the pull, and costs a few bytes of registry storage.

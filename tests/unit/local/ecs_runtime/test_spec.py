@@ -14,6 +14,7 @@ from bootstrap_local.ecs_runtime.spec import (
     TASK_LABEL,
     LogTarget,
     RuntimeFacts,
+    check_platform,
     container_environment,
     container_spec,
     local_image_ref,
@@ -384,3 +385,34 @@ def test_without_extra_hosts_nothing_changes() -> None:
     definition = make_definition(environment=[{"name": "HOST", "value": DB_HOST}])
     assert container_spec(make_task(), definition, {}, FACTS).extra_hosts == {}
     assert named_hosts({}, {"HOST": DB_HOST}, None, None) == {}
+
+
+@pytest.mark.parametrize(
+    ("runtime_platform", "image_architecture", "platform"),
+    [
+        (None, "arm64", "linux/amd64"),  # Fargate's default is X86_64
+        ({"cpuArchitecture": "X86_64"}, "arm64", "linux/amd64"),
+        ({"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}, "amd64", "linux/arm64/v8"),
+    ],
+)
+def test_an_image_of_another_architecture_stops_the_task_as_on_fargate(
+    runtime_platform: dict[str, str] | None, image_architecture: str, platform: str
+) -> None:
+    definition = make_definition()
+    if runtime_platform is not None:
+        definition["runtimePlatform"] = runtime_platform
+    with pytest.raises(LaunchError) as caught:
+        check_platform(definition, LOCAL_IMAGE, image_architecture)
+    reason = str(caught.value)
+    assert reason.startswith(
+        "CannotPullContainerError: pull image manifest has been retried 1 time(s): image "
+        f"Manifest does not contain descriptor matching platform '{platform}' (image "
+        f"{LOCAL_IMAGE} is linux/{image_architecture}"
+    )
+    assert "exec format error" in reason
+
+
+def test_an_image_of_the_tasks_architecture_runs() -> None:
+    check_platform(make_definition(), LOCAL_IMAGE, "amd64")
+    arm = {**make_definition(), "runtimePlatform": {"cpuArchitecture": "ARM64"}}
+    check_platform(arm, LOCAL_IMAGE, "arm64")
