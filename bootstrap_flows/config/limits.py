@@ -27,6 +27,8 @@ LOG_RETENTION_DAYS = (
 
 # Fargate's CPU architectures (RuntimePlatform.cpuArchitecture): Intel/AMD, or Graviton.
 CPU_ARCHITECTURES = ("X86_64", "ARM64")
+# ... and Docker's GOARCH for each (what `docker image inspect` calls Architecture).
+DOCKER_ARCHITECTURE = {"X86_64": "amd64", "ARM64": "arm64"}
 
 # An AWS region name: us-east-1, us-gov-west-1, us-isob-east-1, ...
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$"

@@ -22,11 +22,11 @@ from typing import IO, Any
 import docker
 from pydantic import BaseModel
 
+from bootstrap_flows.config.limits import DOCKER_ARCHITECTURE
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.image.engine import docker_client, stream_error
 from bootstrap_flows.image.errors import ImageBuildError
 from bootstrap_flows.image.models import LoggerLike
-from bootstrap_flows.image.platform import DOCKER_ARCHITECTURE
 from bootstrap_flows.safety.locks import file_lock
 
 # Its image id differs on every machine, so the content hash covers this recipe instead (see

@@ -15,11 +15,11 @@ from typing import Any
 
 import docker
 
+from bootstrap_flows.config.limits import DOCKER_ARCHITECTURE
 from bootstrap_flows.image.errors import ImagePushError
 
-# Fargate's cpuArchitecture -> Docker's GOARCH (what `docker image inspect` calls Architecture).
-DOCKER_ARCHITECTURE = {"X86_64": "amd64", "ARM64": "arm64"}
-# ... and back, with the names uname and some tools use for the same two.
+# Docker's architecture -> Fargate's (DOCKER_ARCHITECTURE the other way), with the names
+# uname and some tools use for the same two.
 FARGATE_ARCHITECTURE = {"amd64": "X86_64", "x86_64": "X86_64", "arm64": "ARM64", "aarch64": "ARM64"}
 
 

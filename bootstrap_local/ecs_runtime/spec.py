@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bootstrap_flows.image.platform import DOCKER_ARCHITECTURE
+# From limits, not the image package: the runtime and the CLI must not import Prefect.
+from bootstrap_flows.config.limits import DOCKER_ARCHITECTURE
 from bootstrap_local.ecs_runtime.errors import LaunchError
 
 RUNTIME_LABEL = "org.bootstrap-flows.ecs-runtime"
