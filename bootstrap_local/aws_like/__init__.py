@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bootstrap_local.aws_like.ec2 import nat_gateways_like_aws, security_group_rules_like_aws
-from bootstrap_local.aws_like.rds import engine_versions_like_aws
 from bootstrap_local.aws_like.ecr import ecr_like_aws
 from bootstrap_local.aws_like.ecs import ecs_like_aws
+from bootstrap_local.aws_like.rds import engine_versions_like_aws
 from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
+from bootstrap_local.aws_like.secretsmanager import secrets_like_aws
 from bootstrap_local.aws_like.sqs import queues_like_aws
 
 PATCHES: tuple[Callable[[], None], ...] = (
@@ -25,6 +26,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     engine_versions_like_aws,
     ecs_like_aws,
     ecr_like_aws,
+    secrets_like_aws,
 )
 
 
