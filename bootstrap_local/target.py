@@ -55,6 +55,7 @@ def emulated_target(settings: BootstrapSettings) -> Target:
         autoscaling=False,
         # Containers share the host's network here: a fixed health port could collide.
         health_checks=False,
+        # Torn down without approval; AWS's rules (recovery window, ECR, RDS) stay as on AWS.
         disposable=True,
         start_hint="Start the embedded default with `bootstrap-flows local up`.",
         registry_hint="is the local registry running, and started since the emulator was? It "

@@ -3,7 +3,8 @@
 The product never asks which environment it runs in; it asks the target. A target says where AWS
 answers (its endpoint and the AWS_* settings every client and child process uses), where images
 are pushed, which features that AWS has (autoscaling, health checks), whether what it holds is
-disposable, and which Prefect the worker connects to with which credential.
+disposable (torn down without approval), and which Prefect the worker connects to with which
+credential.
 
 Real AWS is the built-in target `aws`. Other targets are plugins, found by name in the entry
 point group `bootstrap_flows.targets`: the embedded default registers `emulator` from
@@ -47,7 +48,9 @@ class Target(BaseModel):
     # --- what it can do ------------------------------------------------------------------------
     autoscaling: bool = True
     health_checks: bool = True
-    # Thrown away whole: images and secrets may go with the stack at once.
+    # Thrown away whole, so teardown needs no approval. Policy only: what AWS does (a secret's
+    # recovery window, a repository that holds images, a protected database) is the same on
+    # every target, so tear down and bootstrap again is proven where it is tested.
     disposable: bool = False
     # How to bring this AWS up when it does not answer (shown by preflight).
     start_hint: str = ""

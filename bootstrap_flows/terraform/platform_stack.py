@@ -13,10 +13,11 @@ from pydantic import BaseModel
 
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
-from bootstrap_flows.config.target import resolve
 from bootstrap_flows.terraform import stacks
 
 STACK = "platform"
+# After a teardown the Prefect API secret is scheduled for deletion this long (AWS's minimum).
+SECRET_RECOVERY_WINDOW_DAYS = 7
 
 
 class PlatformOutputs(BaseModel):
@@ -52,15 +53,16 @@ class PlatformOutputs(BaseModel):
 
 def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
     """Terraform input variables of the platform stack, from settings. No secrets, ever."""
-    target = resolve(settings)
     return stacks.common_variables(settings) | {
         "vpc_cidr": settings.vpc_cidr,
         "az_count": settings.az_count,
         "nat_mode": settings.nat_mode,
         "log_retention_days": settings.log_retention_days,
-        # Disposable targets are thrown away whole; real ones keep images and secrets.
-        "ecr_force_delete": target.disposable,
-        "secret_recovery_window_days": 0 if target.disposable else 7,
+        # The same on every target: teardown's drain deletes only the images bootstrap pushed,
+        # so anyone else's stop the repository's destroy; the secret can be recovered for 7
+        # days, and the next bootstrap restores it (adoption_aws.py).
+        "ecr_force_delete": False,
+        "secret_recovery_window_days": SECRET_RECOVERY_WINDOW_DAYS,
         "ci_github_repository": settings.ci_github_repository,
         "ci_github_branch": settings.ci_github_branch,
         "ci_oidc_provider_arn": settings.ci_oidc_provider_arn,

@@ -67,8 +67,9 @@ def server_variables(
         "db_performance_insights": target.stores_every_attribute,
         "group_rule_descriptions": target.stores_every_attribute,
         "db_final_snapshot": settings.server_final_snapshot,
-        # Disposable targets are thrown away whole; a real database is protected until asked.
-        "db_deletion_protection": not target.disposable,
+        # Protected on every target: teardown with delete_database turns it off first (the one
+        # way RDS lets it go), a path the emulator then takes as AWS does.
+        "db_deletion_protection": True,
         "permissions_boundary_arn": settings.permissions_boundary_arn,
     }
 

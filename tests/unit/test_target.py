@@ -57,7 +57,8 @@ def test_unknown_target_is_a_settings_error() -> None:
 def test_stack_variables_follow_the_target() -> None:
     local = load_settings()
     variables = platform_variables(local)
-    assert (variables["ecr_force_delete"], variables["secret_recovery_window_days"]) == (True, 0)
+    # Disposable is policy only: the emulator keeps AWS's recovery window and ECR's refusal.
+    assert (variables["ecr_force_delete"], variables["secret_recovery_window_days"]) == (False, 7)
     worker = worker_variables(local, OUTPUTS, IMAGE)
     assert (worker["enable_autoscaling"], worker["enable_health_check"]) == (False, False)
     assert worker["api_secret_env_name"] == "PREFECT_API_AUTH_STRING"

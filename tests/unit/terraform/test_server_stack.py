@@ -52,7 +52,7 @@ def test_the_emulator_moves_ports_and_leaves_out_what_moto_forgets(
     variables = server_stack.server_variables(settings, OUTPUTS, IMAGE_URI)
     assert variables["port"] == 4311
     assert variables["db_port"] == 25433
-    assert variables["db_deletion_protection"] is False
+    assert variables["db_deletion_protection"] is True  # as on AWS: teardown unprotects it
     assert variables["group_rule_descriptions"] is False
 
 
