@@ -11,6 +11,11 @@ shown, approved and applied like any other change, nothing is written before the
 Children are found by their parents' ids (a route by its route table, an association by its
 subnet and route table), known only once the parents are imported: hence a few rounds.
 
+A teardown leaves one such resource on purpose: the Prefect API secret, scheduled for deletion
+for its recovery window, during which AWS refuses to create its name again. The next bootstrap
+finds it the same way, restores it (the one lookup that writes: it only cancels the deletion)
+and adopts it, so tear down and bootstrap again works at any time.
+
 The matching here is pure; `adoption_aws.AwsLookup` asks AWS, only for the planned creates.
 """
 
@@ -274,8 +279,9 @@ def adopt(
             return plan
         for address, each in sorted(found.items()):
             logger.warning(
-                "Adopting %s <- %s: AWS holds it, the %s state does not record it "
-                "(an interrupted apply); importing instead of creating it again",
+                "Adopting %s <- %s: AWS holds it, the %s state does not record it (an "
+                "interrupted apply, or a teardown's recovery window); importing instead of "
+                "creating it again",
                 address,
                 each.label,
                 terraform.stack_dir.name,

@@ -3,6 +3,7 @@
 Only the planned creates are looked up, each by what names it (one describe call) and the
 tagged EC2 resources all at once (one DescribeTags call; a second one only when the
 environment has any); the calls run side by side, so a cold bootstrap pays about one round trip.
+A secret scheduled for deletion is restored as it is found (see `_secret`).
 """
 
 from __future__ import annotations
@@ -206,9 +207,17 @@ def _role(lookup: AwsLookup, key: Mapping[str, str]) -> Found:
 
 
 def _secret(lookup: AwsLookup, key: Mapping[str, str]) -> Found:
-    secret = aws.client(lookup.settings, "secretsmanager").describe_secret(SecretId=key["name"])
-    if "DeletedDate" not in secret:  # one scheduled for deletion is on its way out
-        yield secret["ARN"], f"secret {secret['ARN']}"
+    secrets = aws.client(lookup.settings, "secretsmanager")
+    secret = secrets.describe_secret(SecretId=key["name"])
+    label = f"secret {secret['ARN']}"
+    if "DeletedDate" in secret:
+        # A teardown scheduled it for deletion: for the recovery window AWS refuses to create
+        # the name again, and Terraform cannot import it. Restoring only cancels the deletion
+        # (its value comes back; bootstrap writes the current one after the apply), so the
+        # environment's own secret is taken back instead of failing until the window ends.
+        secrets.restore_secret(SecretId=secret["ARN"])
+        label += f" (scheduled for deletion on {secret['DeletedDate']:%Y-%m-%d}: restored)"
+    yield secret["ARN"], label
 
 
 def _repository(lookup: AwsLookup, key: Mapping[str, str]) -> Found:
