@@ -115,3 +115,25 @@ def test_the_receipt_reads_every_page_of_repositories() -> None:
             ecr.create_repository(repositoryName=f"{settings.stack_name}-r{n}")
         listed = receipt.leftovers(settings)
     assert len([item for item in listed if item.service == "ecr"]) == 101
+
+
+def test_a_secret_scheduled_for_deletion_is_listed_as_such_not_as_left_behind() -> None:
+    settings = load_settings(
+        environment="dev",
+        prefect_api_auth_string="user:pass",
+        prefect_api_url="https://prefect.example.invalid/api",
+    )
+    with mock_aws():
+        secrets = aws.client(settings, "secretsmanager")
+        torn_down = secrets.create_secret(Name="prefect/dev/prefect-api-key")["ARN"]
+        secrets.delete_secret(SecretId=torn_down, RecoveryWindowInDays=7)
+        until = secrets.describe_secret(SecretId=torn_down)["DeletedDate"]
+        live = secrets.create_secret(Name="prefect/dev/other")["ARN"]
+        secrets.create_secret(Name="prefect/prod/prefect-api-key")  # another environment's
+        left = {item.resource: item for item in receipt.leftovers(settings)}
+
+    assert sorted(left) == sorted([torn_down, live])
+    note = f"scheduled for deletion until {until:%Y-%m-%d}, restored by the next bootstrap"
+    assert why_kept(left[torn_down], {}) == left[torn_down].note == note
+    assert why_kept(left[live], {}) is None  # a live one is left behind
+    assert "expected" not in left[torn_down].model_dump()  # not a column of the receipt
