@@ -15,14 +15,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
-    ArtifactFilterFlowRunId,
     ArtifactFilterKey,
     DeploymentFilter,
     DeploymentFilterId,
     FlowRunFilter,
     FlowRunFilterTags,
-    LogFilter,
-    LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
@@ -39,6 +36,7 @@ from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_locat
 from bootstrap_flows.safety.preflight import PreflightError
 from bootstrap_local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_local.settings import load_local_settings
+from tests.support.flow_runs import run_artifacts, run_logs
 from tests.support.paused import Running
 from tests.support.ports import free_port
 from tests.support.session import AUTH_STRING
@@ -48,26 +46,6 @@ pytestmark = pytest.mark.slow
 
 # The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
-
-
-def run_logs(flow_run_id: UUID) -> str:
-    with get_client(sync_client=True) as client:
-        logs = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), limit=200
-        )
-        more = client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
-            limit=200,
-            offset=200,
-        )
-    return "\n".join(log.message for log in [*logs, *more])
-
-
-def run_artifacts(flow_run_id: UUID) -> list[Any]:
-    with get_client(sync_client=True) as client:
-        return client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
 
 
 def state_versions(settings: BootstrapSettings) -> list[dict[str, Any]]:
@@ -83,6 +61,14 @@ def read_state(settings: BootstrapSettings, version_id: str) -> str:
     bucket = settings.state_bucket_name("123456789012")
     body = s3.get_object(Bucket=bucket, Key="platform/local.tfstate", VersionId=version_id)["Body"]
     return str(body.read().decode())
+
+
+def api_secrets(settings: BootstrapSettings) -> list[dict[str, Any]]:
+    """The environment's secrets, those scheduled for deletion too."""
+    listed = aws.client(settings, "secretsmanager").list_secrets(
+        IncludePlannedDeletion=True, Filters=[{"Key": "name", "Values": ["prefect/local/"]}]
+    )
+    return list(listed["SecretList"])
 
 
 def tagged_vpcs(settings: BootstrapSettings) -> list[dict[str, Any]]:
@@ -459,9 +445,11 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     assert [r["RoleName"] for r in roles if r["RoleName"].startswith("prefect-local")] == []
     assert len(state_versions(deployed)) >= 2  # history of the state is kept
     # Listed from the emulated account (tagging API and per service), not taken from Terraform:
-    # only the state bucket is left.
+    # only the state bucket is left, and the API secret for AWS's 7-day recovery window.
+    (secret,) = api_secrets(deployed)
     assert [item.resource for item in receipt.leftovers(deployed)] == [
-        f"arn:aws:s3:::{deployed.state_bucket_name('123456789012')}"
+        f"arn:aws:s3:::{deployed.state_bucket_name('123456789012')}",
+        secret["ARN"],
     ]
     # The code and results buckets were emptied of what bootstrap wrote, then destroyed.
     buckets = [b["Name"] for b in aws.client(deployed, "s3").list_buckets()["Buckets"]]
@@ -483,7 +471,8 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
         assert client.read_variable_by_name(promote.variable_name("local")) is None
     (listed,) = [a for a in run_artifacts(run_id) if a.key == "local-teardown-receipt"]
     notes = [row["note"] for row in json.loads(str(listed.data))]
-    assert notes == ["kept: Terraform state history"], listed.data
+    until = receipt.SCHEDULED.format(date=f"{secret['DeletedDate']:%Y-%m-%d}")
+    assert notes == ["kept: Terraform state history", until], listed.data
 
 
 def test_only_the_configured_environment_is_checked_on_a_schedule(
@@ -496,3 +485,19 @@ def test_only_the_configured_environment_is_checked_on_a_schedule(
         with pytest.raises(ObjectNotFound):
             client.read_deployment_by_name("drift-check/dev")
     assert [s.active for s in local.schedules] == [True]
+
+
+def test_bootstrap_again_at_once_after_teardown(deployed: BootstrapSettings) -> None:
+    """Issue 23: teardown, bootstrap, teardown, bootstrap, each at once. The secret keeps AWS's
+    7-day recovery window here too: each bootstrap restores and adopts it, none makes another."""
+    (torn_down,) = api_secrets(deployed)  # scheduled for deletion by the teardown test
+    for flow in ("bootstrap", "teardown", "bootstrap"):
+        run_id, state = run_and_wait(f"{flow}/local", timeout=900)
+        assert state == "Completed", run_logs(run_id)[-4000:]
+        (secret,) = api_secrets(deployed)
+        assert secret["ARN"] == torn_down["ARN"]
+        assert ("DeletedDate" in secret) is (flow == "teardown")
+        said = rf"Adopting \S+ <- secret {re.escape(secret['ARN'])} \(scheduled .+: restored\)"
+        assert flow == "teardown" or re.search(said, run_logs(run_id)), run_logs(run_id)
+    value = aws.client(deployed, "secretsmanager").get_secret_value(SecretId=secret["ARN"])
+    assert value["SecretString"] == AUTH_STRING

@@ -208,7 +208,10 @@ def test_teardown_keeps_the_database_until_asked(
         if re.fullmatch(rf"{identifier}-final-\d{{14}}", s["DBSnapshotIdentifier"])
     ]
     assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"] == []
-    # What the account still holds for the environment: the state and the final snapshot.
+    # What the account still holds for the environment: the state and the final snapshot, and
+    # the API secret for its recovery window (expected: the next bootstrap restores it).
     srv = local_stack.model_copy(update={"environment": ENVIRONMENT})
-    left = {item.resource.rsplit(":", 1)[-1] for item in receipt.leftovers(srv)}
+    listed = receipt.leftovers(srv)
+    left = {item.resource.rsplit(":", 1)[-1] for item in listed if not item.expected}
     assert left == {srv.state_bucket_name("123456789012"), final}
+    assert [item.service for item in listed if item.expected] == ["secretsmanager"]
