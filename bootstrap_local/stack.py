@@ -34,6 +34,8 @@ SERVICES = ("moto", "registry", "postgres", "prefect", "ecs-runtime", "worker")
 # Seconds each service gets between SIGTERM and SIGKILL.
 GRACE = {"ecs-runtime": 30.0}
 BIN = Path(sys.executable).parent
+# The key id the local ECS runtime signs with (see _ecs_runtime).
+RUNTIME_KEY_ID = "ecs-runtime"
 # moto's server, patched where a re-apply needs it to behave like AWS (see the module).
 MOTO_SERVER = "bootstrap_local.moto_server"
 
@@ -139,12 +141,19 @@ def role_calls_file(local: LocalSettings) -> Path:
     return processes.run_dir(local.state_dir) / "aws-role-calls.jsonl"
 
 
+def operator_calls_file(local: LocalSettings) -> Path:
+    """Every AWS call made with the operator's key (Terraform, flows, CLI), names only."""
+    return processes.run_dir(local.state_dir) / "aws-operator-calls.jsonl"
+
+
 def _moto(local: LocalSettings, env: dict[str, str]) -> Service:
     port = str(local.moto_port)
     # Recorded from the start, not per test: the calls to check are the worker service's,
     # the pool's and every flow run's of the whole session, and a recorder started later
     # misses a service task that began before it (see tests/support/iam_grants.py).
     record = ["--record-role-calls", str(role_calls_file(local))]
+    record += ["--record-operator-calls", str(operator_calls_file(local))]
+    record += ["--operator-key", emulator_credentials()["AWS_ACCESS_KEY_ID"]]
     return Service(
         "moto",
         [sys.executable, "-m", MOTO_SERVER, *record, "-H", "127.0.0.1", "-p", port],
@@ -206,7 +215,9 @@ def _ecs_runtime(local: LocalSettings, env: dict[str, str]) -> Service:
         [sys.executable, "-m", "bootstrap_local.ecs_runtime", "--shutdown-grace", "20"],
         ready=lambda: ecs_runtime.healthy(local),
         timeout=60,
-        env=env,
+        # A key of its own (moto takes any): its polling is Fargate's, not the operator's, and
+        # must not be recorded as the operator's calls.
+        env={**env, "AWS_ACCESS_KEY_ID": RUNTIME_KEY_ID},
         owns_port=False,
     )
 

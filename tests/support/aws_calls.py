@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -91,6 +92,81 @@ def _s3_call(key_id: str, region: str, method: str, url: str) -> Call:
     query = parse_qs(parts.query, keep_blank_values=True)
     action = _s3_operation(method, bool(key), query)
     return Call(key_id, region, "s3", action, {"Bucket": bucket, "Key": key})
+
+
+OPERATOR = "operator"
+# S3 subresources (the query parameter that names them) -> the IAM action of each method.
+S3_SUBRESOURCES: dict[str, dict[str, str]] = {
+    "versioning": {"GET": "GetBucketVersioning", "PUT": "PutBucketVersioning"},
+    "policy": {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"},
+    "acl": {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"},
+    "cors": {"GET": "GetBucketCORS", "PUT": "PutBucketCORS", "DELETE": "PutBucketCORS"},
+    "website": {"GET": "GetBucketWebsite", "PUT": "PutBucketWebsite"}
+    | {"DELETE": "DeleteBucketWebsite"},
+    "logging": {"GET": "GetBucketLogging", "PUT": "PutBucketLogging"},
+    "lifecycle": {"GET": "GetLifecycleConfiguration", "PUT": "PutLifecycleConfiguration"}
+    | {"DELETE": "PutLifecycleConfiguration"},
+    "encryption": {"GET": "GetEncryptionConfiguration", "PUT": "PutEncryptionConfiguration"}
+    | {"DELETE": "PutEncryptionConfiguration"},
+    "tagging": {"GET": "GetBucketTagging", "PUT": "PutBucketTagging"}
+    | {"DELETE": "PutBucketTagging"},
+    "publicAccessBlock": {"GET": "GetBucketPublicAccessBlock"}
+    | {"PUT": "PutBucketPublicAccessBlock", "DELETE": "PutBucketPublicAccessBlock"},
+    "ownershipControls": {"GET": "GetBucketOwnershipControls"}
+    | {"PUT": "PutBucketOwnershipControls", "DELETE": "PutBucketOwnershipControls"},
+    "replication": {"GET": "GetReplicationConfiguration", "PUT": "PutReplicationConfiguration"},
+    "requestPayment": {"GET": "GetBucketRequestPayment", "PUT": "PutBucketRequestPayment"},
+    "accelerate": {"GET": "GetAccelerateConfiguration", "PUT": "PutAccelerateConfiguration"},
+    "object-lock": {"GET": "GetBucketObjectLockConfiguration"}
+    | {"PUT": "PutBucketObjectLockConfiguration"},
+    "notification": {"GET": "GetBucketNotification", "PUT": "PutBucketNotification"},
+    "location": {"GET": "GetBucketLocation"},
+    "policyStatus": {"GET": "GetBucketPolicyStatus"},
+    "versions": {"GET": "ListBucketVersions", "HEAD": "ListBucketVersions"},
+    "uploads": {"GET": "ListBucketMultipartUploads"},
+    "delete": {"POST": "DeleteObject"},  # DeleteObjects: s3:DeleteObject on each key
+}
+
+
+def _s3_operator_action(method: str, key: str, query: list[str]) -> str:
+    """The IAM action of an S3 request the operator recording describes (method, key, the
+    query's parameter names); one not known here is left for the check to refuse."""
+    if key:
+        if "tagging" in query:
+            return {"GET": "GetObjectTagging", "PUT": "PutObjectTagging"}.get(method, method)
+        if method == "DELETE" and "versionId" in query:
+            return "DeleteObjectVersion"
+        if method in {"GET", "HEAD"} and "versionId" in query:
+            return "GetObjectVersion"
+        return _s3_operation(method, True, {name: [""] for name in query})
+    named = [name for name in query if name in S3_SUBRESOURCES]
+    if named:
+        return S3_SUBRESOURCES[named[0]].get(method, f"{method} bucket?{named[0]}")
+    if method == "PUT" and not query:
+        return "CreateBucket"
+    if method == "DELETE" and not query:
+        return "DeleteBucket"
+    return _s3_operation(method, False, {name: [""] for name in query})
+
+
+def operator_call(line: dict[str, Any]) -> Call:
+    """A line of the operator recording (bootstrap_local/operator_calls.py) as a Call by
+    "operator"; an S3 line's method and query become its IAM action."""
+    service, action, params = str(line["service"]), str(line["action"]), dict(line["params"])
+    if service == "s3":
+        query = list(params.pop("query", []))
+        action = _s3_operator_action(action, str(params.get("Key") or ""), query)
+    return Call(OPERATOR, str(line["region"]), service, action, params)
+
+
+def operator_calls(path: Path, start: int = 0) -> list[Call]:
+    """The operator's calls recorded in `path` from byte `start` on."""
+    if not path.exists():
+        return []
+    with path.open() as recorded:
+        recorded.seek(start)
+        lines = [json.loads(line) for line in recorded if line.strip()]
+    return [operator_call(line) for line in lines]
 
 
 def start_recording(endpoint: str) -> None:

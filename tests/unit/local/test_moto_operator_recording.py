@@ -1,0 +1,110 @@
+"""The embedded default's moto records the operator's calls (those signed with its key) as the
+names they address, never a secret value; role calls still go to their own file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.moto_api import recorder
+from moto.server import ThreadedMotoServer
+
+from bootstrap_local import moto_server
+from tests.support.aws_calls import operator_calls
+from tests.support.ports import free_port
+
+OPERATOR = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+OTHER = {"aws_access_key_id": "ecs-runtime", "aws_secret_access_key": "testing"}
+SECRET = "s3cr3t-never-recorded"
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto in this process, recording as the local stack does; the recorder is restored."""
+    for name in ("_record_request", "_location", "_user_enabled"):
+        monkeypatch.setattr(recorder, name, getattr(recorder, name))
+    moto_server.record_role_calls(tmp_path / "roles.jsonl")
+    moto_server.record_operator_calls(tmp_path / "operator.jsonl", "testing")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def client(endpoint: str, service: str, keys: dict[str, str]) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name="eu-west-1",
+        **keys,
+    )
+
+
+def test_operator_calls_keep_names_and_drop_every_secret_value(
+    endpoint: str, tmp_path: Path
+) -> None:
+    secrets = client(endpoint, "secretsmanager", OPERATOR)
+    arn = secrets.create_secret(Name="operator/dev/key", SecretString=SECRET)["ARN"]
+    secrets.put_secret_value(SecretId=arn, SecretString=SECRET + "-2")
+    secrets.put_secret_value(SecretId=arn, SecretBinary=SECRET.encode() + b"-3")
+    ssm = client(endpoint, "ssm", OPERATOR)
+    ssm.put_parameter(Name="operator-p", Value=SECRET, Type="SecureString")
+    iam = client(endpoint, "iam", OPERATOR)
+    iam.create_role(RoleName="operator-probe", AssumeRolePolicyDocument="{}", Description=SECRET)
+    s3 = client(endpoint, "s3", OPERATOR)
+    here = {"LocationConstraint": "eu-west-1"}
+    s3.create_bucket(Bucket="operator-b", CreateBucketConfiguration=here)
+    s3.put_object(Bucket="operator-b", Key="dir/state.json", Body=SECRET.encode())
+    s3.get_bucket_versioning(Bucket="operator-b")
+    client(endpoint, "ec2", OTHER).describe_vpcs()  # another key: not the operator's
+
+    text = (tmp_path / "operator.jsonl").read_text()
+    assert SECRET not in text
+    for field in ("SecretString", "SecretBinary", '"Value"', '"Description"', "PolicyDocument"):
+        assert field not in text, field
+    calls = operator_calls(tmp_path / "operator.jsonl")
+    assert [(c.region, c.iam_action) for c in calls] == [
+        ("eu-west-1", "secretsmanager:CreateSecret"),
+        ("eu-west-1", "secretsmanager:PutSecretValue"),
+        ("eu-west-1", "secretsmanager:PutSecretValue"),
+        ("eu-west-1", "ssm:PutParameter"),
+        ("eu-west-1", "iam:CreateRole"),
+        ("eu-west-1", "s3:CreateBucket"),
+        ("eu-west-1", "s3:PutObject"),
+        ("eu-west-1", "s3:GetBucketVersioning"),
+    ]
+    assert {c.key_id for c in calls} == {"operator"}
+    assert calls[0].params == {"Name": "operator/dev/key"}
+    assert calls[1].params == {"SecretId": arn}
+    assert calls[4].params == {"RoleName": "operator-probe"}
+    assert (calls[6].params["Bucket"], calls[6].params["Key"]) == ("operator-b", "dir/state.json")
+    # Neither the operator's calls nor another key's reach the role calls' file.
+    roles = tmp_path / "roles.jsonl"
+    assert not roles.exists() or roles.read_text() == ""
+
+
+def test_recording_the_operator_needs_its_key() -> None:
+    with pytest.raises(SystemExit) as exited:
+        moto_server.main(["--record-operator-calls", "/nonexistent/x.jsonl"])
+    assert exited.value.code == 2
+
+
+def test_a_line_names_nothing_but_resources() -> None:
+    from bootstrap_local.operator_calls import entry
+
+    scope = "testing/20260101/us-east-1/rds/aws4_request"
+    auth = {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}"}
+    body = "Action=CreateDBInstance&DBInstanceIdentifier=db&MasterUsername=u&MasterUserPassword=pw"
+    body += "&Tags.member.1.Key=k&Tags.member.1.Value=v&VpcSecurityGroupIds.member.1=sg-1"
+    headers = auth | {"Content-Type": "application/x-www-form-urlencoded"}
+    line = entry(headers, "POST", "http://x/", body.encode())
+    assert line is not None
+    assert json.dumps(line).count("pw") == 0
+    assert line["params"] == {"DBInstanceIdentifier": "db", "VpcSecurityGroupIds.member.1": "sg-1"}
