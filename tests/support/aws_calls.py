@@ -130,7 +130,9 @@ S3_SUBRESOURCES: dict[str, dict[str, str]] = {
 
 def _s3_operator_action(method: str, key: str, query: list[str]) -> str:
     """The IAM action of an S3 request the operator recording describes (method, key, the
-    query's parameter names); one not known here is left for the check to refuse."""
+    query's parameter names); one not known here is left for the check to refuse. `x-id` (the
+    operation's name, which the Go SDK adds) is not a subresource."""
+    query = [name for name in query if name != "x-id"]
     if key:
         if "tagging" in query:
             return {"GET": "GetObjectTagging", "PUT": "PutObjectTagging"}.get(method, method)
@@ -155,6 +157,8 @@ def operator_call(line: dict[str, Any]) -> Call:
     service, action, params = str(line["service"]), str(line["action"]), dict(line["params"])
     if service == "s3":
         query = list(params.pop("query", []))
+        if not params.get("Bucket"):  # GET / : the account's buckets (the teardown receipt)
+            return Call(OPERATOR, str(line["region"]), service, "ListAllMyBuckets", params)
         action = _s3_operator_action(action, str(params.get("Key") or ""), query)
     return Call(OPERATOR, str(line["region"]), service, action, params)
 
