@@ -5,6 +5,8 @@ bootstrap-flows deploy              register bootstrap/<env>, teardown/<env>, dr
                                     on PREFECT_API_URL; delete those of other environments
 bootstrap-flows outputs ENV [--registry-password]   what a user deploying flows to ENV's pool
                                     needs (buckets, pool, ECR, worker image), as shell exports
+bootstrap-flows operator-policy ENV [--account-id ID]   the IAM policy the identity that runs
+                                    bootstrap, drift-check and teardown of ENV needs, as JSON
 
 Other packages add commands through the entry point group `bootstrap_flows.commands` (the
 embedded default adds `quickstart` and `local`): each entry is a function that adds its
@@ -14,6 +16,7 @@ subcommands to the parser and sets `run` on them.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from importlib.metadata import entry_points
 
@@ -36,6 +39,27 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator_policy(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from bootstrap_flows.aws_side import clients as aws
+    from bootstrap_flows.config.settings import load_settings
+    from bootstrap_flows.safety import operator_policy
+
+    settings = load_settings(environment=args.environment)
+    # The account is a setting or a flag; only without both is AWS asked who we are.
+    account = args.account_id or settings.aws_account_id
+    if account is None:
+        try:
+            account = str(aws.client(settings, "sts").get_caller_identity()["Account"])
+        except (BotoCoreError, ClientError) as exc:
+            raise operator_policy.OperatorPolicyError(
+                f"cannot ask AWS for the account ({exc}): pass --account-id or set aws_account_id"
+            ) from exc
+    print(json.dumps(operator_policy.render(settings, account), indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The product's commands plus every installed plugin's."""
     main_parser = argparse.ArgumentParser(
@@ -49,6 +73,17 @@ def parser() -> argparse.ArgumentParser:
     ).set_defaults(run=_deploy)
     # Its arguments are its own (bootstrap_flows/outputs.py), parsed there.
     commands.add_parser("outputs", help="values for deploying flows", add_help=False)
+    policy = commands.add_parser(
+        "operator-policy",
+        help="the least-privilege IAM policy of the identity that runs the flows (JSON)",
+    )
+    policy.add_argument("environment", help="the environment, e.g. dev (environments/dev.env)")
+    policy.add_argument(
+        "--account-id",
+        default=None,
+        help="the account (12 digits); default: setting aws_account_id, else STS's answer",
+    )
+    policy.set_defaults(run=_operator_policy)
     for plugin in entry_points(group=COMMANDS_GROUP):
         plugin.load()(commands)
     return main_parser

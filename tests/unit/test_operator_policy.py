@@ -1,0 +1,82 @@
+"""The operator policy's one copy (modules/operator/policy.json.tftpl) as the product renders
+it for `bootstrap-flows operator-policy <env>`: the same text Terraform's templatefile makes,
+scoped to the environment's names, account and region."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bootstrap_flows import cli
+from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.safety import operator_policy
+
+ACCOUNT = "210987654321"
+MAIN_TF = operator_policy.MODULE / "main.tf"
+# The one statement whose resources are "*": reads without resource-level permissions.
+UNSCOPED = "ReadOnlyWithoutResourceLevelPermissions"
+GLOBAL = "TeardownReceiptListsRoles"  # IAM: no resource, no region
+# Scoped to account and region only, as the module README says why: EC2 IDs are generated,
+# RDS names its managed master secret.
+NOT_BY_NAME = (":ec2:", ":secret:rds!")
+
+
+def _resources(statement: dict[str, object]) -> list[str]:
+    resource = statement["Resource"]
+    return [resource] if isinstance(resource, str) else list(resource)  # type: ignore[arg-type]
+
+
+def test_the_template_renders_alike_in_terraform_and_python() -> None:
+    """Only `${name}` placeholders, each passed by main.tf's templatefile call: no directive
+    or escape that Terraform would read differently from the product's substitution."""
+    text = operator_policy.TEMPLATE.read_text()
+    assert "%{" not in text and "$${" not in text
+    passed = set(
+        re.findall(r"^\s+([a-z_]+)\s+=", MAIN_TF.read_text().split("templatefile")[1], re.M)
+    )
+    used = set(operator_policy.PLACEHOLDER.findall(text))
+    assert used <= passed, used - passed
+    assert used == set(operator_policy.names(load_settings(environment="local"), ACCOUNT))
+
+
+def test_every_statement_is_scoped_to_the_environment_or_says_why_not() -> None:
+    settings = load_settings(environment="local")
+    document = operator_policy.render(settings, ACCOUNT)
+    sids = [s["Sid"] for s in document["Statement"]]
+    assert len(sids) == len(set(sids))
+    for statement in document["Statement"]:
+        for resource in _resources(statement):
+            if resource == "*" and statement["Sid"] == GLOBAL:
+                assert statement["Action"] == ["iam:ListRoles"]
+                continue
+            if resource == "*":
+                assert statement["Sid"] == UNSCOPED, statement["Sid"]
+                assert statement["Condition"] == {
+                    "StringEquals": {"aws:RequestedRegion": settings.aws_region}
+                }
+                continue
+            assert f":{ACCOUNT}:" in resource or resource.startswith("arn:aws:s3:::"), resource
+            # S3 ARNs name no account: the bucket names do.
+            names = (settings.stack_name, f"{settings.name_prefix}/{settings.environment}/")
+            assert any(name in resource for name in names + NOT_BY_NAME), resource
+    assert "${" not in json.dumps(document)
+
+
+def test_the_command_prints_the_policy_and_refuses_a_bad_account(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["operator-policy", "local", "--account-id", ACCOUNT]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == operator_policy.render(load_settings(environment="local"), ACCOUNT)
+    assert cli.main(["operator-policy", "local", "--account-id", "12"]) == 1
+    assert "is not 12 digits" in capsys.readouterr().err
+
+
+def test_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
+    template = tmp_path / "policy.json.tftpl"
+    template.write_text('{"Resource": "${nope}"}')
+    with pytest.raises(operator_policy.OperatorPolicyError, match="unknown placeholders"):
+        operator_policy.render_text({"stack": "x"}, template)
