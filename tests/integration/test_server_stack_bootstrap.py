@@ -30,6 +30,7 @@ from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.terraform import stacks
 from bootstrap_local.certificate import import_self_signed
 from bootstrap_local.settings import load_local_settings
+from bootstrap_local.stack import operator_calls_file
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,14 @@ def overrides(local_stack: BootstrapSettings) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def bootstrapped(overrides: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def operator_mark() -> int:
+    """Where this module's operator calls start in the session's recording."""
+    recording = operator_calls_file(LOCAL)
+    return recording.stat().st_size if recording.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(overrides: dict[str, Any], operator_mark: int) -> Iterator[dict[str, Any]]:
     with pytest.MonkeyPatch.context() as patch:
         # The session's auth string is for the local server: this server's is generated.
         patch.delenv("BOOTSTRAP_PREFECT_API_AUTH_STRING")
@@ -215,3 +223,20 @@ def test_teardown_keeps_the_database_until_asked(
     left = {item.resource.rsplit(":", 1)[-1] for item in listed if not item.expected}
     assert left == {srv.state_bucket_name("123456789012"), final}
     assert [item.service for item in listed if item.expected] == ["secretsmanager"]
+
+
+def test_the_operator_policy_allows_every_call_made_and_grants_nothing_unused(
+    local_stack: BootstrapSettings, operator_mark: int, overrides: dict[str, Any]
+) -> None:
+    """Last in this module: its recording holds the operator's calls of a bootstrap (platform,
+    server, worker), a re-run, two drift-checks and two teardowns. Each is allowed by the
+    operator policy rendered for the environment, and each action the policy grants was made
+    or is justified in modules/operator/README.md (tests/support/operator_grants.py)."""
+    from tests.support import operator_grants  # the check; see its module
+
+    calls = operator_grants.module_calls(operator_calls_file(LOCAL), operator_mark)
+    settings = local_stack.model_copy(update={"environment": ENVIRONMENT, **overrides})
+    findings = operator_grants.check(calls, settings)
+    print(findings.report())
+    assert findings.denied == [], findings.report()
+    assert findings.unused == [], findings.report()
