@@ -72,12 +72,9 @@ def api_secrets(settings: BootstrapSettings) -> list[dict[str, Any]]:
 
 
 def tagged_vpcs(settings: BootstrapSettings) -> list[dict[str, Any]]:
-    ec2 = aws.client(settings, "ec2")
-    filters = [
-        {"Name": "tag:Environment", "Values": ["local"]},
-        {"Name": "tag:Project", "Values": ["bootstrap-flows"]},
-    ]
-    return list(ec2.describe_vpcs(Filters=filters)["Vpcs"])
+    tags = {"Environment": "local", "Project": "bootstrap-flows"}
+    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
+    return list(aws.client(settings, "ec2").describe_vpcs(Filters=filters)["Vpcs"])
 
 
 @pytest.fixture(scope="module")
