@@ -445,3 +445,4 @@ class Drift(BaseModel):
     )
 
     _schedule = delegate("drift_schedule", check=validation.cron_expression)
+    _ignore = delegate("drift_ignore", check=validation.drift_ignore_patterns)

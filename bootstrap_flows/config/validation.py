@@ -126,6 +126,45 @@ def cron_expression(expression: str) -> str:
     return expression
 
 
+def drift_ignore_patterns(patterns: list[str]) -> list[str]:
+    """`<address glob>[:<attribute glob>]` each; fnmatch takes an unclosed `[` as a literal, so
+    such a pattern would be accepted and silently ignore nothing."""
+    for pattern in patterns:
+        address, _, attribute = pattern.partition(":")
+        problem = next(
+            (
+                why
+                for bad, why in (
+                    (not address.strip(), "its address glob (before the colon) is empty"),
+                    (pattern != pattern.strip(), "it has spaces around it"),
+                    (_unclosed_class(pattern), "a '[' opens a character class no ']' closes"),
+                )
+                if bad
+            ),
+            None,
+        )
+        if problem:
+            raise ValueError(
+                f"{pattern!r} is not a pattern: {problem}; write `<address glob>[:<attribute "
+                "glob>]`, e.g. 'aws_ecs_service.*:desired_count' (a literal '[' is '[[]')"
+            )
+    return patterns
+
+
+def _unclosed_class(pattern: str) -> bool:
+    """Whether a '[' of `pattern` starts no character class fnmatch can close."""
+    for part in pattern.partition(":")[::2]:
+        at = part.find("[")
+        while at != -1:
+            # fnmatch: ']' right after '[' or '[!' is a member, not the end.
+            start = at + 2 if part[at + 1 : at + 2] == "!" else at + 1
+            end = part.find("]", start + 1)
+            if end == -1:
+                return True
+            at = part.find("[", end + 1)
+    return False
+
+
 def auth_string(secret: SecretStr | None) -> SecretStr | None:
     """`user:password` as a Prefect server's PREFECT_SERVER_API_AUTH_STRING; never echoed."""
     if secret is None:

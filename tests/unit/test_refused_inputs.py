@@ -309,6 +309,10 @@ CASES: dict[Key, Case] = {
     ("drift_schedule", "every 30 minutes"): Case(settings(drift_schedule="every 30 minutes")),
     ("drift_schedule", "H * * * *"): Case(settings(drift_schedule="H * * * *")),
     ("drift_heartbeat_max_age", "10"): Case(settings(drift_heartbeat_max_age="10")),
+    ("drift_ignore", '["aws_ecs_service.[unclosed"]'): Case(
+        settings(drift_ignore='["aws_ecs_service.[unclosed"]')
+    ),
+    ("drift_ignore", '[":desired_count"]'): Case(settings(drift_ignore='[":desired_count"]')),
     # --- the embedded default and emulators -----------------------------------------------------
     ("aws_endpoint_url", "http://127.0.0.1:4566, with target=aws"): Case(
         settings(aws_endpoint_url="http://127.0.0.1:4566")
