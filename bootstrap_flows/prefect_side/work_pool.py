@@ -14,6 +14,7 @@ import copy
 from typing import Any, Literal
 
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+from prefect.client.schemas.objects import WorkPool
 from prefect.exceptions import ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
@@ -43,9 +44,20 @@ CPU_ARCHITECTURE_VARIABLE = {
     "type": "string",
     "enum": ["X86_64", "ARM64"],
 }
+# And this: which environment the pool's defaults come from, so that another environment of the
+# same pool name on the same Prefect is refused in its preflight instead of repointing the pool
+# at its own cluster and VPC.
+OWNER_VARIABLE = {
+    "title": "Owned by",
+    "description": "The bootstrap-flows environment this pool belongs to (environment, account, "
+    "region, state bucket); bootstrap of another environment refuses the pool. Set by "
+    "bootstrap-flows.",
+    "type": "string",
+}
 OUR_VARIABLES = {
     "observer_queue_name": OBSERVER_QUEUE_VARIABLE,
     "cpu_architecture": CPU_ARCHITECTURE_VARIABLE,
+    "bootstrap_owner": OWNER_VARIABLE,
 }
 # The task definition's platform, from that variable: owned, like the image it must match.
 RUNTIME_PLATFORM = {"cpuArchitecture": "{{ cpu_architecture }}", "operatingSystemFamily": "LINUX"}
@@ -91,7 +103,49 @@ def owned_defaults(
         secret_field: platform.prefect_api_secret_arn,
         "observer_queue_name": platform.observer_queue_name,
         "cpu_architecture": settings.cpu_architecture,
+        "bootstrap_owner": owner(settings, platform.cluster_arn.split(":")[4]),
     }
+
+
+def owner(settings: BootstrapSettings, account_id: str) -> str:
+    """The environment a pool belongs to, as the pool records it."""
+    return (
+        f"environment {settings.environment!r} (account {account_id}, {settings.aws_region}, "
+        f"state bucket {settings.state_bucket_name(account_id)})"
+    )
+
+
+def check_owner(settings: BootstrapSettings, account_id: str) -> None:
+    """Before any change: a pool of this name on the worker's Prefect is an ECS pool of this
+    environment, or none exists. Changes nothing."""
+    name = settings.work_pool_name
+    with target_prefect.client(settings) as client:
+        try:
+            pool = client.read_work_pool(name)
+        except ObjectNotFound:
+            return
+    _check_type(pool)
+    defaults = {
+        key: schema.get("default")
+        for key, schema in pool.base_job_template.get("variables", {}).get("properties", {}).items()
+    }
+    recorded = defaults.get("bootstrap_owner")
+    cluster = defaults.get("cluster")
+    # A pool from before owners were recorded: its cluster says whose it is (the platform stack
+    # names the cluster `<stack name>-cluster`).
+    if (
+        recorded is None
+        and cluster
+        and not str(cluster).endswith(f":{account_id}:cluster/{settings.stack_name}-cluster")
+    ):
+        recorded = f"the environment of cluster {cluster}"
+    ours = owner(settings, account_id)
+    if recorded is not None and recorded != ours:
+        raise WorkPoolError(
+            f"work pool {name!r} on the worker's Prefect belongs to {recorded}, not to "
+            f"{ours}: two environments cannot share a pool; give {settings.environment!r} "
+            "another BOOTSTRAP_WORK_POOL_NAME (nothing was changed)"
+        )
 
 
 def desired_template(
@@ -147,17 +201,21 @@ def ensure_work_pool(
                 )
             )
             return "created", template
-        if pool.type != POOL_TYPE:
-            raise WorkPoolError(
-                f"work pool {settings.work_pool_name!r} exists with type {pool.type!r}, not "
-                f"{POOL_TYPE!r}; choose another name with BOOTSTRAP_WORK_POOL_NAME (it was not "
-                "changed)"
-            )
+        _check_type(pool)  # preflight checked it; it may have changed since
         template = desired_template(pool.base_job_template, owned, env)
         if template == pool.base_job_template:
             return "unchanged", template
         client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
         return "updated", template
+
+
+def _check_type(pool: WorkPool) -> None:
+    if pool.type != POOL_TYPE:
+        raise WorkPoolError(
+            f"work pool {pool.name!r} exists on the worker's Prefect with type {pool.type!r}, "
+            f"not {POOL_TYPE!r}; choose another name with BOOTSTRAP_WORK_POOL_NAME (nothing was "
+            "changed)"
+        )
 
 
 def set_paused(settings: BootstrapSettings, paused: bool) -> bool | None:

@@ -29,7 +29,7 @@ from bootstrap_flows.config import validation
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
-from bootstrap_flows.prefect_side import target_prefect
+from bootstrap_flows.prefect_side import target_prefect, work_pool
 from bootstrap_flows.terraform.runner import MIN_TERRAFORM, MIN_TERRAFORM_TEXT
 
 
@@ -233,6 +233,10 @@ def run_preflight(settings: BootstrapSettings) -> PreflightReport:
         api_url = SERVER_STACK_PENDING
     else:
         api_url = check_prefect_api(settings)
+        try:
+            work_pool.check_owner(settings, account_id)
+        except work_pool.WorkPoolError as exc:
+            raise PreflightError(str(exc)) from exc
     return PreflightReport(
         account_id=account_id,
         caller_arn=caller_arn,

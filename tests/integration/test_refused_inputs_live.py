@@ -37,6 +37,9 @@ class LiveCase:
     prefect: tuple[int, int] | None = None
     # Prefect Variables on the orchestrator during the run (a promotion source's record).
     variables: Mapping[str, Any] = field(default_factory=dict)
+    # A work pool of the run's name already there: "process", or "ecs" made by the bootstrap
+    # of another environment (`first`); it must be left as it was.
+    pool: str | None = None
 
 
 LIVE_CASES: dict[Key, LiveCase] = {
@@ -60,6 +63,8 @@ LIVE_CASES: dict[Key, LiveCase] = {
     ("Docker engine", "none answers"): LiveCase(
         env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     ),
+    ("work_pool_name", "the pool of another environment on the same Prefect"): LiveCase(pool="ecs"),
+    ("work_pool_name", "a pool of another type"): LiveCase(pool="process"),
     ("promote_from", "an environment with no passed image"): LiveCase(
         overrides={"promote_from": "untested"}
     ),
@@ -120,6 +125,33 @@ def orchestrator_variables(variables: Mapping[str, Any]) -> Iterator[None]:
 
 
 @contextmanager
+def existing_pool(kind: str | None, settings: BootstrapSettings) -> Iterator[None]:
+    """The pool a case finds (see LiveCase.pool); asserts it is untouched, then deletes it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from bootstrap_flows.prefect_side.work_pool import ensure_work_pool
+    from tests.support.samples import IMAGE, OUTPUTS
+
+    if kind is None:
+        yield
+        return
+    name = settings.work_pool_name
+    with get_client(sync_client=True) as client:
+        if kind == "ecs":  # what the other environment's bootstrap made
+            ensure_work_pool(settings.model_copy(update={"environment": "first"}), OUTPUTS, IMAGE)
+        else:
+            client.create_work_pool(WorkPoolCreate(name=name, type=kind))
+        before = client.read_work_pool(name)
+        try:
+            yield
+        finally:
+            after = client.read_work_pool(name)
+            client.delete_work_pool(name)
+    assert after == before, "the other pool was changed"
+
+
+@contextmanager
 def stand_in_prefect(answers: tuple[int, int] | None) -> Iterator[str]:
     """An HTTP server answering `answers` on 127.0.0.1; yields its URL, stops it afterwards."""
     if answers is None:
@@ -162,7 +194,11 @@ def test_refused_before_anything_is_created(
     case = LIVE_CASES[key]
     region = str(case.overrides.get("aws_region", local_stack.aws_region))
     dead = f"http://127.0.0.1:{free_port()}"
-    with stand_in_prefect(case.prefect) as prefect, orchestrator_variables(case.variables):
+    with (
+        stand_in_prefect(case.prefect) as prefect,
+        orchestrator_variables(case.variables),
+        existing_pool(case.pool, local_stack),
+    ):
         overrides = _filled(
             {"target": "emulator", **case.overrides},
             lambda v: v.replace("{dead}", dead).replace("{prefect}", prefect),

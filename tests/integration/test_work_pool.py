@@ -9,10 +9,16 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
-from bootstrap_flows.prefect_side.work_pool import WorkPoolError, ensure_work_pool
+from bootstrap_flows.prefect_side.work_pool import (
+    WorkPoolError,
+    check_owner,
+    ensure_work_pool,
+    owner,
+)
 from tests.support.samples import IMAGE, OUTPUTS
 
 pytestmark = pytest.mark.slow
+ACCOUNT = OUTPUTS.cluster_arn.split(":")[4]
 
 
 def defaults(pool_name: str) -> dict[str, Any]:
@@ -82,7 +88,59 @@ def test_pool_of_another_type_is_refused_untouched(settings: BootstrapSettings) 
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name=settings.work_pool_name, type="process"))
         before = client.read_work_pool(settings.work_pool_name)
-    with pytest.raises(WorkPoolError, match="exists with type 'process'"):
-        ensure_work_pool(settings, OUTPUTS, IMAGE)
+    for check in (
+        lambda: ensure_work_pool(settings, OUTPUTS, IMAGE),
+        lambda: check_owner(settings, ACCOUNT),  # preflight's, before anything changes
+    ):
+        with pytest.raises(
+            WorkPoolError, match="exists on the worker's Prefect with type 'process'"
+        ):
+            check()
     with get_client(sync_client=True) as client:
         assert client.read_work_pool(settings.work_pool_name).updated == before.updated
+
+
+def test_the_pool_records_its_environment_and_another_is_refused_untouched(
+    settings: BootstrapSettings,
+) -> None:
+    check_owner(settings, ACCOUNT)  # no pool yet
+    ensure_work_pool(settings, OUTPUTS, IMAGE)
+    assert defaults(settings.work_pool_name)["bootstrap_owner"] == owner(settings, ACCOUNT)
+    check_owner(settings, ACCOUNT)  # its own
+    with get_client(sync_client=True) as client:
+        before = client.read_work_pool(settings.work_pool_name)
+    other = settings.model_copy(update={"environment": "staging"})
+    with pytest.raises(WorkPoolError) as refused:
+        check_owner(other, ACCOUNT)
+    assert str(refused.value) == (
+        f"work pool {settings.work_pool_name!r} on the worker's Prefect belongs to environment "
+        f"'local' (account {ACCOUNT}, us-east-1, state bucket prefect-local-tfstate-{ACCOUNT}), "
+        f"not to environment 'staging' (account {ACCOUNT}, us-east-1, state bucket "
+        f"prefect-staging-tfstate-{ACCOUNT}): two environments cannot share a pool; give "
+        "'staging' another BOOTSTRAP_WORK_POOL_NAME (nothing was changed)"
+    )
+    with pytest.raises(WorkPoolError, match="belongs to environment 'local'"):
+        check_owner(settings, "999999999999")  # the same name in another account
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool(settings.work_pool_name).updated == before.updated
+
+
+def test_a_pool_from_before_owners_belongs_to_the_environment_of_its_cluster(
+    settings: BootstrapSettings,
+) -> None:
+    ensure_work_pool(settings, OUTPUTS, IMAGE)
+    with get_client(sync_client=True) as client:
+        template = client.read_work_pool(settings.work_pool_name).base_job_template
+        del template["variables"]["properties"]["bootstrap_owner"]
+        client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
+    # OUTPUTS' cluster `c` is not this environment's `prefect-local-cluster`.
+    with pytest.raises(WorkPoolError, match=r"belongs to the environment of cluster arn:\S+/c,"):
+        check_owner(settings, ACCOUNT)
+    ours = OUTPUTS.model_copy(
+        update={"cluster_arn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/prefect-local-cluster"}
+    )
+    ensure_work_pool(settings, ours, IMAGE)  # what a re-run does: records the owner
+    template["variables"]["properties"]["cluster"]["default"] = ours.cluster_arn
+    with get_client(sync_client=True) as client:
+        client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
+    check_owner(settings, ACCOUNT)  # its own cluster, no record: it is this environment's

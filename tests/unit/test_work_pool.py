@@ -59,6 +59,7 @@ def test_new_template_is_prefect_aws_default_plus_owned_values() -> None:
         *stock["variables"]["properties"],
         "observer_queue_name",
         "cpu_architecture",
+        "bootstrap_owner",
     }
     assert {k: defaults(template)[k] for k in owned} == owned
     assert (
