@@ -155,13 +155,17 @@ def converge(
         if before_apply is not None and plan.has_changes:
             before_apply()
         try:
-            return plan, apply_stack(settings, stack, bucket, plan)
+            outputs = apply_stack(settings, stack, bucket, plan)
         except StalePlan:
             get_run_logger().warning(
                 "The %s plan went stale before it was applied (another run changed the state): "
                 "nothing applied; planning again",
                 stack,
             )
+            continue
+        if not destroy and not targets:
+            stacks.record_variables(settings, stack, bucket, variables)
+        return plan, outputs
 
 
 @task(name="apply", cache_policy=NO_CACHE, task_run_name="apply {stack}")

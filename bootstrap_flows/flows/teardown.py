@@ -161,6 +161,12 @@ class _Teardown:
             if future is not None:
                 future.wait()
 
+    def applied_with(self, stack: str, derived: dict[str, Any]) -> dict[str, Any]:
+        """The variables `stack` was last applied with, over those today's settings give (for
+        what a recording from an older version lacks): a destroy plan validates with exactly
+        what was applied, whatever parameters this run was given."""
+        return derived | stacks.recorded_variables(self.settings, stack, self.bucket)
+
     def unprotect_database(self, variables: dict[str, Any]) -> None:
         """Turn deletion protection off (an in-place update): the one way RDS lets it go."""
         unprotected = variables | {"db_deletion_protection": False}
@@ -174,7 +180,10 @@ def _destroy_server(
 ) -> int:
     """Destroy the server stack, or all of it but the database (then noted as kept)."""
     assert run.platform is not None  # a server stack stands on the platform's outputs
-    variables = server_stack.server_variables(run.settings, run.platform, server.image_uri)
+    variables = run.applied_with(
+        server_stack.STACK,
+        server_stack.server_variables(run.settings, run.platform, server.image_uri),
+    )
     if delete_database or not server_stack.holds_database(state):
         if variables["db_deletion_protection"] and server_stack.holds_database(state):
             run.unprotect_database(variables)
@@ -212,12 +221,15 @@ def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
         secret = run.platform.prefect_api_secret_arn
         run.settings = server_stack.targeting_recorded(settings, secret, recorded_server)
     keeps_database = not delete_database and server_stack.holds_database(server_state)
-    platform_variables = platform_stack.platform_variables(settings)
+    platform_variables = run.applied_with(
+        platform_stack.STACK, platform_stack.platform_variables(settings)
+    )
     run.start(None if keeps_database else platform_variables)
     try:
         if worker:
-            variables = worker_stack.worker_variables(
-                run.settings, run.platform, worker["image_uri"]
+            variables = run.applied_with(
+                worker_stack.STACK,
+                worker_stack.worker_variables(run.settings, run.platform, worker["image_uri"]),
             )
             destroyed += run.destroy(worker_stack.STACK, variables)
         if recorded_server:

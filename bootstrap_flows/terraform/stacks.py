@@ -114,6 +114,36 @@ def read_state(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str
     return state
 
 
+def variables_key(settings: BootstrapSettings, stack: str) -> str:
+    """Beside the stack's state: the variables it was last applied with."""
+    return f"{stack}/{settings.environment}.tfvars.json"
+
+
+def record_variables(
+    settings: BootstrapSettings, stack: str, bucket: str, variables: dict[str, Any]
+) -> None:
+    """Keep the variables a whole apply used, so teardown can destroy with exactly those, from
+    the environment's name alone (a server stack bootstrapped with flow parameters does not
+    validate without them). None is secret: the credential is never a Terraform variable."""
+    body = json.dumps(variables, indent=2, sort_keys=True)
+    if recorded_variables(settings, stack, bucket) != json.loads(body):
+        s3 = aws.client(settings, "s3")
+        s3.put_object(Bucket=bucket, Key=variables_key(settings, stack), Body=body.encode())
+
+
+def recorded_variables(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:
+    """The variables the stack was last applied with ({} when none were recorded)."""
+    s3 = aws.client(settings, "s3")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=variables_key(settings, stack))["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        return {}
+    recorded: dict[str, Any] = json.loads(body.read())
+    return recorded
+
+
 def read_outputs(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:
     """The outputs recorded in a stack's state ({} when it holds nothing): `terraform output`."""
     state = read_state(settings, stack, bucket)

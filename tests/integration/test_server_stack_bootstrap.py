@@ -187,22 +187,23 @@ def test_drift_check_covers_the_server_stack(
 
 
 def test_teardown_keeps_the_database_until_asked(
-    local_stack: BootstrapSettings, bootstrapped: dict[str, Any], overrides: dict[str, Any]
+    local_stack: BootstrapSettings, bootstrapped: dict[str, Any]
 ) -> None:
     identifier = outputs(local_stack, "server")["db_identifier"]
     rds = aws.client(local_stack, "rds")
     ec2 = aws.client(local_stack, "ec2")
     environment_vpcs = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
 
-    teardown(environment=ENVIRONMENT, overrides=overrides, confirm=ENVIRONMENT)
+    # By the environment's name: none of the server stack's parameters bootstrap was given
+    # (the certificate, prefect_server=aws); the target and pool name stand for its file.
+    by_name = {"target": "emulator", "work_pool_name": POOL}
+    teardown(environment=ENVIRONMENT, overrides=by_name, confirm=ENVIRONMENT)
     assert rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
     assert ec2.describe_vpcs(Filters=environment_vpcs)["Vpcs"]  # the database lives in it
     balancers = aws.client(local_stack, "elbv2").describe_load_balancers()["LoadBalancers"]
     assert [b for b in balancers if b["LoadBalancerName"] == identifier] == []
 
-    teardown(
-        environment=ENVIRONMENT, overrides=overrides, delete_database=True, confirm=ENVIRONMENT
-    )
+    teardown(environment=ENVIRONMENT, overrides=by_name, delete_database=True, confirm=ENVIRONMENT)
     assert [
         i
         for i in rds.describe_db_instances()["DBInstances"]
