@@ -22,7 +22,7 @@ from bootstrap_flows import docker_engine
 from bootstrap_flows.config.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.errors import ServiceError
 from bootstrap_flows.prefect_side import crash_detection
-from bootstrap_local import database, processes, registry
+from bootstrap_local import database, processes, provider_mirror, registry
 from bootstrap_local.ecs_runtime import runtime as ecs_runtime
 from bootstrap_local.settings import LocalSettings
 from bootstrap_local.target import MOTO_READY_PATH, emulator_credentials
@@ -59,6 +59,7 @@ def child_env(settings: BootstrapSettings, local: LocalSettings) -> dict[str, st
         f"{ENV_PREFIX}AWS_REGION": settings.aws_region,
         f"{ENV_PREFIX}WORK_DIR": str(settings.work_dir),
         **local.environment(),
+        **provider_mirror.environment(settings.terraform_provider_mirror),
     }
 
 

@@ -1,12 +1,9 @@
-# Sourced by the other scripts: finds what this machine offers that the project can use.
-# A Terraform provider filesystem mirror (machines with no registry access): use it if present.
+# Sourced by the other scripts (after setup.sh): what a shell on this machine needs.
+# This machine's Terraform provider mirror, for the tests and benchmarks that run Terraform
+# themselves; the embedded default finds it the same way for every process it starts.
 if [ -z "${BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR:-}" ]; then
-  for dir in /opt/tf-plugins /usr/share/terraform/plugins "$HOME/.terraform.d/plugins"; do
-    if [ -d "$dir/registry.terraform.io/hashicorp/aws" ]; then
-      export BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR="$dir"
-      break
-    fi
-  done
+  mirror="$(.venv/bin/python -m bootstrap_local.provider_mirror)"
+  if [ -n "$mirror" ]; then export BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR="$mirror"; fi
 fi
 # A host that trusts an extra CA (a TLS-intercepting proxy) names its bundle in SSL_CERT_FILE;
 # pip inside the worker image build must trust the same bundle.
