@@ -21,7 +21,7 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.terraform.platform_stack import platform_variables
 from bootstrap_flows.terraform.runner import PlanResult, Terraform, TerraformError
-from tests.support.iam_eval import Request, decide
+from bootstrap_local.iam_policy import Request, decide
 from tests.support.iam_lint import Finding, as_identity_policy, lint
 
 pytestmark = pytest.mark.slow

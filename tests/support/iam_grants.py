@@ -3,7 +3,7 @@
 Both directions, per role:
 - every call recorded under a role (tests/support/aws_calls.py) is allowed by that role's
   policies as IAM holds them (inline, attached, permissions boundary), evaluated by
-  tests/support/iam_eval.py; a denied one is reported as the statement it lacks;
+  bootstrap_local/iam_policy.py; a denied one is reported as the statement it lacks;
 - every action a role's policies grant is seen in the recordings, or the Terraform that grants
   it says when it is needed, in a comment inside the policy's block:
   `# unrecorded ecs:StopTask, ecs:TagResource: <when it is needed>` (indented `#   ` lines
@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.support.aws_calls import Call, requests_of
-from tests.support.iam_eval import Request, decide
+from bootstrap_local.iam_policy import Request, decide
 
 ACTION = r"[a-z0-9-]+:[A-Za-z0-9*]+"
 MARKER = re.compile(rf"^\s*#\s*unrecorded\s+({ACTION}(?:\s*,\s*{ACTION})*)\s*:\s*(.*)$")

@@ -3,7 +3,7 @@ recorded calls (tests/support/aws_calls.py `operator_calls`), both directions:
 
 - every call is allowed by the policy rendered for the environment, evaluated per IAM request
   (action, the resources it names, and the condition keys: region, passed service, policy ARN)
-  by tests/support/iam_eval.py;
+  by bootstrap_local/iam_policy.py;
 - every action the policy grants was made, or the module README's "Grants no recorded call
   uses" table says when it is needed.
 
@@ -25,7 +25,7 @@ from typing import Any
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.safety import operator_policy
 from tests.support.aws_calls import UNAUTHORIZED, Call, operator_calls
-from tests.support.iam_eval import Request, decide
+from bootstrap_local.iam_policy import Request, decide
 
 ACCOUNT = "123456789012"  # moto's
 README = operator_policy.MODULE / "README.md"

@@ -21,7 +21,7 @@ from tests.integration.local.test_ecs_runtime import (  # noqa: F401  (fixtures)
     wait_for,
 )
 from tests.support.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
-from tests.support.iam_eval import decide
+from bootstrap_local.iam_policy import decide
 from tests.support.servers import moto_server
 
 TRUST = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.aws_calls import Call, parse_entry, requests_of
-from tests.support.iam_eval import Request
+from bootstrap_local.iam_policy import Request
 
 ACCOUNT = "123456789012"
 ECS = f"arn:aws:ecs:us-east-1:{ACCOUNT}"

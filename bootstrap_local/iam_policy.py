@@ -4,8 +4,12 @@ No maintained Python evaluator takes a request context (moto's checks no Resourc
 statement on any condition key it does not supply, see shared/environment.md), so this one does
 what our policies use: Allow/Deny, Action/NotAction, Resource/NotResource with `*` and `?`,
 and the condition operators below (with `IfExists`). An explicit Deny wins; otherwise a call
-is allowed if one Allow statement matches it. tests/support/tests/test_iam_eval.py pins its
+is allowed if one Allow statement matches it. tests/unit/local/test_iam_policy.py pins its
 answers.
+
+Two users: the tests, which judge recorded calls against the roles' policies, and moto's
+IAM SimulatePrincipalPolicy (bootstrap_local/aws_like/iam.py), which preflight asks about the
+caller; so the emulator's simulator and the tests' verdicts are the same code.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, st
         return not any(OPERATORS[NEGATED[base]](str(w), got) for w in _as_list(wanted))
     if base not in OPERATORS:
         raise ValueError(
-            f"condition operator {operator} is not supported by tests/support/iam_eval.py"
+            f"condition operator {operator} is not supported by bootstrap_local/iam_policy.py"
         )
     return any(OPERATORS[base](str(w), got) for w in _as_list(wanted))
 
@@ -86,10 +90,21 @@ def statement_matches(statement: dict[str, Any], request: Request) -> bool:
     return True
 
 
-def decide(documents: list[dict[str, Any]], request: Request) -> bool:
-    """Allowed by these identity policies together: some Allow matches and no Deny does."""
+Decision = Literal["allowed", "explicitDeny", "implicitDeny"]
+
+
+def evaluate(documents: list[dict[str, Any]], request: Request) -> Decision:
+    """IAM's three answers (SimulatePrincipalPolicy's EvalDecision) for these policies together:
+    a matching Deny wins, then a matching Allow; nothing matching is an implicit deny."""
     statements = [s for doc in documents for s in _as_list(doc.get("Statement", []))]
     matching = [s for s in statements if statement_matches(s, request)]
     if any(s.get("Effect") == "Deny" for s in matching):
-        return False
-    return any(s.get("Effect") == "Allow" for s in matching)
+        return "explicitDeny"
+    if any(s.get("Effect") == "Allow" for s in matching):
+        return "allowed"
+    return "implicitDeny"
+
+
+def decide(documents: list[dict[str, Any]], request: Request) -> bool:
+    """Allowed by these identity policies together: some Allow matches and no Deny does."""
+    return evaluate(documents, request) == "allowed"

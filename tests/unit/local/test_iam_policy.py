@@ -1,4 +1,4 @@
-"""tests/support/iam_eval.py on cases whose answers AWS's documentation gives."""
+"""bootstrap_local/iam_policy.py on cases whose answers AWS's documentation gives."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.iam_eval import Request, decide
+from bootstrap_local.iam_policy import Request, decide
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/main"
 TASKS = "arn:aws:ecs:us-east-1:123456789012:task/main/*"
