@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from tests.support.aws_calls import Call, requests_of
 from bootstrap_local.iam_policy import Request, decide
+from tests.support.aws_calls import Call, requests_of
 
 ACTION = r"[a-z0-9-]+:[A-Za-z0-9*]+"
 MARKER = re.compile(rf"^\s*#\s*unrecorded\s+({ACTION}(?:\s*,\s*{ACTION})*)\s*:\s*(.*)$")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.aws_calls import Call, parse_entry, requests_of
 from bootstrap_local.iam_policy import Request
+from tests.support.aws_calls import Call, parse_entry, requests_of
 
 ACCOUNT = "123456789012"
 ECS = f"arn:aws:ecs:us-east-1:{ACCOUNT}"
