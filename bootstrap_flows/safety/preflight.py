@@ -30,6 +30,7 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.prefect_side import target_prefect, work_pool
+from bootstrap_flows.safety.caller_permissions import check_caller_permissions
 from bootstrap_flows.terraform.runner import MIN_TERRAFORM, MIN_TERRAFORM_TEXT
 
 
@@ -226,6 +227,7 @@ def run_preflight(settings: BootstrapSettings) -> PreflightReport:
     account_id, caller_arn = check_aws_identity(settings)
     check_expected_account(settings, account_id)
     check_boundary_account(settings, account_id)
+    check_caller_permissions(settings, account_id, caller_arn)
     check_availability_zones(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.

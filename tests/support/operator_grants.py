@@ -24,8 +24,8 @@ from typing import Any
 
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.safety import operator_policy
-from tests.support.aws_calls import UNAUTHORIZED, Call, operator_calls
 from bootstrap_local.iam_policy import Request, decide
+from tests.support.aws_calls import UNAUTHORIZED, Call, operator_calls
 
 ACCOUNT = "123456789012"  # moto's
 README = operator_policy.MODULE / "README.md"
@@ -94,6 +94,8 @@ class Where:
 
 
 def _iam(w: Where) -> list[str]:
+    if principal := w.param("PolicySourceArn"):  # the simulator: the user or role it asks about
+        return [principal]
     if role := w.param("RoleName"):
         return [f"arn:aws:iam::{w.account}:role/{role}"]
     if policy := w.param("PolicyArn"):
