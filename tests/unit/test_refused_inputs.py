@@ -18,9 +18,11 @@ import boto3
 import moto.settings
 import pytest
 from moto import mock_aws
+from moto.iam.responses import IamResponse
 
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.flows.stages import preflight
+from bootstrap_local.aws_like.iam import simulate_principal_policy as simulator
 from tests.integration.test_refused_inputs_live import LIVE_CASES
 from tests.support.refusals import SETTINGS_HEADER, Key, rows
 
@@ -348,8 +350,10 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[Aws]:
-    """AWS as moto in this process: what preflight reads, and where nothing may appear."""
-    with mock_aws():
+    """AWS as moto in this process: what preflight reads, and where nothing may appear. With
+    IAM's policy simulator, as the embedded default's moto has it (preflight asks it)."""
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.setattr(IamResponse, "simulate_principal_policy", simulator, raising=False)
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
