@@ -65,8 +65,9 @@ class Missing:
 
     def line(self) -> str:
         why = "denied explicitly" if self.decision == "explicitDeny" else "not granted"
-        unknown = self.missing_context and f"; the caller's policy needs {self.missing_context}"
-        return f"  - {self.action} on {self.resource} ({why}{unknown or ''})"
+        unknown = ", ".join(self.missing_context)
+        needs = f"; the caller's policy asks for context {unknown}" if unknown else ""
+        return f"  - {self.action} on {self.resource} ({why}{needs})"
 
 
 def _as_list(value: Any) -> list[Any]:
