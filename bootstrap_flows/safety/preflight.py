@@ -1,9 +1,11 @@
 """Preflight: prove every input and dependency is good before anything is changed.
 
 Settings (and the files they name) are checked while they load; here the target, Terraform and
-its provider mirror, the AWS identity, the region's availability zones and the Prefect API the
-worker will use. Each failure is one message that says what is wrong and how to fix it. Nothing
-here creates or modifies: the AWS calls only read (STS, EC2 Describe*).
+its provider mirror, the AWS identity and what it may do (the operator policy, through IAM's
+policy simulator), the region's availability zones, the Prefect API the worker will use and the
+work pool there. Each failure is one message that says what is wrong and how to fix it. Nothing
+here creates or modifies: the calls only read (STS, IAM GetRole and SimulatePrincipalPolicy,
+EC2 Describe*, Prefect reads).
 """
 
 from __future__ import annotations
