@@ -1,20 +1,23 @@
-"""ECS's family listing, pages and batch limits answer as on AWS (bootstrap_local/aws_like/ecs.py).
+"""ECS's family listing, pages, batch limits and deleted services answer as on AWS
+(bootstrap_local/aws_like/ecs.py).
 
 Each `test_stock_moto_*` shows why a patch exists: if one fails, moto does what AWS does
 there; drop that part of the patch and its test."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.ecs.models import EC2ContainerServiceBackend
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from bootstrap_local import aws_like
-from bootstrap_local.aws_like.ecs import PAGED
+from bootstrap_local.aws_like.ecs import DRAINING_SECONDS, PAGED, SERVICE_PATCHES, draining_seconds
 from bootstrap_local.aws_like.limits import stock
 
 PATCHED = (*PAGED, "describe_tasks", "run_task")
@@ -27,6 +30,10 @@ def ecs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for name in PATCHED:
         monkeypatch.setattr(
             EC2ContainerServiceResponse, name, stock(EC2ContainerServiceResponse, name)
+        )
+    for name in SERVICE_PATCHES:
+        monkeypatch.setattr(
+            EC2ContainerServiceBackend, name, stock(EC2ContainerServiceBackend, name)
         )
     with mock_aws():
         yield boto3.client("ecs", region_name="us-east-1")
@@ -116,3 +123,61 @@ def test_batches_over_aws_limits_are_refused_as_on_aws(ecs: Any) -> None:
     assert len(ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"]) == 100
     with pytest.raises(ecs.exceptions.InvalidParameterException, match="at most 100"):
         ecs.describe_tasks(cluster=cluster, tasks=arns[:101])
+
+
+def service(ecs: Any, name: str = "worker") -> str:
+    """An ACTIVE service `name` in cluster `c` with nothing to run (desired count 0)."""
+    ecs.create_cluster(clusterName="c")
+    register(ecs, "app")
+    ecs.create_service(cluster="c", serviceName=name, taskDefinition="app", desiredCount=0)
+    return name
+
+
+def status(ecs: Any, name: str) -> str:
+    described: str = ecs.describe_services(cluster="c", services=[name])["services"][0]["status"]
+    return described
+
+
+def test_stock_moto_ends_a_deleted_service_at_once_and_lists_it(ecs: Any) -> None:
+    name = service(ecs)
+    ecs.delete_service(cluster="c", service=name)
+    assert status(ecs, name) == "INACTIVE"
+    assert len(ecs.list_services(cluster="c")["serviceArns"]) == 1
+    # The name is free again at once: on AWS this fails while the old service drains.
+    ecs.create_service(cluster="c", serviceName=name, taskDefinition="app", desiredCount=0)
+
+
+def test_a_deleted_service_drains_then_ends_as_on_aws(
+    ecs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws_like.ecs_like_aws()
+    aws_like.ecs_like_aws()  # a second patch must not wrap the first
+    monkeypatch.setenv(DRAINING_SECONDS, "1.5")
+    name = service(ecs)
+    answered = ecs.delete_service(cluster="c", service=name)["service"]
+    assert answered["status"] == "DRAINING"
+    assert status(ecs, name) == "DRAINING"
+    assert ecs.list_services(cluster="c")["serviceArns"] == []
+    with pytest.raises(ecs.exceptions.InvalidParameterException, match="still Draining"):
+        ecs.create_service(cluster="c", serviceName=name, taskDefinition="app", desiredCount=0)
+    # Deleting it again neither ends nor restarts the drain.
+    assert ecs.delete_service(cluster="c", service=name)["service"]["status"] == "DRAINING"
+    time.sleep(1.6)
+    assert status(ecs, name) == "INACTIVE"
+    ecs.create_service(cluster="c", serviceName=name, taskDefinition="app", desiredCount=0)
+    assert status(ecs, name) == "ACTIVE"
+    assert len(ecs.list_services(cluster="c")["serviceArns"]) == 1
+
+
+def test_the_draining_time_is_checked(ecs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DRAINING_SECONDS, "soon")
+    with pytest.raises(ValueError, match=f"{DRAINING_SECONDS} must be a number of seconds"):
+        aws_like.ecs_like_aws()
+    monkeypatch.setenv(DRAINING_SECONDS, "-1")
+    with pytest.raises(ValueError, match="between 0 and 600 seconds, not '-1'"):
+        draining_seconds()
+    monkeypatch.setenv(DRAINING_SECONDS, "0")
+    aws_like.ecs_like_aws()
+    name = service(ecs)
+    ecs.delete_service(cluster="c", service=name)
+    assert status(ecs, name) == "INACTIVE"
