@@ -1,4 +1,5 @@
-"""ECR's pages and batch delete limit answer as on AWS (bootstrap_local/aws_like/ecr.py).
+"""ECR's pages, batch delete limit and immutable tags answer as on AWS
+(bootstrap_local/aws_like/ecr.py).
 
 Each `test_stock_moto_*` shows why a patch exists: if one fails, moto does what AWS does
 there; drop that part of the patch and its test."""
@@ -17,7 +18,7 @@ from moto.ecr.responses import ECRResponse
 from bootstrap_local import aws_like
 from bootstrap_local.aws_like.limits import stock
 
-PATCHED = ("describe_images", "describe_repositories", "batch_delete_image")
+PATCHED = ("describe_images", "describe_repositories", "batch_delete_image", "put_image")
 
 
 @pytest.fixture
@@ -86,3 +87,53 @@ def test_a_batch_delete_over_100_images_is_refused_as_on_aws(ecr: Any) -> None:
         ecr.batch_delete_image(repositoryName="repo", imageIds=ids)
     assert len(ecr.describe_images(repositoryName="repo", maxResults=1000)["imageDetails"]) == 101
     assert len(ecr.batch_delete_image(repositoryName="repo", imageIds=ids[:100])["imageIds"]) == 100
+
+
+def manifest(n: int) -> str:
+    """Image `n`'s manifest (one layer)."""
+    layer = {"digest": f"sha256:{n:064x}", "size": 1}
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": layer,
+            "layers": [layer],
+        }
+    )
+
+
+def put(ecr: Any, repository: str, n: int, tag: str = "v1") -> str:
+    image = ecr.put_image(repositoryName=repository, imageManifest=manifest(n), imageTag=tag)
+    return str(image["image"]["imageId"]["imageDigest"])
+
+
+def test_stock_moto_refuses_an_immutable_tag_as_if_the_image_were_there(ecr: Any) -> None:
+    ecr.create_repository(repositoryName="repo", imageTagMutability="IMMUTABLE")
+    put(ecr, "repo", 1)
+    with pytest.raises(ecr.exceptions.ImageAlreadyExistsException):
+        put(ecr, "repo", 2)
+
+
+def test_an_immutable_tag_of_another_image_is_refused_as_on_aws(ecr: Any) -> None:
+    aws_like.ecr_like_aws()
+    aws_like.ecr_like_aws()  # a second patch must not wrap the first
+    ecr.create_repository(repositoryName="repo", imageTagMutability="IMMUTABLE")
+    first = put(ecr, "repo", 1)
+    said = (
+        "The image tag 'v1' already exists in the 'repo' repository and cannot be "
+        "overwritten because the repository is immutable."
+    )
+    with pytest.raises(ecr.exceptions.ImageTagAlreadyExistsException) as refused:
+        put(ecr, "repo", 2)
+    assert refused.value.response["Error"]["Message"] == said
+    # The same image again is "already there", as on AWS; the tag still names the first.
+    with pytest.raises(ecr.exceptions.ImageAlreadyExistsException):
+        put(ecr, "repo", 1)
+    described = ecr.describe_images(repositoryName="repo", imageIds=[{"imageTag": "v1"}])
+    assert described["imageDetails"][0]["imageDigest"] == first
+    # A mutable repository moves the tag.
+    ecr.create_repository(repositoryName="loose")
+    put(ecr, "loose", 1)
+    moved = put(ecr, "loose", 2)
+    described = ecr.describe_images(repositoryName="loose", imageIds=[{"imageTag": "v1"}])
+    assert described["imageDetails"][0]["imageDigest"] == moved != first
