@@ -13,13 +13,17 @@ import secrets
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.docker_engine import INSTALL_HINT, DockerEngineError
+from bootstrap_flows.image.errors import ImagePushError
+from bootstrap_flows.image.push import MANIFEST_TYPES
 from bootstrap_local import processes
 from bootstrap_local.settings import LocalSettings
 
@@ -158,7 +162,12 @@ def register_in_ecr(
     manifest: str,
     media_type: str,
 ) -> None:
-    """Record an image pushed to this registry in moto's ECR, so the tag check sees it."""
+    """Record an image pushed to this registry in moto's ECR, so the tag check sees it.
+
+    On AWS this is the push's last step (PutImage sets the tag), and an IMMUTABLE repository
+    refuses there a tag it holds for another image. Here the registry has already moved the
+    tag: it is put back on ECR's image, so a refused push changes nothing, as on AWS.
+    """
     ecr = aws.client(settings, "ecr")
     try:
         ecr.put_image(
@@ -169,8 +178,38 @@ def register_in_ecr(
             imageDigest=digest,
         )
     except ecr.exceptions.ImageAlreadyExistsException:
-        pass
+        pass  # this very image under this tag: pushed before, nothing to record
+    except ecr.exceptions.ImageTagAlreadyExistsException as exc:
+        _restore_tag(settings, ecr, repository_name, tag)
+        # What `docker push` prints for ECR's refusal.
+        message = exc.response.get("Error", {}).get("Message")
+        raise ImagePushError(
+            f"push of {repository_name}:{tag} refused: tag invalid: {message}"
+        ) from exc
     except (ClientError, BotoCoreError) as exc:
         raise DockerEngineError(
             f"registering {repository_name}:{tag} in the emulated ECR failed: {exc}"
         ) from exc
+
+
+def _restore_tag(settings: BootstrapSettings, ecr: Any, repository_name: str, tag: str) -> None:
+    """Point the registry's `tag` back at the image ECR holds for it (its manifest, byte for
+    byte: the registry still has that manifest and its layers)."""
+    held = ecr.batch_get_image(
+        repositoryName=repository_name,
+        imageIds=[{"imageTag": tag}],
+        acceptedMediaTypes=list(MANIFEST_TYPES),
+    )["images"][0]
+    host = resolve(settings).registry_host
+    response = httpx.put(
+        f"http://{host}/v2/{repository_name}/manifests/{tag}",
+        content=held["imageManifest"].encode(),
+        headers={"Content-Type": held["imageManifestMediaType"]},
+        auth=(REGISTRY_USER, emulated_ecr_password(settings)),
+        timeout=30,
+    )
+    if response.status_code != 201:
+        raise DockerEngineError(
+            f"registry {host} did not take {repository_name}:{tag} back to ECR's image "
+            f"{held['imageId']['imageDigest']}: HTTP {response.status_code} {response.text[:200]}"
+        )
