@@ -22,8 +22,6 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.config.target import resolve
 from bootstrap_flows.docker_engine import INSTALL_HINT, DockerEngineError
-from bootstrap_flows.image.errors import ImagePushError
-from bootstrap_flows.image.push import MANIFEST_TYPES
 from bootstrap_local import processes
 from bootstrap_local.settings import LocalSettings
 
@@ -180,6 +178,10 @@ def register_in_ecr(
     except ecr.exceptions.ImageAlreadyExistsException:
         pass  # this very image under this tag: pushed before, nothing to record
     except ecr.exceptions.ImageTagAlreadyExistsException as exc:
+        # Here, not at the top: bootstrap_flows.image imports Prefect, which the CLI must not
+        # import at start (tests/unit/local/test_cli_imports.py).
+        from bootstrap_flows.image.errors import ImagePushError
+
         _restore_tag(settings, ecr, repository_name, tag)
         # What `docker push` prints for ECR's refusal.
         message = exc.response.get("Error", {}).get("Message")
@@ -195,6 +197,8 @@ def register_in_ecr(
 def _restore_tag(settings: BootstrapSettings, ecr: Any, repository_name: str, tag: str) -> None:
     """Point the registry's `tag` back at the image ECR holds for it (its manifest, byte for
     byte: the registry still has that manifest and its layers)."""
+    from bootstrap_flows.image.push import MANIFEST_TYPES  # see register_in_ecr
+
     held = ecr.batch_get_image(
         repositoryName=repository_name,
         imageIds=[{"imageTag": tag}],
