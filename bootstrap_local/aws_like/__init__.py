@@ -17,6 +17,7 @@ from bootstrap_local.aws_like.iam import iam_like_aws
 from bootstrap_local.aws_like.rds import engine_versions_like_aws
 from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
 from bootstrap_local.aws_like.secretsmanager import secrets_like_aws
+from bootstrap_local.aws_like.service_linked_roles import service_linked_roles_like_aws
 from bootstrap_local.aws_like.sqs import queues_like_aws
 
 PATCHES: tuple[Callable[[], None], ...] = (
@@ -29,6 +30,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     ecr_like_aws,
     secrets_like_aws,
     iam_like_aws,
+    service_linked_roles_like_aws,
 )
 
 
