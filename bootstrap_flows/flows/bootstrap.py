@@ -1,6 +1,7 @@
 """`bootstrap`: provision (or confirm) the platform, worker image, worker service and ECS pool.
 
-    preflight ─► state backend ─► plan/apply platform ─► store API secret ─► push worker image
+    preflight ─► service-linked roles (missing ones only)
+    ─► state backend ─► plan/apply platform ─► store API secret ─► push worker image
                       ├─► build worker image (starts at once, in parallel) ─────────┘
                       └─► re-run only: worker plan and test flows ahead (flows/ahead.py)
     [─► plan/apply server ─► prefect server online]   (only with prefect_server = "aws")
@@ -32,9 +33,11 @@ from bootstrap_flows.flows.stages import (
     await_worker,
     build_worker_image,
     converge,
+    create_service_linked_roles,
     create_storage_blocks,
     create_work_pool,
     e2e_test_flow,
+    find_service_linked_roles,
     preflight,
     push_worker_image,
     record_passed_image,
@@ -226,7 +229,12 @@ def _bootstrap(environment: str, overrides: dict[str, Any]) -> BootstrapResult:
     record = _Record()
     with record.stage("preflight"):
         settings, report = preflight(environment, overrides)
+        missing_roles = find_service_linked_roles(settings, report.account_id)
     with environment_lock(settings):
+        # The first change, once every check passed: the stacks' first cluster, load balancer
+        # or database fails on an account without its service's role.
+        with record.stage("service-linked roles"):
+            create_service_linked_roles(settings, missing_roles)
         with record.stage("state backend"):
             bucket = state_backend(settings, report.account_id)
         started = ahead.start(settings, bucket)

@@ -34,8 +34,9 @@ from bootstrap_flows.prefect_side import (
     work_pool,
     worker_online,
 )
-from bootstrap_flows.safety import approval
+from bootstrap_flows.safety import approval, service_linked_roles
 from bootstrap_flows.safety.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
+from bootstrap_flows.safety.service_linked_roles import ServiceLinkedRole
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult, StalePlan
@@ -77,6 +78,23 @@ def preflight(
         report.orchestrator_api_url,
     )
     return settings, report
+
+
+@task(name="find service-linked roles", cache_policy=NO_CACHE)
+def find_service_linked_roles(
+    settings: BootstrapSettings, account_id: str
+) -> list[ServiceLinkedRole]:
+    """Preflight of bootstrap: the service-linked roles the stacks need that the account lacks
+    (safety/service_linked_roles.py). Changes nothing."""
+    return service_linked_roles.missing(settings, account_id)
+
+
+@task(name="service-linked roles", cache_policy=NO_CACHE)
+def create_service_linked_roles(
+    settings: BootstrapSettings, missing: list[ServiceLinkedRole]
+) -> list[str]:
+    """Bootstrap's first change: create the roles preflight found missing (none: no call)."""
+    return service_linked_roles.create(settings, missing, get_run_logger())
 
 
 @task(name="state backend", cache_policy=NO_CACHE)
