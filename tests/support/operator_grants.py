@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bootstrap_flows.config.settings import BootstrapSettings
-from bootstrap_flows.safety import operator_policy
+from bootstrap_flows.safety import operator_policy, service_linked_roles
 from bootstrap_local.iam_policy import Request, decide
 from tests.support.aws_calls import UNAUTHORIZED, Call, operator_calls
 
@@ -93,10 +93,20 @@ class Where:
         return [str(v) for v in found]
 
 
+# A service-linked role's ARN holds its path (/aws-service-role/<service>/), which IAM matches.
+LINKED = {role.name: role for role in service_linked_roles.ALL}
+LINKED_BY_SERVICE = {role.service: role for role in service_linked_roles.ALL}
+
+
 def _iam(w: Where) -> list[str]:
     if principal := w.param("PolicySourceArn"):  # the simulator: the user or role it asks about
         return [principal]
+    if service := w.param("AWSServiceName"):  # CreateServiceLinkedRole
+        linked = LINKED_BY_SERVICE.get(service)
+        return [linked.arn(w.account) if linked else f"arn:aws:iam::{w.account}:role/*"]
     if role := w.param("RoleName"):
+        if role in LINKED:
+            return [LINKED[role].arn(w.account)]
         return [f"arn:aws:iam::{w.account}:role/{role}"]
     if policy := w.param("PolicyArn"):
         return [policy]
@@ -237,6 +247,8 @@ def requests_of(call: Call, account: str) -> list[Request]:
     action = f"{IAM_PREFIX.get(call.service, call.service)}:{call.action}"
     if call.iam_action in {"iam:AttachRolePolicy", "iam:DetachRolePolicy"}:
         context["iam:PolicyARN"] = str(call.params.get("PolicyArn"))
+    if call.iam_action == "iam:CreateServiceLinkedRole":
+        context["iam:AWSServiceName"] = str(call.params.get("AWSServiceName"))
     requests = [Request(action, r, context) for r in _resources(call, account)]
     if call.iam_action == "ecs:RegisterTaskDefinition":
         for name in ("taskRoleArn", "executionRoleArn"):

@@ -12,7 +12,8 @@ import pytest
 
 from bootstrap_flows import cli
 from bootstrap_flows.config.settings import load_settings
-from bootstrap_flows.safety import operator_policy
+from bootstrap_flows.safety import operator_policy, service_linked_roles
+from tests.support.iam_eval import Request, decide
 
 ACCOUNT = "210987654321"
 MAIN_TF = operator_policy.MODULE / "main.tf"
@@ -20,8 +21,9 @@ MAIN_TF = operator_policy.MODULE / "main.tf"
 UNSCOPED = "ReadOnlyWithoutResourceLevelPermissions"
 GLOBAL = "TeardownReceiptListsRoles"  # IAM: no resource, no region
 # Scoped to account and region only, as the module README says why: EC2 IDs are generated,
-# RDS names its managed master secret, preflight simulates a caller of any name.
-NOT_BY_NAME = (":ec2:", ":secret:rds!", ":role/*", ":user/*")
+# RDS names its managed master secret, preflight simulates a caller of any name; service-linked
+# roles are the account's, not an environment's (bootstrap_flows/safety/service_linked_roles.py).
+NOT_BY_NAME = (":ec2:", ":secret:rds!", ":role/*", ":user/*", ":role/aws-service-role/")
 
 
 def _resources(statement: dict[str, object]) -> list[str]:
@@ -80,3 +82,24 @@ def test_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
     template.write_text('{"Resource": "${nope}"}')
     with pytest.raises(operator_policy.OperatorPolicyError, match="unknown placeholders"):
         operator_policy.render_text({"stack": "x"}, template)
+
+
+def test_the_operator_may_look_up_and_create_only_the_service_linked_roles_the_stacks_need() -> (
+    None
+):
+    """Every role bootstrap may create (safety/service_linked_roles.py), by its AWS service name
+    only: the condition IAM checks on CreateServiceLinkedRole is iam:AWSServiceName."""
+    document = operator_policy.render(load_settings(environment="local"), ACCOUNT)
+    for role in service_linked_roles.ALL:
+        arn = role.arn(ACCOUNT)
+        assert decide([document], Request("iam:GetRole", arn))
+        named = {"iam:AWSServiceName": role.service}
+        assert decide([document], Request("iam:CreateServiceLinkedRole", arn, named))
+        assert not decide([document], Request("iam:CreateServiceLinkedRole", arn))
+    other = {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}
+    emr = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/elasticmapreduce.amazonaws.com/*"
+    assert not decide([document], Request("iam:CreateServiceLinkedRole", emr, other))
+    assert not decide(
+        [document],
+        Request("iam:CreateServiceLinkedRole", service_linked_roles.ECS.arn(ACCOUNT), other),
+    )
