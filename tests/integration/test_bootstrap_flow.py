@@ -124,6 +124,9 @@ def test_bootstrap_creates_the_platform(deployed: BootstrapSettings, first_run: 
     iam = aws.client(settings, "iam")
     for arn in ("execution_role_arn", "worker_task_role_arn", "flow_run_task_role_arn"):
         iam.get_role(RoleName=outputs[arn].rsplit("/", 1)[-1])
+    # ECS's service-linked role: made by the run's first change, or by an earlier run here.
+    linked = iam.get_role(RoleName="AWSServiceRoleForECS")["Role"]
+    assert linked["Path"] == "/aws-service-role/ecs.amazonaws.com/"
     repo = aws.client(settings, "ecr").describe_repositories(
         repositoryNames=[outputs["ecr_repository_name"]]
     )["repositories"][0]
@@ -339,6 +342,7 @@ def test_second_run_applies_nothing(deployed: BootstrapSettings, first_run: UUID
     assert "no changes" in (plan.description or "")
     logs = run_logs(run_id)
     assert "nothing to apply" in logs
+    assert "Created the service-linked role" not in logs  # the first run's are there
     # The test flows ran while the plans did, and stand: nothing they rest on changed.
     assert "Test flows passed ahead" in logs and "the runs made ahead stand" in logs
 
