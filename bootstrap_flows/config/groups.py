@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
@@ -49,6 +50,15 @@ def check_name(value: str) -> str:
 def check_url(value: str | None) -> str | None:
     if value is not None and not _URL.match(value):
         raise ValueError(f"{value!r} is not an http(s) URL (scheme, host, path; no spaces)")
+    if value:
+        # The worker's security group opens the URL's port (platform_stack.api_port): a port
+        # that is not one would fail there, after the state bucket was made.
+        try:
+            port = urlsplit(value).port
+        except ValueError as exc:
+            raise ValueError(f"{value!r} has no valid port: {exc} (1-65535)") from exc
+        if port == 0:
+            raise ValueError(f"{value!r} has port 0: a URL's port is 1-65535")
     return value.rstrip("/") if value else value
 
 

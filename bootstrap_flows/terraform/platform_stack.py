@@ -7,17 +7,23 @@ receive as task inputs, so the data flow is visible in the Prefect run graph.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from bootstrap_flows.aws_side import clients as aws
-from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.settings import BootstrapSettings, SettingsError
+from bootstrap_flows.config.target import resolve
 from bootstrap_flows.terraform import stacks
 
 STACK = "platform"
 # After a teardown the Prefect API secret is scheduled for deletion this long (AWS's minimum).
 SECRET_RECOVERY_WINDOW_DAYS = 7
+# The worker security group allows these to anywhere already (modules/network: HTTPS always,
+# HTTP while `allow_http_egress`, which this stack leaves at its default, true).
+OPEN_PORTS = frozenset({443, 80})
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class PlatformOutputs(BaseModel):
@@ -67,7 +73,44 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
         "ci_github_branch": settings.ci_github_branch,
         "ci_oidc_provider_arn": settings.ci_oidc_provider_arn,
         "permissions_boundary_arn": settings.permissions_boundary_arn,
+        "worker_extra_egress_rules": worker_egress_rules(settings),
     }
+
+
+def api_port(url: str) -> int:
+    """The TCP port a connection to an http(s) URL goes to: its own, else its scheme's."""
+    parts = urlsplit(url)
+    default = DEFAULT_PORTS.get(parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(f"{url!r}: the Prefect API URL has no valid port ({exc})") from exc
+    if default is None or port == 0:
+        raise SettingsError(f"{url!r}: the Prefect API URL must be http(s) on a port 1-65535")
+    return default if port is None else port
+
+
+def worker_egress_rules(settings: BootstrapSettings) -> list[dict[str, Any]]:
+    """The worker group's extra egress rule for its Prefect API's port, when the group's
+    standing rules do not allow it (a self-hosted server on 4200): without it, on Fargate the
+    worker and its flow runs never connect.
+
+    To anywhere, as the HTTPS rule: the URL's host may be outside the VPC and its addresses
+    are not known at plan time. The server stack's URL is its load balancer's HTTPS listener
+    (443, allowed) unless the target says that server answers elsewhere (an emulator's task).
+    """
+    target = resolve(settings)
+    url = target.server_api_url if settings.prefect_server == "aws" else target.prefect_api_url
+    # No URL (a teardown's settings need none): nothing to open.
+    if url is None or (port := api_port(url)) in OPEN_PORTS:
+        return []
+    return [
+        {
+            "description": f"Prefect API of the worker and its flow runs (TCP {port})",
+            "port": port,
+            "cidr_blocks": ["0.0.0.0/0"],
+        }
+    ]
 
 
 def ecr_repository_name(settings: BootstrapSettings) -> str:

@@ -20,9 +20,10 @@ module "network" {
   az_count = var.az_count
   nat_mode = var.nat_mode
 
-  enable_flow_logs         = var.enable_flow_logs
-  flow_logs_retention_days = var.log_retention_days
-  permissions_boundary_arn = var.permissions_boundary_arn
+  enable_flow_logs          = var.enable_flow_logs
+  flow_logs_retention_days  = var.log_retention_days
+  permissions_boundary_arn  = var.permissions_boundary_arn
+  worker_extra_egress_rules = var.worker_extra_egress_rules
 }
 
 module "logs" {

@@ -145,3 +145,19 @@ variable "permissions_boundary_arn" {
     error_message = "permissions_boundary_arn must be null or an IAM managed policy ARN."
   }
 }
+
+variable "worker_extra_egress_rules" {
+  description = "TCP egress rules the worker security group gets besides HTTPS, HTTP and DNS: bootstrap passes one for the Prefect API URL's port when that is not 443 or 80 (a self-hosted server on 4200)."
+  type = list(object({
+    description = string
+    port        = number
+    cidr_blocks = list(string)
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for r in var.worker_extra_egress_rules : r.port >= 1 && r.port <= 65535 && floor(r.port) == r.port && length(r.cidr_blocks) > 0 && alltrue([for c in r.cidr_blocks : can(cidrhost(c, 0))])])
+    error_message = "Every extra egress rule needs an integer port between 1 and 65535 and at least one valid IPv4 CIDR block."
+  }
+}
