@@ -8,6 +8,7 @@ does what Fargate would:
   task) gets one Docker container, built from the task definition, the task's overrides and
   its secrets as `spec.py` says, and run by `executor.py`; an emulated RDS endpoint it names
   resolves to the local PostgreSQL, which gets the instance's user first (`rds_standin.py`);
+  one whose security groups keep it from its PREFECT_API_URL runs with no network (`egress.py`);
 - every ACTIVE service keeps `desiredCount` tasks (`services.py`);
 - a task stopped through StopTask has its container stopped (its stop signal, SIGKILL after
   the container's `stopTimeout`);
@@ -39,6 +40,7 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
 from bootstrap_local.ecs_runtime.clients import AwsClients
+from bootstrap_local.ecs_runtime.egress import EgressGate
 from bootstrap_local.ecs_runtime.emulator import EmulatedEcs, exit_reason
 from bootstrap_local.ecs_runtime.errors import (
     EXPECTED_LAUNCH_ERRORS,
@@ -112,6 +114,7 @@ class EcsRuntime:
         self.events = TaskEvents(self.clients.get("events"))
         self.roles = TaskRoles(self.clients, ledger_file(local))
         self.rds = RdsStandIn(self.clients, local)
+        self.egress = EgressGate(self.clients.get("ec2"))
         self.executor = DockerExecutor(
             docker_client or docker_engine.ensure_docker(), self.instance
         )
@@ -189,6 +192,7 @@ class EcsRuntime:
         databases = self.rds.instances()
         facts = self._facts(databases, self._task_credentials(task, definition))
         spec = container_spec(task, definition, secrets, facts, present.stop_signal)
+        spec = self.egress.confine(task, spec)  # its security groups, as on Fargate
         self.rds.prepare(databases[host] for host in spec.extra_hosts)
         if spec.log_target:
             LogShipper(agent).prepare(spec.log_target)
