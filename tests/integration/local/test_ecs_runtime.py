@@ -243,8 +243,12 @@ class Runtime:
         return self.process.wait(timeout=timeout)
 
     def containers(self, running_only: bool = True) -> list[Any]:
+        # The runtime removes containers as this lists them: one gone before docker-py
+        # inspects it is not a failure (it raised NotFound under load).
         found = self.engine.containers.list(
-            all=not running_only, filters={"label": f"{RUNTIME_LABEL}={self.instance}"}
+            all=not running_only,
+            filters={"label": f"{RUNTIME_LABEL}={self.instance}"},
+            ignore_removed=True,
         )
         return list(found)
 
