@@ -13,7 +13,7 @@ import pytest
 from bootstrap_flows import cli
 from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.safety import operator_policy, service_linked_roles
-from tests.support.iam_eval import Request, decide
+from bootstrap_local.iam_policy import Request, decide
 
 ACCOUNT = "210987654321"
 MAIN_TF = operator_policy.MODULE / "main.tf"
