@@ -13,6 +13,7 @@ from collections.abc import Callable
 from bootstrap_local.aws_like.ec2 import nat_gateways_like_aws, security_group_rules_like_aws
 from bootstrap_local.aws_like.ecr import ecr_like_aws
 from bootstrap_local.aws_like.ecs import ecs_like_aws
+from bootstrap_local.aws_like.elbv2 import listener_certificates_like_aws
 from bootstrap_local.aws_like.iam import iam_like_aws
 from bootstrap_local.aws_like.rds import engine_versions_like_aws
 from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
@@ -31,6 +32,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     secrets_like_aws,
     iam_like_aws,
     service_linked_roles_like_aws,
+    listener_certificates_like_aws,
 )
 
 
