@@ -295,7 +295,8 @@ class Server(BaseModel):
         "one for server_domain_name, validated in server_route53_zone_id.",
     )
     server_domain_name: str | None = Field(
-        None, description="Server stack: host name of the server (needed without a certificate)."
+        None,
+        description="Server stack: host name of the server (a given certificate must cover it).",
     )
     server_route53_zone_id: str | None = Field(
         None,

@@ -269,7 +269,7 @@ def drift_check(
     started = time.monotonic()
     overrides = overrides or {}
     try:
-        settings, report = preflight(environment, overrides, needs_docker=False)
+        settings, report = preflight(environment, overrides, needs_docker=False, applies=False)
     except Exception as exc:
         failed = DriftReport(
             environment=environment,

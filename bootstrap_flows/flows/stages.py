@@ -35,6 +35,7 @@ from bootstrap_flows.prefect_side import (
     worker_online,
 )
 from bootstrap_flows.safety import approval, service_linked_roles
+from bootstrap_flows.safety.certificates import check_server_certificate
 from bootstrap_flows.safety.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
 from bootstrap_flows.safety.service_linked_roles import ServiceLinkedRole
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks
@@ -51,9 +52,14 @@ def _artifact_key(settings: BootstrapSettings, what: str) -> str:
 
 @task(name="preflight", cache_policy=NO_CACHE)
 def preflight(
-    environment: str, overrides: dict[str, Any], needs_docker: bool = True
+    environment: str, overrides: dict[str, Any], needs_docker: bool = True, applies: bool = True
 ) -> tuple[BootstrapSettings, PreflightReport]:
-    """Validate settings, tools, AWS identity, the Prefect API and Docker. Changes nothing."""
+    """Validate settings, tools, AWS identity, the Prefect API and Docker. Changes nothing.
+
+    `applies`: the run creates or changes the environment (bootstrap), so what only an apply
+    needs is checked too (the server stack's certificate); teardown and drift-check pass False
+    (an expired certificate must not stop a teardown).
+    """
     passed_secrets = SECRET_SETTINGS & overrides.keys()
     if passed_secrets:
         raise SettingsError(
@@ -62,6 +68,8 @@ def preflight(
         )
     settings = load_settings(environment=environment, **overrides)
     report: PreflightReport = run_preflight(settings)
+    if applies:
+        check_server_certificate(settings, report.account_id)
     if needs_docker and settings.promote_from:
         promote.passed_image(settings)  # a source with nothing to promote stops the run here
     if needs_docker:
