@@ -21,9 +21,10 @@ MAIN_TF = operator_policy.MODULE / "main.tf"
 UNSCOPED = "ReadOnlyWithoutResourceLevelPermissions"
 GLOBAL = "TeardownReceiptListsRoles"  # IAM: no resource, no region
 # Scoped to account and region only, as the module README says why: EC2 IDs are generated,
-# RDS names its managed master secret, preflight simulates a caller of any name; service-linked
-# roles are the account's, not an environment's (bootstrap_flows/safety/service_linked_roles.py).
-NOT_BY_NAME = (":ec2:", ":secret:rds!", ":role/*", ":user/*", ":role/aws-service-role/")
+# RDS names its managed master secret, preflight simulates a caller of any name, the server's
+# certificate is the user's (an ACM ID); service-linked roles are the account's, not an
+# environment's (bootstrap_flows/safety/service_linked_roles.py).
+NOT_BY_NAME = (":ec2:", ":secret:rds!", ":role/*", ":user/*", ":role/aws-service-role/", ":acm:")
 
 
 def _resources(statement: dict[str, object]) -> list[str]:
