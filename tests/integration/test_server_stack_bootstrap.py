@@ -47,8 +47,9 @@ def overrides(local_stack: BootstrapSettings) -> dict[str, Any]:
         "target": "emulator",
         "work_pool_name": POOL,
         "prefect_server": "aws",
-        # A certificate of the user's own, imported into ACM.
+        # A certificate of the user's own, imported into ACM, for the name the worker calls.
         "server_certificate_arn": import_self_signed(local_stack, "prefect.srv.example"),
+        "server_domain_name": "prefect.srv.example",
     }
 
 

@@ -23,6 +23,7 @@ from moto.iam.responses import IamResponse
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.flows.stages import preflight
 from bootstrap_local.aws_like.iam import simulate_principal_policy as simulator
+from bootstrap_local.certificate import self_signed
 from tests.integration.test_refused_inputs_live import LIVE_CASES
 from tests.support.refusals import SETTINGS_HEADER, Key, rows
 
@@ -118,6 +119,28 @@ def _environment_file(line: str) -> Prepare:
         return {}
 
     return prepare
+
+
+def _certificate(make: Callable[[Any], str], domain: str = "prefect.example.com") -> Prepare:
+    """The server stack with a certificate `make` puts into moto's ACM, for `domain`."""
+
+    def prepare(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+        # A requested certificate stays PENDING_VALIDATION (moto issues it after this wait).
+        monkeypatch.setattr(moto.settings, "ACM_VALIDATION_WAIT", 3600)
+        arn = make(boto3.client("acm", region_name="us-east-1"))
+        return settings(server_certificate_arn=arn, server_domain_name=domain)
+
+    return prepare
+
+
+def _requested(acm: Any) -> str:
+    answer = acm.request_certificate(DomainName="prefect.example.com", ValidationMethod="DNS")
+    return str(answer["CertificateArn"])
+
+
+def _imported_wildcard(acm: Any) -> str:
+    certificate, key = self_signed("*.example.com")
+    return str(acm.import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"])
 
 
 def _no_path(tmp: Path, _: pytest.MonkeyPatch) -> Env:
@@ -253,6 +276,17 @@ CASES: dict[Key, Case] = {
             **settings(server_certificate_arn=CERTIFICATE_ARN.replace("us-east-1", "eu-west-1")),
         }
     ),
+    ("server_certificate_arn", "set, without server_domain_name"): Case(SERVER),
+    ("server_certificate_arn", "one ACM does not hold"): Case(
+        {**SERVER, **settings(server_domain_name="prefect.example.com")}
+    ),
+    ("server_certificate_arn", "one PENDING_VALIDATION"): Case(
+        SERVER, prepare=_certificate(_requested)
+    ),
+    (
+        "server_certificate_arn",
+        "one for *.example.com, server_domain_name a.prefect.example.com",
+    ): Case(SERVER, prepare=_certificate(_imported_wildcard, "a.prefect.example.com")),
     ("server_domain_name", "https://prefect.example.com"): Case(
         settings(server_domain_name="https://prefect.example.com")
     ),
