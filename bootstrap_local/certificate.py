@@ -20,8 +20,10 @@ from bootstrap_flows.config.settings import BootstrapSettings
 VALID_DAYS = 365
 
 
-def self_signed(host: str) -> tuple[bytes, bytes]:
-    """(certificate, private key) as PEM, for `host`."""
+def self_signed(
+    host: str, valid: datetime.timedelta = datetime.timedelta(days=VALID_DAYS)
+) -> tuple[bytes, bytes]:
+    """(certificate, private key) as PEM, for `host`, valid from a minute ago for `valid`."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = datetime.datetime.now(datetime.UTC)
@@ -31,8 +33,8 @@ def self_signed(host: str) -> tuple[bytes, bytes]:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + valid)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .sign(key, hashes.SHA256())
     )

@@ -103,15 +103,7 @@ def read_state(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str
     Read straight from the state object: no init (seconds faster), and nothing is locked or
     written, so it is safe during an apply.
     """
-    s3 = aws.client(settings, "s3")
-    try:
-        body = s3.get_object(Bucket=bucket, Key=state_key(settings, stack))["Body"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
-            raise
-        return {}  # never applied in this environment
-    state: dict[str, Any] = json.loads(body.read())
-    return state
+    return _read_json(settings, bucket, state_key(settings, stack))  # {}: never applied here
 
 
 def variables_key(settings: BootstrapSettings, stack: str) -> str:
@@ -133,15 +125,20 @@ def record_variables(
 
 def recorded_variables(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:
     """The variables the stack was last applied with ({} when none were recorded)."""
+    return _read_json(settings, bucket, variables_key(settings, stack))
+
+
+def _read_json(settings: BootstrapSettings, bucket: str, key: str) -> dict[str, Any]:
+    """An object of the state bucket as JSON ({} when there is none)."""
     s3 = aws.client(settings, "s3")
     try:
-        body = s3.get_object(Bucket=bucket, Key=variables_key(settings, stack))["Body"]
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
             raise
         return {}
-    recorded: dict[str, Any] = json.loads(body.read())
-    return recorded
+    read: dict[str, Any] = json.loads(body.read())
+    return read
 
 
 def read_outputs(settings: BootstrapSettings, stack: str, bucket: str) -> dict[str, Any]:

@@ -12,10 +12,6 @@ from typing import Any
 import boto3
 import moto.settings
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from moto import mock_aws
 
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
@@ -92,26 +88,6 @@ def imported(acm: Any, host: str = "prefect.example.com") -> str:
     return str(answer["CertificateArn"])
 
 
-def short_lived(host: str, valid: datetime.timedelta) -> tuple[bytes, bytes]:
-    """(certificate, key) as PEM for `host`, valid from a minute ago for `valid` from now."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + valid)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM), key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
 def requested(acm: Any, domain: str, *alternatives: str) -> str:
     extra = {"SubjectAlternativeNames": list(alternatives)} if alternatives else {}
     answer = acm.request_certificate(DomainName=domain, ValidationMethod="DNS", **extra)
@@ -159,7 +135,7 @@ def test_a_certificate_pending_validation_is_refused(acm: Any) -> None:
 
 
 def test_an_expired_certificate_is_refused(acm: Any) -> None:
-    certificate, key = short_lived("prefect.example.com", datetime.timedelta(seconds=2))
+    certificate, key = self_signed("prefect.example.com", datetime.timedelta(seconds=2))
     arn = acm.import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
     time.sleep(2.5)  # ACM imports only a certificate in effect
     message = refusal(server(arn))
