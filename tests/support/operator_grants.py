@@ -100,7 +100,9 @@ LINKED_BY_SERVICE = {role.service: role for role in service_linked_roles.ALL}
 
 def _iam(w: Where) -> list[str]:
     if principal := w.param("PolicySourceArn"):  # the simulator: the user or role it asks about
-        return [principal]
+        # moto's own identity calls itself arn:aws:sts::<account>:user/moto; AWS names a user
+        # arn:aws:iam::<account>:user/<name>, and that is what the policy grants.
+        return [re.sub(r"^(arn:[^:]+):sts::(\d{12}):user/", r"\1:iam::\2:user/", principal)]
     if service := w.param("AWSServiceName"):  # CreateServiceLinkedRole
         linked = LINKED_BY_SERVICE.get(service)
         return [linked.arn(w.account) if linked else f"arn:aws:iam::{w.account}:role/*"]
