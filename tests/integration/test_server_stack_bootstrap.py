@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.exceptions import ObjectNotFound
@@ -112,6 +113,13 @@ def test_pool_worker_and_e2e_run_live_on_the_server_stack(
         assert run.state is not None and run.state.is_completed()
     with get_client(sync_client=True) as orchestrator, pytest.raises(ObjectNotFound):
         orchestrator.read_work_pool(POOL)
+
+
+def test_the_server_serves_its_ui(bootstrapped: dict[str, Any]) -> None:
+    """The UI is what people open: the image's user cannot write into site-packages, where
+    Prefect builds the UI by default, so the task points PREFECT_UI_STATIC_DIRECTORY at /tmp."""
+    page = httpx.get(f"http://127.0.0.1:{LOCAL.server_port}/", timeout=30)
+    assert page.status_code == 200 and "<html" in page.text.lower(), page.text[:500]
 
 
 def test_the_server_keeps_its_data_in_the_database_standing_in_for_rds(

@@ -353,7 +353,7 @@ resource "aws_iam_role" "task" {
 }
 
 resource "aws_ecs_task_definition" "this" {
-  #checkov:skip=CKV_AWS_336:Prefect's server writes to $HOME/.prefect and /tmp (UI build, profiles); the container runs as the image's non-root user.
+  #checkov:skip=CKV_AWS_336:Prefect's server writes to $HOME/.prefect and /tmp (the UI build, PREFECT_UI_STATIC_DIRECTORY; profiles); the container runs as the image's non-root user.
   family                   = var.name
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -385,6 +385,9 @@ resource "aws_ecs_task_definition" "this" {
           PREFECT_SERVER_DATABASE_NAME     = local.db_name
           PREFECT_UI_API_URL               = "https://${local.host}/api"
           PREFECT_SERVER_ANALYTICS_ENABLED = "false"
+          # The image's non-root user cannot write into site-packages, where Prefect builds the
+          # UI by default; without this the server runs with no UI.
+          PREFECT_UI_STATIC_DIRECTORY = "/tmp/prefect-ui"
         } : { name = name, value = value }
       ]
       # Credentials come from Secrets Manager through ECS, never as plain environment.
