@@ -77,14 +77,40 @@ def prove_credential(settings: BootstrapSettings) -> str:
     return url
 
 
+# How long a wait keeps polling through server errors (5xx) in a row before it gives up: an RDS
+# Multi-AZ failover takes 60-120 s, and a CPU-starved server times out on its database meanwhile.
+SERVER_ERROR_GRACE_SECONDS = 120.0
+
+
 def wait_for_flow_run(
-    settings: BootstrapSettings, flow_run_id: UUID, timeout: float, poll_seconds: float = 0.5
+    settings: BootstrapSettings,
+    flow_run_id: UUID,
+    timeout: float,
+    poll_seconds: float = 0.5,
+    error_grace: float = SERVER_ERROR_GRACE_SECONDS,
 ) -> FlowRun:
-    """Poll the target until the run is final or `timeout` passes; return it as last seen."""
+    """Poll the target until the run is final or `timeout` passes; return it as last seen.
+
+    A read the server fails (5xx) is tried again at the next poll: the run goes on while its
+    server has a bad moment. Errors for `error_grace` seconds in a row (or at the deadline) are
+    raised with the last one as their cause; a 4xx is ours to fix and raised at once.
+    """
     deadline = time.monotonic() + timeout
+    failing_since: float | None = None
     with client(settings) as prefect:
         while True:
-            run = prefect.read_flow_run(flow_run_id)
+            try:
+                run = prefect.read_flow_run(flow_run_id)
+                failing_since = None
+            except PrefectHTTPStatusError as exc:
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if exc.response.status_code < 500 or now >= min(
+                    deadline, failing_since + error_grace
+                ):
+                    raise
+                time.sleep(poll_seconds)
+                continue
             if (run.state and run.state.is_final()) or time.monotonic() >= deadline:
                 return run
             time.sleep(poll_seconds)
