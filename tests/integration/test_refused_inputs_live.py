@@ -1,9 +1,11 @@
 """Refused inputs that only a live service can show: the real `bootstrap` flow stops in preflight.
 
 Each case runs `bootstrap` on the embedded default with one bad input and asserts the README
-row's message and that emulated AWS holds no state bucket and no VPC of the environment. A
-stand-in Prefect (a few lines of http.server) answers the way a wrong URL or a wrong password
-does. The other rows of the README's table are in tests/unit/test_refused_inputs.py.
+row's message, that emulated AWS holds no state bucket and no VPC of the environment, and that
+the orchestrating Prefect holds no object the run did not find there (a pool, deployment, block,
+variable, concurrency limit or automation). A stand-in Prefect (a few lines of http.server)
+answers the way a wrong URL or a wrong password does. The other rows of the README's table are
+in tests/unit/test_refused_inputs.py.
 """
 
 from __future__ import annotations
@@ -183,6 +185,22 @@ def made_for(settings: BootstrapSettings) -> list[str]:
     ]
 
 
+def prefect_objects() -> set[str]:
+    """What a bootstrap makes on the orchestrating Prefect: pools, deployments, blocks,
+    variables, concurrency limits (the environment's lock), automations."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return {
+            *(f"pool {p.name}" for p in client.read_work_pools()),
+            *(f"deployment {d.name}" for d in client.read_deployments()),
+            *(f"block {b.name}" for b in client.read_block_documents()),
+            *(f"variable {v.name}" for v in client.read_variables()),
+            *(f"limit {c.name}" for c in client.read_global_concurrency_limits(limit=200)),
+            *(f"automation {a.name}" for a in client.read_automations()),
+        }
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(LIVE_CASES), ids=[f"{i}: {v}" for i, v in LIVE_CASES])
 def test_refused_before_anything_is_created(
@@ -205,8 +223,10 @@ def test_refused_before_anything_is_created(
         )
         for name, value in case.env.items():
             monkeypatch.setenv(name, value)
+        before = prefect_objects()
         with pytest.raises(BootstrapError) as caught:
             bootstrap(environment=ENVIRONMENT, overrides=overrides)
+        assert prefect_objects() == before  # no pool, deployment, block, variable, lock
     message = str(caught.value)
     assert row.matches(message), f"README says {row.message!r}; the run said {message!r}"
     assert SECRET not in message

@@ -2,7 +2,8 @@
 
 Each case runs what bootstrap runs before its first change (the `preflight` task: settings,
 target, Terraform, AWS identity and zones, the Prefect API) against moto in this process, then
-asserts the README row's message and that AWS holds no bucket and no VPC. Rows that need live
+asserts the README row's message, that every AWS call it made only read, and that AWS holds no
+bucket and no VPC. Rows that need live
 services (a Prefect server, Docker, the emulator) are in tests/integration.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.client
 import moto.settings
 import pytest
 from moto import mock_aws
@@ -417,14 +419,27 @@ def _apply(monkeypatch: pytest.MonkeyPatch, env: Env) -> None:
             monkeypatch.setenv(name, value)
 
 
-def refuse(case: Case, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Run the preflight task with the case's input; return the message it was refused with."""
+# What AWS calls that only read are named like (IAM's simulator reads policies too).
+READS = ("Describe", "List", "Get", "Head", "Simulate")
+
+
+def refuse(case: Case, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, list[str]]:
+    """Run the preflight task with the case's input; return the message it was refused with and
+    every AWS operation it called (botocore's, seen as they are made)."""
     _apply(monkeypatch, case.env)
     if case.prepare is not None:
         _apply(monkeypatch, case.prepare(tmp_path, monkeypatch))
-    with pytest.raises(BootstrapError) as caught:
+    called: list[str] = []
+    make_call = botocore.client.BaseClient._make_api_call
+
+    def observed(client: botocore.client.BaseClient, operation: str, params: Any) -> Any:
+        called.append(f"{client.meta.service_model.service_name}:{operation}")
+        return make_call(client, operation, params)
+
+    with monkeypatch.context() as patch, pytest.raises(BootstrapError) as caught:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", observed)
         preflight.fn(case.environment, dict(case.overrides), needs_docker=False)
-    return str(caught.value)
+    return str(caught.value), called
 
 
 @pytest.mark.parametrize("key", list(CASES), ids=[f"{i}: {v}" for i, v in CASES])
@@ -433,12 +448,14 @@ def test_refused_with_its_message_and_nothing_created(
 ) -> None:
     row = rows().get(key)
     assert row is not None, f"README's refused-inputs table has no row for {key}"
-    message = refuse(CASES[key], environ, tmp_path)
+    message, called = refuse(CASES[key], environ, tmp_path)
     assert row.matches(message), f"README says {row.message!r}; the run said {message!r}"
     from_settings = message.startswith(SETTINGS_HEADER)
     assert from_settings == (row.checked == "settings"), (row.checked, message)
     assert len(message.splitlines()) == (2 if from_settings else 1), message  # one message
     assert SECRET not in message
+    # Refused before any call that writes was made: only reads reached AWS.
+    assert [call for call in called if not call.split(":")[1].startswith(READS)] == []
     assert aws.created(environ) == []
 
 
