@@ -1,17 +1,14 @@
 """Python's settings validation and Terraform's `validation` blocks accept the same values.
 
 HCL cannot import the Python lists, so each rule exists twice; this test evaluates every copy
-in Terraform itself (`terraform console`, no provider, well under a second) and compares.
+in Terraform itself (`terraform console`, tests/support/hcl.py) and compares. The names made
+from name_prefix and environment are compared in test_names.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,10 +18,10 @@ from bootstrap_flows.config.limits import (
     LOG_RETENTION_DAYS,
     REGION,
 )
-from bootstrap_flows.config.settings import PROJECT_ROOT, SettingsError, load_settings
-
-TERRAFORM = PROJECT_ROOT / "infrastructure" / "terraform"
-CONDITION = re.compile(r"^\s*condition\s*=\s*(.+)$", re.MULTILINE)
+from bootstrap_flows.config.settings import SettingsError, load_settings
+from tests.support.hcl import TERRAFORM, evaluate_all
+from tests.support.hcl import conditions as _conditions
+from tests.support.hcl import evaluate as _evaluate
 
 RETENTIONS = sorted({*LOG_RETENTION_DAYS, 0, 2, 4, 13, 1828, 3654, 3650, 7300})
 REGIONS = [
@@ -44,40 +41,12 @@ REGIONS = [
 ]
 
 
-def _conditions(variable: str) -> list[tuple[Path, str]]:
-    """Every `condition` of a validation block that tests `var.<variable>`."""
-    found = []
-    for path in sorted(TERRAFORM.rglob("variables.tf")):
-        for condition in CONDITION.findall(path.read_text()):
-            if re.search(rf"\bvar\.{variable}\b", condition):
-                found.append((path.relative_to(TERRAFORM), condition.strip()))
-    return found
-
-
-def _evaluate(expression: str) -> Any:
-    """Terraform's value of a one-line `expression` (through JSON)."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
-    result = subprocess.run(
-        ["terraform", "console"],
-        input=f"jsonencode({expression})\n",
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=PROJECT_ROOT / "tests",  # no *.tf here: the console needs no init
-        env=env,
-    )
-    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
 def _terraform_accepts(condition: str, variable: str, values: list[str]) -> list[bool]:
     # A function as the replacement: a value's backslashes (HCL escapes) stay as written.
     expressions = [
         re.sub(rf"\bvar\.{variable}\b", lambda _, v=value: v, condition) for value in values
     ]
-    # A piped console prints only its last result: evaluate all of them as one list.
-    answers: list[bool] = _evaluate(f"[{', '.join(expressions)}]")
-    assert len(answers) == len(values)
-    return answers
+    return evaluate_all(expressions)
 
 
 def _python_accepts(**setting: object) -> bool:
