@@ -25,6 +25,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
 SUFFIX = ".env"
 ENVIRONMENT_MAX = 16
+# name_prefix's own limit: with the longest environment, every platform name fits AWS's rules
+# (config/names.py checks each derived name; the server stack's 32-character names are tighter).
+PREFIX_MAX = 20
 NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 # Never in an environment file, a flow parameter or a log: they go to Secrets Manager only.
 SECRET_FIELDS = frozenset({"prefect_api_key", "prefect_api_auth_string"})

@@ -22,6 +22,7 @@ from bootstrap_flows.config.environments import (
     ENVIRONMENT_MAX,
     LOCAL,
     NAME,
+    PREFIX_MAX,
     PROJECT_ROOT,
     is_environment_name,
 )
@@ -135,8 +136,8 @@ class Where(BaseModel):
     @field_validator("name_prefix")
     @classmethod
     def _prefix_length(cls, value: str) -> str:
-        if len(value) > 20:
-            raise ValueError(f"{value!r} is longer than 20 characters (AWS name limits)")
+        if len(value) > PREFIX_MAX:
+            raise ValueError(f"{value!r} is longer than {PREFIX_MAX} characters (AWS name limits)")
         return value
 
     @field_validator("aws_region")

@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bootstrap_flows.config import environments, validation
+from bootstrap_flows.config import environments, names, validation
 
 # Re-exported: the names every module takes from settings.
 from bootstrap_flows.config.environments import AWS as AWS
@@ -161,7 +161,14 @@ class BootstrapSettings(
                 "aws_endpoint_url: an endpoint override needs an emulator target; unset "
                 f"BOOTSTRAP_AWS_ENDPOINT_URL for {self.environment!r} or set BOOTSTRAP_TARGET"
             )
-        if self.prefect_server == "aws":
+        # Every AWS name made from the prefix and environment, by AWS's rule for its kind.
+        server = self.prefect_server == "aws"
+        unfit = names.problem(
+            self.name_prefix, self.environment, server=server, state_bucket=not self.state_bucket
+        )
+        if unfit:
+            raise ValueError(unfit)
+        if server:
             validation.server_stack(self)
         elif self.target == AWS:
             validation.external_prefect(self)

@@ -50,9 +50,6 @@ class CrossChecked(Protocol):
 CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/.+$")
 DNS_NAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 ROUTE53_ZONE_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-# Its resources are named `<prefix>-<env>-server`, which the module allows up to 28 characters
-# (load balancer and target group names have 32, and add a suffix).
-SERVER_NAME_MAX = 28
 SERVER_MIN_AZS = 2
 # The ci module's rules (infrastructure/terraform/modules/ci): checked here too, because the
 # state bucket is made before Terraform would read them.
@@ -338,13 +335,6 @@ def server_stack(settings: CrossChecked) -> None:
             f"az_count: the server stack needs at least {SERVER_MIN_AZS} (its load balancer and "
             "database span two availability zones); set BOOTSTRAP_AZ_COUNT=2 or more, or "
             "BOOTSTRAP_PREFECT_SERVER=external"
-        )
-    name = f"{settings.stack_name}-server"
-    if len(name) > SERVER_NAME_MAX:
-        raise ValueError(
-            f"name_prefix and environment: the server stack's name {name!r} has {len(name)} "
-            f"characters, AWS allows {SERVER_NAME_MAX} (load balancer and target group names); "
-            "shorten BOOTSTRAP_NAME_PREFIX or the environment name"
         )
 
 

@@ -303,9 +303,17 @@ CASES: dict[Key, Case] = {
         settings(ci_oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/gitlab.com")
     ),
     ("az_count", "1, with prefect_server=aws"): Case({**SERVER, **settings(az_count="1")}),
-    ("name_prefix", "acme-platform, environment staging-eu, with prefect_server=aws"): Case(
-        {**SERVER, **settings(name_prefix="acme-platform")}, environment="staging-eu"
+    # AWS's rules for the names made from the prefix (config/names.py; test_names.py).
+    ("name_prefix", "acme-platform-x, environment staging-eu, with prefect_server=aws"): Case(
+        {**SERVER, **settings(name_prefix="acme-platform-x")}, environment="staging-eu"
     ),
+    ("name_prefix", "internal, with prefect_server=aws"): Case(
+        {**SERVER, **settings(name_prefix="internal")}
+    ),
+    ("name_prefix", "ab--cd, with prefect_server=aws"): Case(
+        {**SERVER, **settings(name_prefix="ab--cd")}
+    ),
+    ("name_prefix", "xn--ab"): Case(settings(name_prefix="xn--ab")),
     ("server_allowed_cidrs", '["10.0.0.0/33"]'): Case(
         settings(server_allowed_cidrs='["10.0.0.0/33"]')
     ),

@@ -3,8 +3,9 @@ variable "name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", var.name)) && length(var.name) >= 2 && length(var.name) <= 256
-    error_message = "name must be a valid ECR repository name (lowercase letters, digits, and . _ - / separators; 2-256 characters)."
+    # ECR's own pattern (CreateRepository's repositoryName): a run of hyphens is one separator.
+    condition     = can(regex("^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$", var.name)) && length(var.name) >= 2 && length(var.name) <= 256
+    error_message = "name must be a valid ECR repository name (lowercase letters and digits parted by ., _, __ or hyphens, / between parts; 2-256 characters)."
   }
 }
 

@@ -3,12 +3,12 @@
 ################################################################################
 
 variable "name" {
-  description = "Name of every resource of the server (\"<prefix>-<env>-server\"): lowercase letters, digits and dashes, 2-28 characters (ALB and target group names allow 32)."
+  description = "Name of every resource of the server (\"<prefix>-<env>-server\"): the load balancer, target group and database are named so, hence AWS's rules for those: 2-32 lowercase letters, digits and dashes, starting with a letter, not ending with a dash, no two dashes in a row (RDS), not starting with \"internal-\" (ALB)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,26}[a-z0-9]$", var.name))
-    error_message = "name must be 2-28 characters of lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
+    condition     = can(regex("^[a-z](-?[a-z0-9])+$", var.name)) && length(var.name) <= 32 && !startswith(var.name, "internal-")
+    error_message = "name must be 2-32 characters of lowercase letters, digits and dashes, starting with a letter, not ending with a dash, with no two dashes in a row and not starting with \"internal-\" (AWS's rules for load balancer, target group and RDS instance names)."
   }
 }
 

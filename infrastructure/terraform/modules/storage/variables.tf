@@ -3,8 +3,9 @@ variable "code_bucket_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.code_bucket_name)) && !can(regex("\\.\\.", var.code_bucket_name))
-    error_message = "code_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit."
+    # S3's bucket naming rules (S3 User Guide, "Bucket naming rules"), the suffix rules aside: these names end in the account ID.
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.code_bucket_name)) && !can(regex("\\.\\.", var.code_bucket_name)) && !startswith(var.code_bucket_name, "xn--") && !startswith(var.code_bucket_name, "sthree-") && !startswith(var.code_bucket_name, "amzn-s3-demo-")
+    error_message = "code_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit, not starting with xn--, sthree- or amzn-s3-demo-."
   }
 }
 
@@ -13,8 +14,9 @@ variable "results_bucket_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.results_bucket_name)) && !can(regex("\\.\\.", var.results_bucket_name))
-    error_message = "results_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit."
+    # S3's bucket naming rules (S3 User Guide, "Bucket naming rules"), the suffix rules aside: these names end in the account ID.
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.results_bucket_name)) && !can(regex("\\.\\.", var.results_bucket_name)) && !startswith(var.results_bucket_name, "xn--") && !startswith(var.results_bucket_name, "sthree-") && !startswith(var.results_bucket_name, "amzn-s3-demo-")
+    error_message = "results_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit, not starting with xn--, sthree- or amzn-s3-demo-."
   }
 }
 

@@ -1,10 +1,10 @@
 variable "environment" {
-  description = "Environment name (e.g. local, dev, prod): lowercase letters, digits and dashes, 2-16 characters."
+  description = "Environment name (e.g. local, dev, prod): lowercase letters, digits and dashes, 2-16 characters, starting with a letter and not ending with a dash (the setting's rule)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,15}$", var.environment))
-    error_message = "environment must be 2-16 characters of lowercase letters, digits and dashes, not starting with a dash."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,14}[a-z0-9]$", var.environment))
+    error_message = "environment must be 2-16 characters of lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
   }
 }
 
@@ -19,12 +19,12 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name (\"<name_prefix>-<environment>-...\"): lowercase letters, digits and dashes, 2-20 characters, starting with a letter."
+  description = "Prefix of every resource name (\"<name_prefix>-<environment>-...\"): lowercase letters, digits and dashes, 2-20 characters, starting with a letter and not ending with a dash (the setting's rule; the settings also check every name made from it)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.name_prefix))
-    error_message = "name_prefix must be 2-20 characters of lowercase letters, digits and dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,18}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-20 characters of lowercase letters, digits and dashes, starting with a letter and not ending with a dash."
   }
 }
 
