@@ -22,6 +22,8 @@ from bootstrap_flows.config.names import DERIVED, Derived, problem, rules
 from bootstrap_flows.config.settings import SettingsError, load_settings
 from tests.support.hcl import UNKNOWN, Scope, evaluate_all, stack
 
+# Settings from the test's own values only (no BOOTSTRAP_* of the session, no env file).
+pytestmark = pytest.mark.usefixtures("clean_env")
 Case = tuple[str, str, bool]  # name_prefix, environment, with the server stack
 BASE = ("prefect", "dev")
 # Characters to try inside a prefix, the settings' own ones first (a doubled hyphen is the
@@ -153,7 +155,7 @@ def test_generated_cases_cover_every_rule() -> None:
     assert sum(python.values()) >= 5 and len(cases) - sum(python.values()) >= 15
 
 
-def test_python_and_terraform_agree_on_names(clean_env: None) -> None:
+def test_python_and_terraform_agree_on_names() -> None:
     cases = generated()
     per_case = [_terraform_conditions(case) for case in cases]
     flat = [condition for conditions in per_case for condition in conditions]
