@@ -148,9 +148,9 @@ class Derived:
     terraform: str
     server: bool = False
 
-    def name(self, prefix: str, environment: str) -> str:
+    def name(self, prefix: str, environment: str, account: str = ACCOUNT) -> str:
         return self.template.format(
-            prefix=prefix, environment=environment, account=ACCOUNT, timestamp=TIMESTAMP
+            prefix=prefix, environment=environment, account=account, timestamp=TIMESTAMP
         )
 
 
@@ -307,6 +307,11 @@ DERIVED = (
         server=True,
     ),
 )
+
+
+def derived(what: str) -> Derived:
+    """The derived name called `what` (e.g. "state bucket"), for code that makes or finds it."""
+    return next(each for each in DERIVED if each.what == what)
 
 
 def problem(

@@ -202,7 +202,9 @@ class BootstrapSettings(
         return self.work_dir / "environments" / self.environment
 
     def state_bucket_name(self, account_id: str) -> str:
-        return self.state_bucket or f"{self.stack_name}-tfstate-{account_id}"
+        return self.state_bucket or names.derived("state bucket").name(
+            self.name_prefix, self.environment, account_id
+        )
 
 
 def _set_by_run(name: str, check: Callable[[Any], Any], value: Any) -> Any:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config import names
 from bootstrap_flows.config.settings import BootstrapSettings, SettingsError
 from bootstrap_flows.config.target import resolve
 from bootstrap_flows.terraform import stacks
@@ -115,7 +116,7 @@ def worker_egress_rules(settings: BootstrapSettings) -> list[dict[str, Any]]:
 
 def ecr_repository_name(settings: BootstrapSettings) -> str:
     """The repository name the platform stack gives ECR (known before it is applied)."""
-    return f"{settings.stack_name}-worker"
+    return names.derived("ECR repository").name(settings.name_prefix, settings.environment)
 
 
 def store_api_secret(settings: BootstrapSettings, secret_arn: str, value: str) -> bool:
