@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from bootstrap_flows.config.settings import EMULATOR, BootstrapSettings
 from bootstrap_flows.config.target import Target
+from bootstrap_flows.safety.quotas import ELASTIC_IPS, VPCS
 from bootstrap_local.registry import register_in_ecr
 from bootstrap_local.settings import LocalSettings, load_local_settings
 
@@ -26,6 +27,8 @@ EMULATOR_CREDENTIALS = {
 TERRAFORM_RETRIES = {"AWS_MAX_ATTEMPTS": "2"}
 # Answers in milliseconds, unlike /moto-api/data.json once IAM's managed policies are loaded.
 MOTO_READY_PATH = "/moto-api/state-manager/get-transition?model_name=ecs::task"
+# The emulated account's VPC and Elastic IP quotas per region (AWS's defaults are 5).
+EMULATOR_QUOTA = 1000
 
 
 def emulator_credentials() -> dict[str, str]:
@@ -57,6 +60,9 @@ def emulated_target(settings: BootstrapSettings) -> Target:
         health_checks=False,
         # Torn down without approval; AWS's rules (recovery window, ECR, RDS) stay as on AWS.
         disposable=True,
+        # moto refuses no VPC or Elastic IP past a quota, and a test session bootstraps more
+        # environments on one emulator than AWS's defaults (5 each) allow: its account is big.
+        quotas={ELASTIC_IPS.code: EMULATOR_QUOTA, VPCS.code: EMULATOR_QUOTA},
         start_hint="Start the embedded default with `bootstrap-flows local up`.",
         registry_hint="is the local registry running, and started since the emulator was? It "
         "takes the emulator's ECR token when it starts: `bootstrap-flows local down`, then `up`",

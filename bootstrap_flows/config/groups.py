@@ -308,6 +308,12 @@ class Server(BaseModel):
         description="Server stack: an internal load balancer (reachable from the VPC and what is "
         "connected to it) or an internet-facing one.",
     )
+    server_reachable_from_orchestrator: bool = Field(
+        False,
+        description="Server stack: you state that the machine running bootstrap reaches the VPC "
+        "(VPN, peering, or it runs there), which an internal load balancer needs: it cannot be "
+        "told from outside.",
+    )
     server_allowed_cidrs: list[str] = Field(
         default_factory=list,
         description="Server stack: who may reach the server on 443. Default: the VPC's CIDR.",

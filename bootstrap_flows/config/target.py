@@ -56,6 +56,9 @@ class Target(BaseModel):
     start_hint: str = ""
     # What to check when its registry refuses the login or does not answer (shown by the push).
     registry_hint: str = ""
+    # The account's per-region quotas this target states (Service Quotas code -> value); the
+    # others preflight asks of Service Quotas. An emulator states its own: moto enforces none.
+    quotas: dict[str, int] = {}
     # --- the Prefect the worker talks to ---------------------------------------------------------
     prefect_api_url: str | None = None
     prefect_credential: SecretStr | None = None

@@ -57,8 +57,8 @@ def preflight(
     """Validate settings, tools, AWS identity, the Prefect API and Docker. Changes nothing.
 
     `applies`: the run creates or changes the environment (bootstrap), so what only an apply
-    needs is checked too (the server stack's certificate); teardown and drift-check pass False
-    (an expired certificate must not stop a teardown).
+    needs is checked too (egress, the server stack's reach, zone and certificate, quotas);
+    teardown and drift-check pass False (an expired certificate must not stop a teardown).
     """
     passed_secrets = SECRET_SETTINGS & overrides.keys()
     if passed_secrets:
@@ -67,7 +67,7 @@ def preflight(
             "stores parameters in clear); set them in the worker's environment or env file"
         )
     settings = load_settings(environment=environment, **overrides)
-    report: PreflightReport = run_preflight(settings)
+    report: PreflightReport = run_preflight(settings, applies=applies)
     if applies:
         check_server_certificate(settings, report.account_id)
     if needs_docker and settings.promote_from:

@@ -3,9 +3,11 @@
 Settings (and the files they name) are checked while they load; here the target, Terraform and
 its provider mirror, the AWS identity and what it may do (the operator policy, through IAM's
 policy simulator), the region's availability zones, the Prefect API the worker will use and the
-work pool there. Each failure is one message that says what is wrong and how to fix it. Nothing
-here creates or modifies: the calls only read (STS, IAM GetRole and SimulatePrincipalPolicy,
-EC2 Describe*, Prefect reads).
+work pool there; for a run that applies, also the worker's egress, the server stack's reach and
+Route 53 zone and the region's VPC and Elastic IP quotas. Each failure is one message that
+says what is wrong and how to fix it. Nothing here creates or modifies: the calls only read
+(STS, IAM GetRole and SimulatePrincipalPolicy, EC2 Describe*, Route 53 and Service Quotas
+reads, Prefect reads).
 """
 
 from __future__ import annotations
@@ -30,14 +32,12 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config import validation
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
-from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.prefect_side import target_prefect, work_pool
 from bootstrap_flows.safety.caller_permissions import check_caller_permissions
+from bootstrap_flows.safety.quotas import check_quotas
+from bootstrap_flows.safety.refusal import PreflightError as PreflightError
+from bootstrap_flows.safety.server_reach import check_nat_egress, check_server_reach, check_zone
 from bootstrap_flows.terraform.runner import MIN_TERRAFORM, MIN_TERRAFORM_TEXT
-
-
-class PreflightError(BootstrapError):
-    """An input or dependency is not usable; nothing has been changed."""
 
 
 class PreflightReport(BaseModel):
@@ -223,14 +223,22 @@ def check_boundary_account(settings: BootstrapSettings, account_id: str) -> None
         )
 
 
-def run_preflight(settings: BootstrapSettings) -> PreflightReport:
+def run_preflight(settings: BootstrapSettings, applies: bool = False) -> PreflightReport:
+    """Every check; with `applies` (bootstrap: the run creates or changes the environment) also
+    what only an apply needs: egress, the server's reach and zone, the region's quotas."""
     resolve(settings)  # an unknown target is refused before any tool or service is asked
+    if applies:
+        check_nat_egress(settings)
+        check_server_reach(settings)
     terraform_version = check_terraform(settings)
     account_id, caller_arn = check_aws_identity(settings)
     check_expected_account(settings, account_id)
     check_boundary_account(settings, account_id)
     check_caller_permissions(settings, account_id, caller_arn)
     check_availability_zones(settings)
+    if applies:
+        check_zone(settings)
+        check_quotas(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.
     if settings.prefect_server == "aws":

@@ -38,8 +38,9 @@ HARNESS_SECRET = ":secret:rds!"
 # Read-only operations that name nothing IAM can scope (Describe*/List* of EC2, ELB, ...).
 UNSCOPED_PREFIXES = ("Describe", "List", "Get")
 UNSCOPED_SERVICES = {"ec2", "elasticloadbalancing"}
-# Services with no resource-level permissions at all (the teardown receipt's tag search).
-NO_RESOURCES = {"tagging"}
+# Services with no resource-level permissions at all (the teardown receipt's tag search;
+# Service Quotas' reads, preflight's quota check).
+NO_RESOURCES = {"tagging", "servicequotas"}
 # ECS operations without resource-level permissions (besides List*).
 ECS_UNSCOPED = {"DescribeTaskDefinition", "DeregisterTaskDefinition", "ListTaskDefinitions"}
 
@@ -219,6 +220,9 @@ RESOLVERS: dict[str, Callable[[Where], list[str]]] = {
     "rds": _rds,
     "elasticloadbalancing": _elb,
     "acm": _by_arn_or((), ("CertificateArn",), lambda w, n: n),
+    "route53": _by_arn_or(
+        ("Id", "HostedZoneId"), (), lambda w, n: f"arn:aws:route53:::hostedzone/{n}"
+    ),
     "monitoring": lambda w: (
         [w.arn("cloudwatch", f"alarm:{n}") for n in w.given("AlarmName") + w.given("AlarmNames")]
         or ([r] if (r := w.param("ResourceARN")) else ["*"])

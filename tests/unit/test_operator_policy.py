@@ -22,9 +22,19 @@ UNSCOPED = "ReadOnlyWithoutResourceLevelPermissions"
 GLOBAL = "TeardownReceiptListsRoles"  # IAM: no resource, no region
 # Scoped to account and region only, as the module README says why: EC2 IDs are generated,
 # RDS names its managed master secret, preflight simulates a caller of any name, the server's
-# certificate is the user's (an ACM ID); service-linked roles are the account's, not an
-# environment's (bootstrap_flows/safety/service_linked_roles.py).
-NOT_BY_NAME = (":ec2:", ":secret:rds!", ":role/*", ":user/*", ":role/aws-service-role/", ":acm:")
+# certificate and Route 53 zone are the user's (IDs ACM and Route 53 generate); service-linked
+# roles are the account's, not an environment's (bootstrap_flows/safety/service_linked_roles.py).
+NOT_BY_NAME = (
+    ":ec2:",
+    ":secret:rds!",
+    ":role/*",
+    ":user/*",
+    ":role/aws-service-role/",
+    ":acm:",
+    ":route53:::hostedzone/*",
+)
+# ARNs that name no account: S3 buckets (their names do) and Route 53 zones (global IDs).
+NO_ACCOUNT = ("arn:aws:s3:::", "arn:aws:route53:::")
 
 
 def _resources(statement: dict[str, object]) -> list[str]:
@@ -61,8 +71,7 @@ def test_every_statement_is_scoped_to_the_environment_or_says_why_not() -> None:
                     "StringEquals": {"aws:RequestedRegion": settings.aws_region}
                 }
                 continue
-            assert f":{ACCOUNT}:" in resource or resource.startswith("arn:aws:s3:::"), resource
-            # S3 ARNs name no account: the bucket names do.
+            assert f":{ACCOUNT}:" in resource or resource.startswith(NO_ACCOUNT), resource
             names = (settings.stack_name, f"{settings.name_prefix}/{settings.environment}/")
             assert any(name in resource for name in names + NOT_BY_NAME), resource
     assert "${" not in json.dumps(document)

@@ -10,8 +10,8 @@ services (a Prefect server, Docker, the emulator) are in tests/integration.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +28,23 @@ from bootstrap_local.aws_like.iam import simulate_principal_policy as simulator
 from bootstrap_local.certificate import self_signed
 from tests.integration.test_refused_inputs_live import LIVE_CASES
 from tests.support.refusals import SETTINGS_HEADER, Key, rows
+from tests.support.refused_cases import (
+    APPLY_CASES,
+    CERTIFICATE_ARN,
+    PREPARED,
+    REMOTE,
+    SECRET,
+    SERVER,
+    Case,
+    Env,
+    Prepare,
+    settings,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
     from mypy_boto3_s3.client import S3Client
 
-# Every secret a case sets holds this, so one check proves no message echoes a secret.
-SECRET = "s3cr3t"
-CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0b1c"
 AWS_CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -44,36 +53,6 @@ AWS_CREDENTIAL_VARIABLES = (
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 )
-
-Env = Mapping[str, str | None]  # None: the variable is removed
-Prepare = Callable[[Path, pytest.MonkeyPatch], Env]
-
-
-def settings(**values: str | None) -> dict[str, str | None]:
-    """BOOTSTRAP_* variables, as a person sets them in the environment or .env."""
-    return {f"BOOTSTRAP_{name.upper()}": value for name, value in values.items()}
-
-
-# A remote environment with a self-hosted Prefect: every check passes until the case's own.
-REMOTE = settings(
-    prefect_api_url="https://prefect.example.invalid/api",
-    prefect_api_auth_string=f"worker:{SECRET}-baseline",
-)
-# The server stack instead of an external Prefect.
-SERVER = settings(
-    prefect_server="aws",
-    server_certificate_arn=CERTIFICATE_ARN,
-    prefect_api_url=None,
-    prefect_api_auth_string=None,
-)
-
-
-@dataclass(frozen=True)
-class Case:
-    env: Env = field(default_factory=dict)
-    environment: str = "dev"
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    prepare: Prepare | None = None  # makes files or patches; returns more variables
 
 
 def _path(name: str, make: Callable[[Path], object] | None = None) -> Prepare:
@@ -374,6 +353,7 @@ CASES: dict[Key, Case] = {
     # --- AWS ------------------------------------------------------------------------------------
     ("AWS credentials", "none"): Case(prepare=_no_aws_credentials),
     ("AWS credentials", "a key AWS does not know"): Case(prepare=_aws_rejects_credentials),
+    **APPLY_CASES,
 }
 
 
@@ -384,12 +364,15 @@ class Aws:
     s3: S3Client
     ec2: EC2Client
 
-    def created(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-        """Buckets and non-default VPCs: a refused run must leave none."""
+    def created(self, monkeypatch: pytest.MonkeyPatch, region: str) -> list[str]:
+        """Buckets, and VPCs in the case's region besides the default one and those the case
+        made itself (tagged PREPARED): a refused run must leave none."""
         monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
         buckets = [bucket["Name"] for bucket in self.s3.list_buckets()["Buckets"]]
-        vpcs = self.ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])
-        return buckets + [vpc["VpcId"] for vpc in vpcs["Vpcs"]]
+        ec2 = self.ec2 if region == "us-east-1" else boto3.client("ec2", region_name=region)
+        vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"]
+        theirs = [vpc["VpcId"] for vpc in vpcs if PREPARED not in vpc.get("Tags", [])]
+        return buckets + theirs
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +447,9 @@ def test_refused_with_its_message_and_nothing_created(
     assert SECRET not in message
     # Refused before any call that writes was made: only reads reached AWS.
     assert [call for call in called if not call.split(":")[1].startswith(READS)] == []
-    assert aws.created(environ) == []
+    # The region the run was in (a refused region name leaves nothing to look at there).
+    region = "us-east-1" if from_settings else os.environ.get("BOOTSTRAP_AWS_REGION", "us-east-1")
+    assert aws.created(environ, region) == []
 
 
 def test_every_row_has_one_case_and_every_case_a_row() -> None:
