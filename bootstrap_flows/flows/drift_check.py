@@ -269,7 +269,7 @@ def drift_check(
     started = time.monotonic()
     overrides = overrides or {}
     try:
-        settings, report = preflight(environment, overrides, needs_docker=False, applies=False)
+        settings, report = preflight(environment, overrides, needs_docker=False, run="drift-check")
     except Exception as exc:
         failed = DriftReport(
             environment=environment,

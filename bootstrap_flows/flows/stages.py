@@ -35,8 +35,12 @@ from bootstrap_flows.prefect_side import (
     worker_online,
 )
 from bootstrap_flows.safety import approval, service_linked_roles
-from bootstrap_flows.safety.certificates import check_server_certificate
-from bootstrap_flows.safety.preflight import SERVER_STACK_PENDING, PreflightReport, run_preflight
+from bootstrap_flows.safety.preflight import (
+    SERVER_STACK_PENDING,
+    PreflightReport,
+    Run,
+    run_preflight,
+)
 from bootstrap_flows.safety.service_linked_roles import ServiceLinkedRole
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
@@ -52,13 +56,11 @@ def _artifact_key(settings: BootstrapSettings, what: str) -> str:
 
 @task(name="preflight", cache_policy=NO_CACHE)
 def preflight(
-    environment: str, overrides: dict[str, Any], needs_docker: bool = True, applies: bool = True
+    environment: str, overrides: dict[str, Any], needs_docker: bool = True, run: Run = "bootstrap"
 ) -> tuple[BootstrapSettings, PreflightReport]:
     """Validate settings, tools, AWS identity, the Prefect API and Docker. Changes nothing.
 
-    `applies`: the run creates or changes the environment (bootstrap), so what only an apply
-    needs is checked too (egress, the server stack's reach, zone and certificate, quotas);
-    teardown and drift-check pass False (an expired certificate must not stop a teardown).
+    `run`: the flow it is for (safety.preflight.Run says what each is checked for).
     """
     passed_secrets = SECRET_SETTINGS & overrides.keys()
     if passed_secrets:
@@ -67,9 +69,7 @@ def preflight(
             "stores parameters in clear); set them in the worker's environment or env file"
         )
     settings = load_settings(environment=environment, **overrides)
-    report: PreflightReport = run_preflight(settings, applies=applies)
-    if applies:
-        check_server_certificate(settings, report.account_id)
+    report: PreflightReport = run_preflight(settings, run)
     if needs_docker and settings.promote_from:
         promote.passed_image(settings)  # a source with nothing to promote stops the run here
     if needs_docker:

@@ -275,7 +275,7 @@ def teardown(
     Kept unless asked: the work pool (it may hold the user's edits and other deployments), the
     state bucket with its history, a server stack's database (and the network it lives in).
     """
-    settings, report = preflight(environment, overrides or {}, needs_docker=False, applies=False)
+    settings, report = preflight(environment, overrides or {}, needs_docker=False, run="teardown")
     bucket = settings.state_bucket_name(report.account_id)
     try:
         with environment_lock(settings):

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
-from bootstrap_flows.safety.preflight import PreflightError
+from bootstrap_flows.safety.refusal import PreflightError
 
 # What to do about a certificate in each status ACM has besides ISSUED.
 NOT_ISSUED_FIX = {

@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 import httpx
@@ -34,6 +35,7 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.prefect_side import target_prefect, work_pool
 from bootstrap_flows.safety.caller_permissions import check_caller_permissions
+from bootstrap_flows.safety.certificates import check_server_certificate
 from bootstrap_flows.safety.quotas import check_quotas
 from bootstrap_flows.safety.refusal import PreflightError as PreflightError
 from bootstrap_flows.safety.server_reach import check_nat_egress, check_server_reach, check_zone
@@ -223,9 +225,16 @@ def check_boundary_account(settings: BootstrapSettings, account_id: str) -> None
         )
 
 
-def run_preflight(settings: BootstrapSettings, applies: bool = False) -> PreflightReport:
-    """Every check; with `applies` (bootstrap: the run creates or changes the environment) also
-    what only an apply needs: egress, the server's reach and zone, the region's quotas."""
+# Which flow preflight runs for: what only an apply needs is checked for bootstrap (an expired
+# certificate must not stop a teardown); the caller's write permissions for the flows that write
+# (drift-check only reads: a remediation is a bootstrap run, with its own preflight).
+Run = Literal["bootstrap", "teardown", "drift-check"]
+
+
+def run_preflight(settings: BootstrapSettings, run: Run) -> PreflightReport:
+    """Every check `run` needs; for bootstrap also egress, the server's reach, zone and
+    certificate, and the region's quotas."""
+    applies = run == "bootstrap"
     resolve(settings)  # an unknown target is refused before any tool or service is asked
     if applies:
         check_nat_egress(settings)
@@ -234,10 +243,12 @@ def run_preflight(settings: BootstrapSettings, applies: bool = False) -> Preflig
     account_id, caller_arn = check_aws_identity(settings)
     check_expected_account(settings, account_id)
     check_boundary_account(settings, account_id)
-    check_caller_permissions(settings, account_id, caller_arn)
+    if run != "drift-check":
+        check_caller_permissions(settings, account_id, caller_arn)
     check_availability_zones(settings)
     if applies:
         check_zone(settings)
+        check_server_certificate(settings, account_id)
         check_quotas(settings)
     # A server of the environment's own is checked once it runs: bootstrap waits for it to
     # answer with its auth string before anything uses it.

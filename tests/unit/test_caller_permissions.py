@@ -21,6 +21,7 @@ from bootstrap_flows.safety.caller_permissions import (
     check_caller_permissions,
     principal_arn,
 )
+from bootstrap_flows.safety.preflight import PreflightError, run_preflight
 from bootstrap_local.aws_like import iam as iam_like
 
 ACCOUNT = "123456789012"  # moto's
@@ -147,3 +148,22 @@ def test_a_caller_that_may_not_simulate_is_warned_about_and_let_through(
     [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warning.startswith(f"Skipped checking {caller} against the operator policy")
     assert "AccessDenied" in warning and "iam:SimulatePrincipalPolicy" in warning
+
+
+def test_a_read_only_caller_may_run_drift_check_but_not_bootstrap_or_teardown(
+    settings: BootstrapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """drift-check only reads (a remediation is a bootstrap run with its own preflight): the
+    operator policy's write permissions are asked of bootstrap and teardown only."""
+    reads = ["ec2:Describe*", "sts:GetCallerIdentity", "iam:Get*", "iam:SimulatePrincipalPolicy"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": reads, "Resource": "*"}],
+    }
+    as_user(settings, monkeypatch, json.dumps(policy))
+    for run in ("bootstrap", "teardown"):
+        with pytest.raises(CallerPermissionsError):
+            run_preflight(settings, run)
+    # Past the caller check: the next one asks the Prefect API, which this test has none of.
+    with pytest.raises(PreflightError, match="prefect.example.invalid"):
+        run_preflight(settings, "drift-check")
