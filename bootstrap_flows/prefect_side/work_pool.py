@@ -18,6 +18,7 @@ from prefect.client.schemas.objects import WorkPool
 from prefect.exceptions import ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
+from bootstrap_flows.config import names
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
 from bootstrap_flows.errors import BootstrapError
@@ -131,12 +132,12 @@ def check_owner(settings: BootstrapSettings, account_id: str) -> None:
     }
     recorded = defaults.get("bootstrap_owner")
     cluster = defaults.get("cluster")
-    # A pool from before owners were recorded: its cluster says whose it is (the platform stack
-    # names the cluster `<stack name>-cluster`).
+    # A pool from before owners were recorded: its cluster says whose it is.
+    ours_cluster = names.derived("ECS cluster").name(settings.name_prefix, settings.environment)
     if (
         recorded is None
         and cluster
-        and not str(cluster).endswith(f":{account_id}:cluster/{settings.stack_name}-cluster")
+        and not str(cluster).endswith(f":{account_id}:cluster/{ours_cluster}")
     ):
         recorded = f"the environment of cluster {cluster}"
     ours = owner(settings, account_id)
