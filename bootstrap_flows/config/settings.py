@@ -34,6 +34,7 @@ from bootstrap_flows.config.environments import (
     default_target,
 )
 from bootstrap_flows.config.groups import (
+    Alerts,
     Approval,
     Ci,
     Drift,
@@ -87,6 +88,7 @@ class BootstrapSettings(
     Ci,
     Approval,
     Drift,
+    Alerts,
     BaseSettings,
 ):
     """Every setting of a run: the groups of `groups`, read from one flat set of variables."""

@@ -18,14 +18,16 @@ from prefect.client.schemas.actions import VariableCreate, VariableUpdate
 from prefect.events import emit_event
 
 from bootstrap_flows.drift.findings import DriftReport, Finding, Status, digest
+from bootstrap_flows.prefect_side.events import EVENT_CHECK_FAILED as EVENT_CHECK_FAILED
+from bootstrap_flows.prefect_side.events import EVENT_DETECTED as EVENT_DETECTED
+from bootstrap_flows.prefect_side.events import EVENT_RESOLVED as EVENT_RESOLVED
+from bootstrap_flows.prefect_side.events import environment_resource as environment_resource
 
 # Events and the bookkeeping Variable have size limits (Variables: 5000 characters).
 MAX_EVENT_FINDINGS = 200
 MAX_VARIABLE_CHARS = 4500
 
-EVENT_DETECTED = "bootstrap.drift.detected"
-EVENT_RESOLVED = "bootstrap.drift.resolved"
-EVENT_CHECK_FAILED = "bootstrap.drift.check-failed"
+# The events' names and resource: prefect_side.events, where the alerts read them too.
 
 
 def set_digest(findings: list[Finding]) -> str:
@@ -98,14 +100,6 @@ def event_payload(report: DriftReport) -> dict[str, Any]:
             for f in report.findings[:MAX_EVENT_FINDINGS]
         ],
         "truncated": max(0, len(report.findings) - MAX_EVENT_FINDINGS),
-    }
-
-
-def environment_resource(environment: str) -> dict[str, str]:
-    """The event resource all of an environment's drift events are about."""
-    return {
-        "prefect.resource.id": f"bootstrap-flows.environment.{environment}",
-        "prefect.resource.name": environment,
     }
 
 

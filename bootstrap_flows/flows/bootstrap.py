@@ -5,7 +5,7 @@
                       ├─► build worker image (starts at once, in parallel) ─────────┘
                       └─► re-run only: worker plan and test flows ahead (flows/ahead.py)
     [─► plan/apply server ─► prefect server online]   (only with prefect_server = "aws")
-    ─► plan/apply worker ─► storage blocks ─► work pool ─► worker online
+    ─► plan/apply worker ─► storage blocks ─► work pool ─► alerts ─► worker online
     ─► e2e test flows (baked-in, and code/results buckets, at once) ─► record passed image
     ─► summary
 
@@ -33,6 +33,7 @@ from bootstrap_flows.flows.stages import (
     await_worker,
     build_worker_image,
     converge,
+    create_alerts,
     create_service_linked_roles,
     create_storage_blocks,
     create_work_pool,
@@ -187,6 +188,8 @@ def _provision(
         storage = create_storage_blocks(settings, platform)
     with record.stage("work pool"):
         pool_change = create_work_pool(settings, platform, pushed.uri, storage)
+    with record.stage("alerts"):
+        create_alerts(settings)
     with record.stage("worker online"):
         worker_name = await_worker(settings, platform, since)
     changed = {"work pool": pool_change, "API secret": "updated" if secret else "unchanged"}

@@ -27,6 +27,7 @@ from bootstrap_flows.config.target import resolve
 from bootstrap_flows.docker_engine import ensure_docker
 from bootstrap_flows.image import BuiltImage, PushedImage, promote
 from bootstrap_flows.prefect_side import (
+    alerts,
     blocks,
     e2e,
     e2e_storage,
@@ -304,6 +305,19 @@ def create_work_pool(
     resumed = ", resumed (it was paused)" if work_pool.set_paused(settings, False) else ""
     get_run_logger().info("Work pool %s: %s%s", settings.work_pool_name, change, resumed)
     return change + resumed
+
+
+@task(name="alerts", cache_policy=NO_CACHE)
+def create_alerts(settings: BootstrapSettings) -> dict[str, str]:
+    """The environment's alert automations (prefect_side/alerts.py), absent ones only: an
+    automation of the same name is left as a person left it."""
+    logger = get_run_logger()
+    changes = alerts.ensure(settings)
+    if not changes:
+        logger.info("Alerts: no notification_block set, no automations")
+    for name, change in changes.items():
+        logger.info("Automation %r: %s", name, change)
+    return changes
 
 
 @task(name="worker online", cache_policy=NO_CACHE)

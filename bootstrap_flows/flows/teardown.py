@@ -32,7 +32,7 @@ from bootstrap_flows.cleanup import drain, receipt
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.stages import converge, plan_stack, preflight, state_backend
 from bootstrap_flows.image import promote
-from bootstrap_flows.prefect_side import target_prefect
+from bootstrap_flows.prefect_side import alerts, target_prefect
 from bootstrap_flows.safety.approval import NotApproved, final_state
 from bootstrap_flows.safety.locks import environment_lock
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks, worker_stack
@@ -285,6 +285,9 @@ def teardown(
             if promote.forget_passed(settings):
                 # Its image went with the ECR repository: nothing left to promote from here.
                 get_run_logger().info("Forgot the image %s's e2e run passed", environment)
+            deleted = alerts.delete(run.settings)
+            if deleted:
+                get_run_logger().info("Deleted the environment's automations: %s", deleted)
             if delete_work_pool and not run.database_kept and _delete_work_pool(run.settings):
                 get_run_logger().info("Deleted work pool %s", settings.work_pool_name)
             if delete_state and not run.database_kept:

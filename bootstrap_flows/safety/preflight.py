@@ -33,7 +33,7 @@ from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config import validation
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
-from bootstrap_flows.prefect_side import target_prefect, work_pool
+from bootstrap_flows.prefect_side import alerts, target_prefect, work_pool
 from bootstrap_flows.safety.caller_permissions import check_caller_permissions
 from bootstrap_flows.safety.certificates import check_server_certificate
 from bootstrap_flows.safety.quotas import check_quotas
@@ -233,7 +233,7 @@ Run = Literal["bootstrap", "teardown", "drift-check"]
 
 def run_preflight(settings: BootstrapSettings, run: Run) -> PreflightReport:
     """Every check `run` needs; for bootstrap also egress, the server's reach, zone and
-    certificate, and the region's quotas."""
+    certificate, the region's quotas and the alerts' notification block."""
     applies = run == "bootstrap"
     resolve(settings)  # an unknown target is refused before any tool or service is asked
     if applies:
@@ -259,6 +259,11 @@ def run_preflight(settings: BootstrapSettings, run: Run) -> PreflightReport:
         try:
             work_pool.check_owner(settings, account_id)
         except work_pool.WorkPoolError as exc:
+            raise PreflightError(str(exc)) from exc
+    if applies:  # a missing block must not stop a check or a teardown
+        try:
+            alerts.check_block(settings)
+        except alerts.AlertsError as exc:
             raise PreflightError(str(exc)) from exc
     return PreflightReport(
         account_id=account_id,

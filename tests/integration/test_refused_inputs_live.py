@@ -67,6 +67,9 @@ LIVE_CASES: dict[Key, LiveCase] = {
     ),
     ("work_pool_name", "the pool of another environment on the same Prefect"): LiveCase(pool="ecs"),
     ("work_pool_name", "a pool of another type"): LiveCase(pool="process"),
+    ("notification_block", "a block the orchestrating Prefect does not hold"): LiveCase(
+        overrides={"notification_block": "slack-webhook/nowhere"}
+    ),
     ("promote_from", "an environment with no passed image"): LiveCase(
         overrides={"promote_from": "untested"}
     ),

@@ -338,6 +338,7 @@ CASES: dict[Key, Case] = {
         settings(drift_ignore='["aws_ecs_service.[unclosed"]')
     ),
     ("drift_ignore", '[":desired_count"]'): Case(settings(drift_ignore='[":desired_count"]')),
+    ("notification_block", "ops"): Case(settings(notification_block="ops")),
     # --- the embedded default and emulators -----------------------------------------------------
     ("aws_endpoint_url", "http://127.0.0.1:4566, with target=aws"): Case(
         settings(aws_endpoint_url="http://127.0.0.1:4566")
