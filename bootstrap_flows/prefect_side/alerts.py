@@ -85,7 +85,9 @@ def _environment_runs(environment: str, flows: list[str]) -> list[dict[str, str 
 
 def _drift(env: str) -> AlertSpec:
     body = (
-        f"Drift in environment {env} (counts: {{{{ event.payload.counts }}}}):\n"
+        f"Drift in environment {env} ("
+        "{% for kind, n in event.payload.counts.items() if n %}{{ n }} {{ kind }}"
+        "{% if not loop.last %}, {% endif %}{% endfor %}):\n"
         "{% for f in event.payload.findings %}- {{ f.resource }} {{ f.attribute }}: "
         "{{ f.action }} (expected {{ f.expected }}, actual {{ f.actual }})\n{% endfor %}"
         "{% if event.payload.truncated %}... and {{ event.payload.truncated }} more\n{% endif %}"

@@ -9,6 +9,7 @@ so does a failed run of a `bootstrap` flow of the environment, and a run left La
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -130,6 +131,9 @@ def test_alerts_are_made_once_keep_edits_and_deliver(
     run_id = drift_probe()
     message = sink.wait_for(f"environment {ENV}", "desired_count", timeout=DELIVERY_SECONDS)
     assert "aws_ecs_service.worker desired_count: update (expected 1, actual 3)" in message
+    sent = json.loads(message)  # the custom-webhook block's json_data, filled in
+    assert sent["subject"] == f"bootstrap-flows {ENV}: drift found"
+    assert sent["body"].startswith(f"Drift in environment {ENV} (1 drift):\n")
     assert run_id in message  # the link to the run
 
     @flow(name="bootstrap")

@@ -141,7 +141,7 @@ def test_drift_message_names_the_environment_resources_and_attributes() -> None:
     event = _event(EVENT_DETECTED, environment_resource("dev"), [])
     event.payload = event_payload(report)
     body = _rendered(_specs()["drift found or changed"], event)
-    assert "Drift in environment dev" in body
+    assert body.startswith("Drift in environment dev (1 drift):\n")
     assert "aws_ecs_service.worker desired_count: update (expected 1, actual 3)" in body
 
 
