@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -39,15 +40,18 @@ KNOWN_AFTER_APPLY = {
 def evaluate(expression: str) -> Any:
     """Terraform's value of a one-line `expression` (through JSON)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
-    result = subprocess.run(
-        ["terraform", "console"],
-        input=f"jsonencode({expression})\n",
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=PROJECT_ROOT / "tests",  # no *.tf here: the console needs no init
-        env=env,
-    )
+    # A directory of its own, with no *.tf (the console needs no init): consoles in one
+    # directory share its state lock, and the suite's workers run them at once.
+    with tempfile.TemporaryDirectory() as empty:
+        result = subprocess.run(
+            ["terraform", "console"],
+            input=f"jsonencode({expression})\n",
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=empty,
+            env=env,
+        )
     return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
