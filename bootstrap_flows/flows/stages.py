@@ -205,7 +205,7 @@ def apply_stack(
         logger.info("%s plan has no changes: nothing to apply", stack.capitalize())
         # What `terraform output` prints, read from the state object (no Terraform start-up).
         return stacks.read_outputs(settings, stack, bucket)
-    terraform = stacks.stack_terraform(settings, stack, logger)
+    terraform = stacks.stack_terraform(settings, stack, logger, bucket=bucket)
     artifact: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync task
         0.0,
         key=_artifact_key(settings, f"{stack}-progress"),

@@ -151,8 +151,8 @@ def describe_dead_holder(environment: str, holder: Holder, state: str | None = N
         f"the last holder of environment {environment}'s lock, {who}, took it at "
         f"{holder.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC and never released it: its process "
         "died. If it died during a Terraform apply, Terraform's state lock is left too (this run "
-        "then stops with the command that releases it), and what that apply created in its last "
-        "20 s is not in the state (Terraform saves it at most every 20 s): this run's plan "
+        "releases it, as the lock's recorded holder is dead), and what that apply created in its "
+        "last 20 s is not in the state (Terraform saves it at most every 20 s): this run's plan "
         "adopts it (`Adopting <address> <- <id>` in its log) instead of creating it twice."
     )
 

@@ -13,13 +13,19 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.terraform.failures import (
+    LockInfo,
+    StateLocked,
+    parse_lock_info,
+)
+from bootstrap_flows.terraform.failures import StalePlan as StalePlan  # where callers find them
+from bootstrap_flows.terraform.failures import TerraformError as TerraformError
 
 # The oldest Terraform that runs every stack: the S3 backend's `use_lockfile` (stacks.py), the only
 # state lock the stacks have, arrived in 1.10.0 (GA in 1.11); nothing else used is newer than 1.5.
@@ -39,109 +45,6 @@ _VERBS = {
     "read": "Reading",
     "noop": "Checking",
 }
-
-
-class TerraformError(BootstrapError):
-    """A terraform command failed; the message carries Terraform's own diagnostics."""
-
-
-class StalePlan(TerraformError):
-    """The saved plan no longer matches the state (another apply ran since): nothing applied."""
-
-
-# The summary of Terraform's diagnostic when another process holds the state lock.
-LOCK_ERROR = "Error acquiring the state lock"
-# Go's time.String(): "2006-01-02 15:04:05.999999999 -0700 MST".
-_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})")
-_OPERATIONS = {"OperationTypeApply": "apply", "OperationTypePlan": "plan"}
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """Terraform's record of a state lock: the `Lock Info:` block of its lock error."""
-
-    id: str
-    path: str
-    operation: str
-    who: str
-    version: str
-    created: datetime | None
-    backend_error: str
-
-    @property
-    def release_command(self) -> str:
-        """What releases the lock: bootstrap's backend is S3 with `use_lockfile`."""
-        if "S3" in self.backend_error and "/" in self.path:
-            return f"aws s3 rm s3://{self.path}.tflock"
-        # Any other backend: Terraform's own command, from the stack's initialized directory.
-        return f"terraform force-unlock -force {self.id}"
-
-
-def parse_lock_info(text: str) -> LockInfo | None:
-    """The lock named in a "state lock" diagnostic (None for any other error)."""
-    if LOCK_ERROR not in text or "Lock Info:" not in text:
-        return None
-    head, block = text.split("Lock Info:", 1)
-    fields: dict[str, str] = {}
-    for line in block.splitlines():
-        key, colon, value = line.strip().partition(":")
-        if not colon:
-            if fields:
-                break  # the block ends at the first line that is not `Key: value`
-            continue
-        fields[key.strip()] = value.strip()
-    created = _GO_TIME.search(fields.get("Created", ""))
-    return LockInfo(
-        id=fields.get("ID", "?"),
-        path=fields.get("Path", "?"),
-        operation=fields.get("Operation", "?"),
-        who=fields.get("Who", "?"),
-        version=fields.get("Version", "?"),
-        created=(
-            datetime.strptime(" ".join(created.groups()), "%Y-%m-%d %H:%M:%S %z")
-            if created
-            else None
-        ),
-        backend_error=head.split("Error message:", 1)[-1].strip(),
-    )
-
-
-def describe_state_lock(stack: str, lock: LockInfo, now: datetime | None = None) -> str:
-    """Who holds the stack's state lock, why it is most likely stale, how to release it."""
-    operation = _OPERATIONS.get(lock.operation, lock.operation)
-    since = "at an unknown time"
-    if lock.created is not None:
-        age = int(((now or datetime.now(UTC)) - lock.created).total_seconds())
-        ago = f"{age} s" if age < 120 else f"{age // 60} min"
-        since = f"since {lock.created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({ago} ago)"
-    return (
-        f"the {stack} stack's Terraform state {lock.path} is locked: lock {lock.id}, taken by "
-        f"{lock.who} for a terraform {operation} (Terraform {lock.version}) {since}.\n"
-        "It is most likely stale: bootstrap and teardown run Terraform only while they hold the "
-        "environment's lock, and this run holds it, so no other bootstrap or teardown of this "
-        "environment is applying; a run killed in the middle of an apply leaves Terraform's lock "
-        "behind (its flow run shows Crashed).\n"
-        "If no one runs terraform on this state by hand, release the lock with:\n"
-        f"    {lock.release_command}\n"
-        "and run bootstrap again: it plans against the state as it is."
-        + (
-            # Terraform persists the state at most every 20 s during an apply (not tunable lower).
-            " An apply killed after it began creating resources can leave those of its last "
-            "20 s out of the state: the next bootstrap finds them in AWS and imports them "
-            "(`Adopting <address> <- <id>` in its log) instead of creating them twice."
-            if operation == "apply"
-            else ""
-        )
-    )
-
-
-class StateLocked(TerraformError):
-    """The stack's state lock is held by someone else; the message says who and how to free it."""
-
-    def __init__(self, stack: str, lock: LockInfo) -> None:
-        super().__init__(describe_state_lock(stack, lock))
-        self.stack = stack
-        self.lock = lock
 
 
 @dataclass(frozen=True)
@@ -265,6 +168,21 @@ def _read(path: Path) -> str:
         return ""
 
 
+# What Terraform's S3 backend logs (core log level INFO) once it holds the state lock.
+_LOCKED = re.compile(r"Locked remote state\b.*?\btf_backend\.lock\.id=([0-9a-f-]+)")
+_Result = TypeVar("_Result")
+
+
+class LockKeeper(Protocol):
+    """Who holds a stack's state lock, recorded beside it; and a dead holder's lock released."""
+
+    def record(self, lock_id: str, pid: int) -> None:
+        """Terraform process `pid`, started by this run, now holds lock `lock_id`."""
+
+    def release_if_dead(self, lock: LockInfo) -> str | None:
+        """Release `lock` if its recorded holder is dead: None, else why it was kept."""
+
+
 Adopt = Callable[["Terraform", PlanResult, Callable[[Path], PlanResult]], PlanResult]
 """Given a plan and a way to plan again from another configuration directory, the plan to use
 (terraform/adoption.py: one that imports what AWS holds and the state does not record)."""
@@ -281,6 +199,7 @@ class Terraform:
         provider_mirror: Path | None = None,
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
         adopt: Adopt | None = None,
+        lock_keeper: LockKeeper | None = None,
     ) -> None:
         if shutil.which("terraform") is None:
             raise TerraformError(
@@ -289,6 +208,7 @@ class Terraform:
         self.stack_dir = stack_dir
         self.work_dir = work_dir
         self.adopt = adopt
+        self.lock_keeper = lock_keeper
         self.logger = logger or logging.getLogger(__name__)
         work_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
@@ -325,25 +245,68 @@ class Terraform:
             self._args(*args), env=self.env, capture_output=True, text=True, check=False
         )
 
-    def _stream(self, stream: EventStream, *args: str, config_dir: Path | None = None) -> int:
-        """Run a `-json` command, feeding each event to `stream` as it arrives."""
+    def _stream(
+        self, stream: EventStream, *args: str, config_dir: Path | None = None, locks: bool = False
+    ) -> int:
+        """Run a `-json` command, feeding each event to `stream` as it arrives.
+
+        A command that `locks` the state logs, to a file of its own, the lock's ID once it holds
+        it; the lock keeper records that ID with the process beside the lock.
+        """
+        env, log = self.env, self.work_dir / "terraform-lock.log"
+        if locks and self.lock_keeper is not None:
+            log.write_text("")
+            env = {**env, "TF_LOG_CORE": "INFO", "TF_LOG_PATH": str(log)}
         with subprocess.Popen(
             self._args(*args, config_dir=config_dir),
-            env=self.env,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
         ) as process:
             assert process.stdout is not None and process.stderr is not None
+            done = threading.Event()
+            watcher = threading.Thread(target=self._watch_lock, args=(process, log, done))
+            if env is not self.env:
+                watcher.start()
             for event in parse_events(process.stdout):
                 stream.handle(event)
             stderr = process.stderr.read()
             code = process.wait()
+            done.set()
+            if watcher.is_alive():
+                watcher.join()
         if code not in (0, 2) and not stream.errors:
             # Crashes and CLI-level failures print plain text on stderr instead of events.
             stream.errors.extend(line for line in stderr.splitlines() if line.strip())
         return code
+
+    def _watch_lock(self, process: subprocess.Popen[str], log: Path, done: threading.Event) -> None:
+        """Record the lock's ID as soon as Terraform says it holds it (until the command ends)."""
+        assert self.lock_keeper is not None
+        while not done.wait(0.1):
+            found = _LOCKED.search(_read(log))
+            if found is None:
+                continue
+            try:
+                self.lock_keeper.record(found.group(1), process.pid)
+            except Exception as exc:  # noqa: BLE001 - the record only helps a later run decide
+                self.logger.warning("could not record who holds the state lock: %s", exc)
+            return
+
+    def _unlocked(self, command: Callable[[], _Result]) -> _Result:
+        """Run a command that takes the state lock; if a dead holder's lock stops it, the lock
+        keeper releases that lock and the command runs once more (a live holder's stays)."""
+        try:
+            return command()
+        except StateLocked as locked:
+            if self.lock_keeper is None:
+                raise
+            kept = self.lock_keeper.release_if_dead(locked.lock)
+            if kept is not None:
+                raise StateLocked(locked.stack, locked.lock, kept) from None
+        return command()
 
     def _fail(self, what: str, errors: list[str]) -> TerraformError:
         # The same diagnostic repeats once per resource instance; say it once.
@@ -438,7 +401,7 @@ class Terraform:
             args.append("-lock=false")
         # Only to leave some resources out on purpose (teardown keeping a database).
         args += [f"-target={address}" for address in targets]
-        plan = self._plan(args)
+        plan = self._unlocked(lambda: self._plan(args)) if lock else self._plan(args)
         if self.adopt is not None and lock and not (destroy or refresh_only or targets):
             # Only a plan made under the state lock to be applied may take over what a killed
             # apply left in AWS but not in the state (a reader such as drift-check takes no lock).
@@ -447,7 +410,7 @@ class Terraform:
 
     def _plan(self, args: list[str], config_dir: Path | None = None) -> PlanResult:
         stream = EventStream(self.logger)
-        code = self._stream(stream, *args, config_dir=config_dir)
+        code = self._stream(stream, *args, config_dir=config_dir, locks="-lock=false" not in args)
         if code not in (0, 2):
             raise self._fail("plan", stream.errors)
         return PlanResult(self.plan_file, stream.changes, stream.drift, stream.counts)
@@ -461,9 +424,12 @@ class Terraform:
 
     def apply(self, plan: PlanResult, progress: Progress | None = None) -> dict[str, Any]:
         """Apply exactly the saved plan; returns the outputs Terraform reported at the end."""
+        return self._unlocked(lambda: self._apply(plan, progress))
+
+    def _apply(self, plan: PlanResult, progress: Progress | None) -> dict[str, Any]:
         stream = EventStream(self.logger, total=len(plan.changes), progress=progress)
-        code = self._stream(stream, "apply", "-json", "-input=false", str(plan.plan_file))
-        if code != 0:
+        args = ("apply", "-json", "-input=false", str(plan.plan_file))
+        if self._stream(stream, *args, locks=True) != 0:
             failure = self._fail("apply", stream.errors)
             if any("Saved plan is stale" in error for error in stream.errors):
                 raise StalePlan(str(failure)) from failure

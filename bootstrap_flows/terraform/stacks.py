@@ -14,6 +14,7 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
 from bootstrap_flows.terraform import adoption
 from bootstrap_flows.terraform.adoption_aws import AwsLookup
+from bootstrap_flows.terraform.lock_holder import StateLockKeeper
 from bootstrap_flows.terraform.runner import Adopt, Terraform
 
 
@@ -58,13 +59,21 @@ def stack_terraform(
     stack: str,
     logger: logging.Logger | Any,
     work_dir: Path | None = None,
+    bucket: str | None = None,
 ) -> Terraform:
     """The runner for one stack in this environment (its data dir survives between tasks).
 
     `work_dir` (data dir, var file, plan file) defaults to the one bootstrap and teardown share;
     a reader that takes no lock (the drift check) passes its own, so it never re-inits that data
-    dir or overwrites its saved plan in the middle of an apply.
+    dir or overwrites its saved plan in the middle of an apply. With the state's `bucket`, the
+    commands that take the state lock record who holds it, and a dead holder's lock is released
+    (lock_holder.py).
     """
+    keeper = (
+        StateLockKeeper(settings, stack, bucket, state_key(settings, stack), logger)
+        if bucket is not None
+        else None
+    )
     return Terraform(
         stack_dir=settings.terraform_dir / "stacks" / stack,
         work_dir=work_dir or settings.environment_dir / stack,
@@ -72,6 +81,7 @@ def stack_terraform(
         provider_mirror=settings.terraform_provider_mirror,
         logger=logger,
         adopt=adopter(settings),
+        lock_keeper=keeper,
     )
 
 
@@ -90,7 +100,7 @@ def open_stack(
     work_dir: Path | None = None,
 ) -> tuple[Terraform, Path]:
     """`terraform init` the stack against its state; write its variables; return both."""
-    terraform = stack_terraform(settings, stack, logger, work_dir)
+    terraform = stack_terraform(settings, stack, logger, work_dir, bucket)
     terraform.init(backend_config(settings, bucket, stack))
     var_file = terraform.work_dir / "terraform.tfvars.json"
     var_file.write_text(json.dumps(variables, indent=2, sort_keys=True))

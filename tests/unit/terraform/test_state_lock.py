@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_flows.terraform.runner import (
-    EventStream,
+from bootstrap_flows.terraform.failures import (
     StateLocked,
-    Terraform,
     TerraformError,
     describe_state_lock,
-    parse_events,
     parse_lock_info,
 )
+from bootstrap_flows.terraform.runner import EventStream, Terraform, parse_events
 from tests.support.session import FIXTURES
 
 NOW = datetime(2025, 1, 2, 3, 29, 5, tzinfo=UTC)
