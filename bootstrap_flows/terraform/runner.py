@@ -6,6 +6,7 @@ README's design notes); and it cannot stream `-json` events line by line, which 
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
@@ -267,7 +268,9 @@ class Terraform:
         ) as process:
             assert process.stdout is not None and process.stderr is not None
             done = threading.Event()
-            watcher = threading.Thread(target=self._watch_lock, args=(process, log, done))
+            # In this run's context: the record names the flow run (Prefect keeps it there).
+            watch = contextvars.copy_context().run
+            watcher = threading.Thread(target=watch, args=(self._watch_lock, process, log, done))
             if env is not self.env:
                 watcher.start()
             for event in parse_events(process.stdout):
