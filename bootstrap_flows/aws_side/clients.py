@@ -43,6 +43,12 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
+def partition(region: str) -> str:
+    """The partition of `region` ("aws", "aws-cn", "aws-us-gov", ...), from botocore's own
+    endpoint data: every ARN in it starts with arn:<partition>:."""
+    return str(boto3.session.Session().get_partition_for_region(region))
+
+
 def redact_secrets() -> None:
     """Install the filter once; every client made here (and so every stage) is covered."""
     parsers = logging.getLogger("botocore.parsers")

@@ -28,6 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
+from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.cleanup import drain, receipt
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.stages import converge, plan_stack, preflight, state_backend
@@ -293,7 +294,8 @@ def teardown(
             if delete_state and not run.database_kept:
                 delete_state_bucket(settings, bucket)
             elif not delete_state:
-                run.kept[f"arn:aws:s3:::{bucket}"] = "kept: Terraform state history"
+                state_arn = f"arn:{aws.partition(settings.aws_region)}:s3:::{bucket}"
+                run.kept[state_arn] = "kept: Terraform state history"
     except NotApproved as refused:
         return final_state(refused)
     teardown_receipt(settings, run.kept)

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.environments import PROJECT_ROOT
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.errors import BootstrapError
@@ -40,6 +41,7 @@ def names(settings: BootstrapSettings, account_id: str) -> dict[str, str]:
         "stack": settings.stack_name,
         "account_id": account_id,
         "region": settings.aws_region,
+        "partition": aws.partition(settings.aws_region),
         "state_bucket": settings.state_bucket_name(account_id),
     }
 

@@ -33,8 +33,9 @@ class ServiceLinkedRole(NamedTuple):
     name: str  # AWS's name for it
     used_by: str  # what of ours needs it, for messages
 
-    def arn(self, account_id: str) -> str:
-        return f"arn:aws:iam::{account_id}:role/aws-service-role/{self.service}/{self.name}"
+    def arn(self, account_id: str, partition: str = "aws") -> str:
+        role = f"role/aws-service-role/{self.service}/{self.name}"
+        return f"arn:{partition}:iam::{account_id}:{role}"
 
     @property
     def command(self) -> str:
@@ -101,7 +102,8 @@ def missing(settings: BootstrapSettings, account_id: str) -> list[ServiceLinkedR
         except (ClientError, BotoCoreError) as exc:
             raise PreflightError(
                 f"cannot look up the service-linked role {role.name} ({exc}); the identity "
-                f"needs iam:GetRole on {role.arn(account_id)} (the operator policy grants it)"
+                f"needs iam:GetRole on {role.arn(account_id, aws.partition(settings.aws_region))} "
+                "(the operator policy grants it)"
             ) from exc
     return absent
 

@@ -77,6 +77,20 @@ def test_every_statement_is_scoped_to_the_environment_or_says_why_not() -> None:
     assert "${" not in json.dumps(document)
 
 
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("us-east-1", "aws"), ("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")],
+)
+def test_every_arn_is_of_the_regions_partition(region: str, partition: str) -> None:
+    """GovCloud and China accounts have ARNs of their own partition: a policy naming arn:aws:
+    there grants nothing."""
+    document = operator_policy.render(
+        load_settings(environment="local", aws_region=region), ACCOUNT
+    )
+    arns = re.findall(r'"(arn:[^:"]*):', json.dumps(document))
+    assert arns and set(arns) == {f"arn:{partition}"}
+
+
 def test_the_command_prints_the_policy_and_refuses_a_bad_account(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

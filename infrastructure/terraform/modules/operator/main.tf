@@ -10,6 +10,7 @@ locals {
     stack        = local.stack
     account_id   = var.account_id
     region       = var.region
+    partition    = var.partition
     state_bucket = local.state_bucket
   })
 }

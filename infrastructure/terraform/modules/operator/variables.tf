@@ -38,6 +38,17 @@ variable "region" {
   }
 }
 
+variable "partition" {
+  description = "The AWS partition of the account (\"aws\"; \"aws-cn\" in China, \"aws-us-gov\" in GovCloud): every ARN of the policy starts with arn:<partition>:."
+  type        = string
+  default     = "aws"
+
+  validation {
+    condition     = contains(["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"], var.partition)
+    error_message = "partition must be an AWS partition: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f or aws-eusc."
+  }
+}
+
 variable "state_bucket" {
   description = "The Terraform state bucket (setting state_bucket). Null: bootstrap's default, <name_prefix>-<environment>-tfstate-<account_id>."
   type        = string
