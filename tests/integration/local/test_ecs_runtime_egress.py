@@ -4,7 +4,7 @@ On Fargate a worker whose group lacks its Prefect API's port never connects; the
 run every container on the host's network, where it did. Here a TCP listener stands in for
 Prefect and a task tries to connect to its PREFECT_API_URL: placed in a group that allows HTTPS
 only it cannot, in a group that also allows the port it can. With moto and Docker, as
-test_ecs_runtime.py (whose fixtures these are); the rule evaluation: tests/unit/local/
+test_ecs_runtime.py (fixtures: conftest.py beside this file); the rule evaluation: tests/unit/local/
 ecs_runtime/test_egress.py.
 """
 
@@ -17,12 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.local import test_ecs_runtime as base
-from tests.integration.local.test_ecs_runtime import Emulated, Runtime, wait_for
-
-# Its fixtures: pytest finds a fixture by its name in the test module.
-engine, probe_image, endpoint = base.engine, base.probe_image, base.endpoint
-aws, runtime = base.aws, base.runtime
+from tests.support.ecs_runtime import Emulated, Runtime, wait_for
 
 pytestmark = pytest.mark.slow
 

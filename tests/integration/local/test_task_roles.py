@@ -12,16 +12,8 @@ import pytest
 
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_local.iam_policy import decide
-from tests.integration.local.test_ecs_runtime import (  # noqa: F401  (fixtures)
-    Emulated,
-    Runtime,
-    aws,
-    engine,
-    probe_image,
-    runtime,
-    wait_for,
-)
 from tests.support.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
+from tests.support.ecs_runtime import Emulated, Runtime, wait_for
 from tests.support.servers import moto_server
 
 TRUST = {
