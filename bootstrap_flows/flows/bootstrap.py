@@ -28,6 +28,7 @@ from prefect.client.schemas.objects import State
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.flows import ahead
+from bootstrap_flows.flows.outcomes import failing_on_rate_limits
 from bootstrap_flows.flows.stages import (
     await_server,
     await_worker,
@@ -130,6 +131,7 @@ def _worker_service(
 
 
 @flow(name="bootstrap", log_prints=True)
+@failing_on_rate_limits
 def bootstrap(
     environment: str = "local", overrides: dict[str, Any] | None = None
 ) -> BootstrapResult | State[Any]:

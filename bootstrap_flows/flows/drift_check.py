@@ -42,8 +42,10 @@ from bootstrap_flows.drift.plans import (
 from bootstrap_flows.drift.report import final_state, publish
 from bootstrap_flows.drift.rules import ignore_patterns, without_ignored
 from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.outcomes import failing_on_rate_limits
 from bootstrap_flows.flows.stages import preflight
 from bootstrap_flows.prefect_side import work_pool
+from bootstrap_flows.prefect_side.rate_limit import rate_limited
 from bootstrap_flows.safety.locks import file_lock
 from bootstrap_flows.terraform import platform_stack, server_stack, worker_stack
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
@@ -76,6 +78,9 @@ class _Pass:
 
 
 def _one_line(exc: BaseException) -> str:
+    limited = rate_limited(exc)
+    if limited is not None:  # its own line says which API, and what to do
+        return str(limited)
     text = str(exc).strip() or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
 
@@ -256,6 +261,7 @@ def _remediate(settings: BootstrapSettings, environment: str, overrides: dict[st
 
 
 @flow(name="drift-check", log_prints=True)
+@failing_on_rate_limits
 def drift_check(
     environment: str = "local",
     overrides: dict[str, Any] | None = None,

@@ -31,6 +31,7 @@ from prefect.futures import PrefectFuture
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.cleanup import drain, receipt
 from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.flows.outcomes import failing_on_rate_limits
 from bootstrap_flows.flows.stages import converge, plan_stack, preflight, state_backend
 from bootstrap_flows.image import promote
 from bootstrap_flows.prefect_side import alerts, target_prefect
@@ -261,6 +262,7 @@ def _delete_work_pool(settings: BootstrapSettings) -> bool:
 
 
 @flow(name="teardown", log_prints=True)
+@failing_on_rate_limits
 def teardown(
     environment: str = "local",
     overrides: dict[str, Any] | None = None,

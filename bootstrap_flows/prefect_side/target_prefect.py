@@ -23,6 +23,7 @@ from prefect.exceptions import PrefectHTTPStatusError
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
+from bootstrap_flows.prefect_side.rate_limit import TOO_MANY_REQUESTS, describe
 
 
 class TargetPrefectError(BootstrapError):
@@ -66,6 +67,8 @@ def prove_credential(settings: BootstrapSettings) -> str:
             prefect.read_work_pools(limit=1)
     except PrefectHTTPStatusError as exc:
         status = exc.response.status_code
+        if status == TOO_MANY_REQUESTS:  # the credential may be fine: the account is busy
+            raise describe(exc) from exc
         if status in (401, 403):
             variable = f"BOOTSTRAP_{target.prefect_credential_variable}"
             raise TargetPrefectError(
@@ -93,7 +96,8 @@ def wait_for_flow_run(
 
     A read the server fails (5xx) is tried again at the next poll: the run goes on while its
     server has a bad moment. Errors for `error_grace` seconds in a row (or at the deadline) are
-    raised with the last one as their cause; a 4xx is ours to fix and raised at once.
+    raised with the last one as their cause; a 4xx is ours to fix and raised at once. A 429
+    reaches us only after Prefect's client has retried it: `RateLimited`, at once.
     """
     deadline = time.monotonic() + timeout
     failing_since: float | None = None
@@ -103,6 +107,8 @@ def wait_for_flow_run(
                 run = prefect.read_flow_run(flow_run_id)
                 failing_since = None
             except PrefectHTTPStatusError as exc:
+                if exc.response.status_code == TOO_MANY_REQUESTS:
+                    raise describe(exc) from exc
                 now = time.monotonic()
                 failing_since = now if failing_since is None else failing_since
                 if exc.response.status_code < 500 or now >= min(

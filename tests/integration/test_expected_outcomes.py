@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +24,7 @@ from prefect.client.schemas.objects import State
 
 from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.flows.drift_check import drift_check
+from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.safety.approval import NotApproved, final_state
 from tests.support.ports import free_port
 
@@ -52,12 +56,17 @@ def run_in_engine(entrypoint: str, flow_: Flow[Any, Any], **parameters: Any) -> 
 
 def logged(run_id: UUID) -> tuple[str | None, list[tuple[int, str]]]:
     """The run's final state name, and its log lines as (level, first line)."""
+    name, _, lines = logged_in_full(run_id)
+    return name, [(level, message.split("\n")[0]) for level, message in lines]
+
+
+def logged_in_full(run_id: UUID) -> tuple[str | None, str, list[tuple[int, str]]]:
+    """The run's final state name and message, and its log records as (level, message)."""
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run_id).state
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-    return (state.name if state else None), [
-        (log.level, log.message.split("\n")[0]) for log in logs
-    ]
+    name, message = (state.name, state.message or "") if state else (None, "")
+    return name, message, [(log.level, log.message) for log in logs]
 
 
 def test_a_rejected_run_logs_no_error(local_stack: BootstrapSettings) -> None:
@@ -82,3 +91,72 @@ def test_a_check_that_could_not_run_logs_its_reason_not_a_traceback(
     errors = [line for line in lines if line[0] >= ERROR]
     assert not any("Engine execution exited" in message for _, message in errors), lines
     assert any("CheckFailed" in message for _, message in lines), lines
+
+
+@pytest.fixture
+def rate_limiting_prefect() -> Iterator[str]:
+    """A Prefect API that is up (/health) and answers every other call 429, `Retry-After: 0`
+    (so Prefect's client runs through its retries at once); yields its API URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.answer()
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer()
+
+        def answer(self) -> None:
+            healthy = self.path == "/api/health"
+            self.send_response(200 if healthy else 429)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            self.wfile.write(b"true" if healthy else b'{"detail": "Too many requests"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api"
+    finally:
+        server.shutdown()
+
+
+def assert_one_line_no_traceback(message: str, lines: list[tuple[int, str]]) -> None:
+    assert "rate limited: the worker's Prefect API" in message, message
+    assert "HTTP 429" in message and "per account" in message, message
+    assert not [text for _, text in lines if "Traceback" in text], lines
+    errors = [text for level, text in lines if level >= ERROR]
+    assert not any("Engine execution exited" in text for text in errors), errors
+
+
+def test_a_check_rate_limited_by_the_workers_prefect_says_so_in_one_line(
+    local_stack: BootstrapSettings, rate_limiting_prefect: str
+) -> None:
+    run_id = run_in_engine(
+        "bootstrap_flows/flows/drift_check.py:drift_check",
+        drift_check,
+        environment="local",
+        overrides={"prefect_api_url": rate_limiting_prefect},
+    )
+    name, message, lines = logged_in_full(run_id)
+    # The check could not run: CheckFailed (what its alert watches), the rate limit its reason.
+    assert name == "CheckFailed", (name, message)
+    assert_one_line_no_traceback(message, lines)
+
+
+def test_a_teardown_rate_limited_by_the_workers_prefect_ends_rate_limited(
+    local_stack: BootstrapSettings, rate_limiting_prefect: str
+) -> None:
+    run_id = run_in_engine(
+        "bootstrap_flows/flows/teardown.py:teardown",
+        teardown,
+        environment="local",
+        overrides={"prefect_api_url": rate_limiting_prefect},
+    )
+    name, message, lines = logged_in_full(run_id)
+    assert name == "RateLimited", (name, message)
+    assert_one_line_no_traceback(message, lines)
