@@ -15,7 +15,13 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.logging.handlers import APILogWorker
 
 
 def covered_seconds(intervals: Iterable[tuple[float, float]]) -> float:
@@ -85,3 +91,23 @@ def flow_run_costs(flow_run_id: UUID) -> dict[str, Any]:
         "outside_tasks": round(outside, 2),
         "outside_tasks_per_stage": round(outside / max(1, len(stages)), 3),
     }
+
+
+# The most logs the API returns per read.
+_LOG_PAGE = 200
+
+
+def log_lines(flow_run_id: UUID | None) -> int | None:
+    """How many log lines the run (its task runs' included) sent to the API: Prefect Cloud
+    counts them against a per-account limit of their own."""
+    if flow_run_id is None:
+        return None
+    APILogWorker.drain_all(timeout=5)  # the run's last lines may still wait in this process's batch
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    total = 0
+    with get_client(sync_client=True) as client:
+        while True:
+            page = client.read_logs(log_filter=log_filter, limit=_LOG_PAGE, offset=total)
+            total += len(page)
+            if len(page) < _LOG_PAGE:
+                return total

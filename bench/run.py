@@ -45,7 +45,8 @@ os.environ.update(
 )
 
 from bench import cases, machine, report  # noqa: E402
-from bench.prefect_cost import flow_run_costs  # noqa: E402
+from bench.prefect_cost import flow_run_costs, log_lines  # noqa: E402
+from bootstrap_flows import call_counts  # noqa: E402
 from bootstrap_flows.aws_side import clients as aws  # noqa: E402
 from bootstrap_local import stack as local_stack  # noqa: E402
 from bootstrap_local.settings import load_local_settings  # noqa: E402
@@ -63,6 +64,7 @@ class Bench:
 
     def time(self, case: str, side: str, run: Callable[[], cases.Sample]) -> cases.Sample | None:
         """Run one side; record it when the case is selected. Failures are recorded, not fatal."""
+        call_counts.take()  # what ran before this sample is not its
         try:
             sample = run()
         except Exception as exc:  # noqa: BLE001 - a failed sample is a result too
@@ -70,8 +72,11 @@ class Bench:
             if case in self.samples:
                 self.samples[case][side].append({"error": f"{type(exc).__name__}: {exc}"[:2000]})
             return None
+        calls: dict[str, Any] = call_counts.take()
         if case in self.samples:
             entry = {"seconds": round(sample.seconds, 2), "steps": sample.steps}
+            if side == "ours":  # the baseline's calls are in its own processes (CLI, Terraform)
+                entry["calls"] = calls | {"log_lines": log_lines(sample.flow_run_id)}
             self.samples[case][side].append(entry)
             print(f"  {case:9} {side:8} {sample.seconds:7.1f} s", flush=True)
         if "prefect" in self.selected and sample.flow_run_id and case in ("cold", "rerun", "drift"):
@@ -119,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = cases.settings_for(cases.OURS)
     local = load_local_settings()
     local_stack.up(settings, local)
+    # The flows run in this process (cases.py), so counting here counts theirs.
+    call_counts.start()
     try:
         account = aws.client(settings, "sts").get_caller_identity()["Account"]
         baseline = cases.Baseline(STATE_DIR / "bench", account)

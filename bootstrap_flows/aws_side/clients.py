@@ -14,6 +14,7 @@ import botocore.loaders
 import botocore.session
 from botocore.exceptions import ClientError
 
+from bootstrap_flows import call_counts
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
 
@@ -148,7 +149,9 @@ def _new_client(settings: BootstrapSettings, service: str, **kwargs: Any) -> Any
         kwargs.setdefault("aws_secret_access_key", target.aws_env["AWS_SECRET_ACCESS_KEY"])
     # The stubs only accept literal service names; the overloads above keep the types.
     make: Any = session().client
-    return make(service, region_name=settings.aws_region, **kwargs)
+    made = make(service, region_name=settings.aws_region, **kwargs)
+    call_counts.watch_aws_client(made)
+    return made
 
 
 # Parsed service models, shared by every session: a fresh session reads and parses them again,

@@ -20,6 +20,7 @@ from prefect.client.orchestration import PrefectClient, SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import PrefectHTTPStatusError
 
+from bootstrap_flows import call_counts
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
@@ -42,7 +43,8 @@ def _connection(settings: BootstrapSettings) -> tuple[str, str | None, str | Non
 def client(settings: BootstrapSettings) -> Iterator[SyncPrefectClient]:
     """A sync client of the target Prefect, with the worker's own credential."""
     url, key, auth = _connection(settings)
-    with SyncPrefectClient(url, api_key=key, auth_string=auth) as prefect:
+    counted = call_counts.target_httpx_settings()
+    with SyncPrefectClient(url, api_key=key, auth_string=auth, httpx_settings=counted) as prefect:
         yield prefect
 
 
@@ -50,7 +52,8 @@ def client(settings: BootstrapSettings) -> Iterator[SyncPrefectClient]:
 async def async_client(settings: BootstrapSettings) -> AsyncIterator[PrefectClient]:
     """An async client of the target Prefect: Prefect's block API saves and loads with one."""
     url, key, auth = _connection(settings)
-    async with PrefectClient(url, api_key=key, auth_string=auth) as prefect:
+    counted = call_counts.target_httpx_settings(asynchronous=True)
+    async with PrefectClient(url, api_key=key, auth_string=auth, httpx_settings=counted) as prefect:
         yield prefect
 
 
