@@ -43,6 +43,7 @@ from bootstrap_flows.safety.preflight import (
     run_preflight,
 )
 from bootstrap_flows.safety.service_linked_roles import ServiceLinkedRole
+from bootstrap_flows.steps import step
 from bootstrap_flows.terraform import platform_stack, server_stack, stacks
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.runner import PlanResult, StalePlan
@@ -121,14 +122,17 @@ def plan_stack(
     targets: list[str] | None = None,
 ) -> PlanResult:
     logger = get_run_logger()
-    terraform, var_file = stacks.open_stack(settings, stack, bucket, variables, logger)
-    plan = terraform.plan(var_file=var_file, destroy=destroy, targets=targets or ())
+    with step(logger, f"plan {stack}: init"):
+        terraform, var_file = stacks.open_stack(settings, stack, bucket, variables, logger)
+    with step(logger, f"plan {stack}: terraform plan"):
+        plan = terraform.plan(var_file=var_file, destroy=destroy, targets=targets or ())
     counts = ", ".join(f"{n} to {k}" for k, n in plan.counts.items() if n)
-    create_table_artifact(
-        key=_artifact_key(settings, f"{stack}-{'destroy-plan' if destroy else 'plan'}"),
-        table=plan.table() or [{"address": "(no changes)", "action": "none"}],
-        description=f"Terraform plan of the {stack} stack: {counts or 'no changes'}",
-    )
+    with step(logger, f"plan {stack}: plan artifact"):
+        create_table_artifact(
+            key=_artifact_key(settings, f"{stack}-{'destroy-plan' if destroy else 'plan'}"),
+            table=plan.table() or [{"address": "(no changes)", "action": "none"}],
+            description=f"Terraform plan of the {stack} stack: {counts or 'no changes'}",
+        )
     return plan
 
 
@@ -178,7 +182,8 @@ def converge(
         )
         planned = None
         if not confirmed:
-            approve(settings, stack, plan)
+            with step(get_run_logger(), f"converge {stack}: approval"):
+                approve(settings, stack, plan)
         if before_apply is not None and plan.has_changes:
             before_apply()
         try:
@@ -191,7 +196,8 @@ def converge(
             )
             continue
         if not destroy and not targets:
-            stacks.record_variables(settings, stack, bucket, variables)
+            with step(get_run_logger(), f"converge {stack}: variables recorded"):
+                stacks.record_variables(settings, stack, bucket, variables)
         return plan, outputs
 
 
@@ -204,7 +210,8 @@ def apply_stack(
     if not plan.has_changes:
         logger.info("%s plan has no changes: nothing to apply", stack.capitalize())
         # What `terraform output` prints, read from the state object (no Terraform start-up).
-        return stacks.read_outputs(settings, stack, bucket)
+        with step(logger, f"apply {stack}: outputs read"):
+            return stacks.read_outputs(settings, stack, bucket)
     terraform = stacks.stack_terraform(settings, stack, logger, bucket=bucket)
     artifact: UUID = create_progress_artifact(  # type: ignore[assignment]  # sync in a sync task
         0.0,

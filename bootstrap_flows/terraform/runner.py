@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from bootstrap_flows.steps import step
 from bootstrap_flows.terraform.failures import (
     LockInfo,
     StateLocked,
@@ -273,13 +274,17 @@ class Terraform:
             watcher = threading.Thread(target=watch, args=(self._watch_lock, process, log, done))
             if env is not self.env:
                 watcher.start()
-            for event in parse_events(process.stdout):
-                stream.handle(event)
-            stderr = process.stderr.read()
-            code = process.wait()
+            command = args[0] if args else "terraform"
+            with step(self.logger, f"terraform {command}: events until its output closed"):
+                for event in parse_events(process.stdout):
+                    stream.handle(event)
+            with step(self.logger, f"terraform {command}: exit (state lock released)"):
+                stderr = process.stderr.read()
+                code = process.wait()
             done.set()
             if watcher.is_alive():
-                watcher.join()
+                with step(self.logger, f"terraform {command}: lock watcher stopped"):
+                    watcher.join()
         if code not in (0, 2) and not stream.errors:
             # Crashes and CLI-level failures print plain text on stderr instead of events.
             stream.errors.extend(line for line in stderr.splitlines() if line.strip())
@@ -408,7 +413,8 @@ class Terraform:
         if self.adopt is not None and lock and not (destroy or refresh_only or targets):
             # Only a plan made under the state lock to be applied may take over what a killed
             # apply left in AWS but not in the state (a reader such as drift-check takes no lock).
-            plan = self.adopt(self, plan, lambda config_dir: self._plan(args, config_dir))
+            with step(self.logger, "plan: adoption check"):
+                plan = self.adopt(self, plan, lambda config_dir: self._plan(args, config_dir))
         return plan
 
     def _plan(self, args: list[str], config_dir: Path | None = None) -> PlanResult:

@@ -136,3 +136,22 @@ def test_init_is_skipped_only_while_its_inputs_are_unchanged(
     caplog.clear()
     tiny.init()
     assert "unchanged since last init" not in caplog.text
+
+
+def test_a_plan_names_the_steps_after_terraforms_last_line(
+    tiny: Terraform, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Where a silent stall after "Plan: ..." could hide (issue 27): each step says its time.
+    tiny.logger = logging.getLogger("runner-steps")
+    caplog.set_level(logging.DEBUG, logger="runner-steps")
+    var_file = tmp_path / "vars.json"
+    var_file.write_text('{"names": ["x"]}')
+    tiny.init()
+    tiny.plan(var_file=var_file)
+    steps = [
+        r.getMessage().rsplit(": ", 1)[0] for r in caplog.records if r.levelno == logging.DEBUG
+    ]
+    assert steps == [
+        "step terraform plan: events until its output closed",
+        "step terraform plan: exit (state lock released)",
+    ]
