@@ -9,6 +9,7 @@ spread over its stages: the orchestration between the stages plus our flow's own
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
+from prefect.events.filters import EventAnyResourceFilter, EventFilter
+from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 
 
@@ -111,3 +114,27 @@ def log_lines(flow_run_id: UUID | None) -> int | None:
             total += len(page)
             if len(page) < _LOG_PAGE:
                 return total
+
+
+# Events reach the server over a websocket and are stored in batches (the event persister's
+# flush interval, 5 s by default): read the total until it stops growing, a few times at most.
+_EVENT_READS, _EVENT_SETTLE_SECONDS = 8, 2.0
+
+
+def run_events(flow_run_id: UUID | None) -> int | None:
+    """How many events name the run (its state changes and its task runs', artifacts, ...): Prefect
+    Cloud counts events in the same per-account bucket as log lines. In Prefect 3 a task run's
+    states travel as events, not HTTP requests, so the request counts do not hold them."""
+    if flow_run_id is None:
+        return None
+    EventsWorker.drain_all(timeout=5)
+    seen = -1
+    with get_client(sync_client=True) as client:
+        for _ in range(_EVENT_READS):
+            related = EventAnyResourceFilter(id=[f"prefect.flow-run.{flow_run_id}"])
+            total = client.read_events(EventFilter(any_resource=related), limit=1).total
+            if total == seen:
+                break
+            seen = total
+            time.sleep(_EVENT_SETTLE_SECONDS)
+    return seen

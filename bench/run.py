@@ -45,7 +45,7 @@ os.environ.update(
 )
 
 from bench import cases, machine, report  # noqa: E402
-from bench.prefect_cost import flow_run_costs, log_lines  # noqa: E402
+from bench.prefect_cost import flow_run_costs, log_lines, run_events  # noqa: E402
 from bootstrap_flows import call_counts  # noqa: E402
 from bootstrap_flows.aws_side import clients as aws  # noqa: E402
 from bootstrap_local import stack as local_stack  # noqa: E402
@@ -76,7 +76,11 @@ class Bench:
         if case in self.samples:
             entry = {"seconds": round(sample.seconds, 2), "steps": sample.steps}
             if side == "ours":  # the baseline's calls are in its own processes (CLI, Terraform)
-                entry["calls"] = calls | {"log_lines": log_lines(sample.flow_run_id)}
+                run_id = sample.flow_run_id
+                entry["calls"] = calls | {
+                    "log_lines": log_lines(run_id),
+                    "events": run_events(run_id),
+                }
             self.samples[case][side].append(entry)
             print(f"  {case:9} {side:8} {sample.seconds:7.1f} s", flush=True)
         if "prefect" in self.selected and sample.flow_run_id and case in ("cold", "rerun", "drift"):
