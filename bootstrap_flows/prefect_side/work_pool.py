@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.client.schemas.objects import WorkPool
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect_aws.workers.ecs_worker import ECSWorker
 
 from bootstrap_flows.config import names
@@ -193,15 +193,21 @@ def ensure_work_pool(
             pool = client.read_work_pool(settings.work_pool_name)
         except ObjectNotFound:
             template = desired_template(None, owned, env)
-            client.create_work_pool(
-                WorkPoolCreate(
-                    name=settings.work_pool_name,
-                    type=POOL_TYPE,
-                    base_job_template=template,
-                    description=f"ECS Fargate pool of {settings.stack_name}, made by bootstrap",
+            try:
+                client.create_work_pool(
+                    WorkPoolCreate(
+                        name=settings.work_pool_name,
+                        type=POOL_TYPE,
+                        base_job_template=template,
+                        description=f"ECS Fargate pool of {settings.stack_name}, made by bootstrap",
+                    )
                 )
-            )
-            return "created", template
+                return "created", template
+            except ObjectAlreadyExists:
+                # Our own worker service, started by the platform apply, registers its pool with
+                # Prefect's default ECS template when it finds none; it may do so between the
+                # read above and this create. Then the pool is updated like any existing one.
+                pool = client.read_work_pool(settings.work_pool_name)
         _check_type(pool)  # preflight checked it; it may have changed since
         template = desired_template(pool.base_job_template, owned, env)
         if template == pool.base_job_template:

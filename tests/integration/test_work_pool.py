@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
+from prefect.exceptions import ObjectNotFound
+from prefect_aws.workers.ecs_worker import ECSWorker
 
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.prefect_side.work_pool import (
@@ -144,3 +146,28 @@ def test_a_pool_from_before_owners_belongs_to_the_environment_of_its_cluster(
     with get_client(sync_client=True) as client:
         client.update_work_pool(settings.work_pool_name, WorkPoolUpdate(base_job_template=template))
     check_owner(settings, ACCOUNT)  # its own cluster, no record: it is this environment's
+
+
+def test_a_pool_the_worker_registers_meanwhile_is_updated_not_a_failure(
+    settings: BootstrapSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker service, started by the platform apply, registers its pool with Prefect's default
+    # ECS template when it finds none. Here it does so between the stage's read and its create,
+    # as it once did under load (the create then failed with 409).
+    read = SyncPrefectClient.read_work_pool
+
+    def read_then_worker_registers(self: SyncPrefectClient, name: str) -> Any:
+        monkeypatch.setattr(SyncPrefectClient, "read_work_pool", read)
+        pool = WorkPoolCreate(
+            name=name, type="ecs", base_job_template=ECSWorker.get_default_base_job_template()
+        )
+        with get_client(sync_client=True) as other:
+            other.create_work_pool(pool)
+        raise ObjectNotFound(http_exc=Exception(f"{name} not found"))
+
+    monkeypatch.setattr(SyncPrefectClient, "read_work_pool", read_then_worker_registers)
+    change, _ = ensure_work_pool(settings, OUTPUTS, IMAGE)
+    assert change == "updated"
+    got = defaults(settings.work_pool_name)
+    assert got["cluster"] == OUTPUTS.cluster_arn and got["image"] == IMAGE
+    assert got["bootstrap_owner"] == owner(settings, ACCOUNT)
