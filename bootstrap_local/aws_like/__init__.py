@@ -16,6 +16,7 @@ from bootstrap_local.aws_like.ecs import ecs_like_aws
 from bootstrap_local.aws_like.elbv2 import listener_certificates_like_aws
 from bootstrap_local.aws_like.iam import iam_like_aws
 from bootstrap_local.aws_like.rds import engine_versions_like_aws
+from bootstrap_local.aws_like.route53 import delegation_sets_like_aws
 from bootstrap_local.aws_like.s3 import bucket_policies_like_aws
 from bootstrap_local.aws_like.secretsmanager import secrets_like_aws
 from bootstrap_local.aws_like.service_linked_roles import service_linked_roles_like_aws
@@ -33,6 +34,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     iam_like_aws,
     service_linked_roles_like_aws,
     listener_certificates_like_aws,
+    delegation_sets_like_aws,
 )
 
 
