@@ -12,6 +12,10 @@ and are nobody's role's calls. tests/support/aws_calls.py reads the file.
 the CLI use; the local ECS runtime signs with a key of its own) to FILE, one line per call with
 only the names of what it addresses (bootstrap_local/operator_calls.py), never a request body.
 
+`--dns-port PORT` answers, on 127.0.0.1:PORT (UDP), the NS records public DNS would give for
+the zones of this moto's Route 53 (bootstrap_local/dns_responder.py): the emulator target's
+resolver for the delegation check.
+
 Run it with moto's own arguments: `python -m bootstrap_local.moto_server -H 127.0.0.1 -p
 4566`. The product never imports this: it is what the local stack and the tests start as AWS.
 """
@@ -34,6 +38,7 @@ from moto.moto_api import recorder
 from moto.utilities.utils import PARTITION_NAMES
 
 from bootstrap_local import aws_like, operator_calls
+from bootstrap_local.dns_responder import DnsResponder
 
 SIGNING_KEY = re.compile(r"Credential=([A-Z0-9]+)/")
 SIGNING_KEY_ANY = re.compile(r"Credential=([^/\s]+)/")
@@ -134,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record-role-calls", type=Path, default=None)
     parser.add_argument("--record-operator-calls", type=Path, default=None)
     parser.add_argument("--operator-key", default=None)
+    parser.add_argument("--dns-port", type=int, default=None)
     ours, moto_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     if ours.record_operator_calls is not None and not ours.operator_key:
         parser.error("--record-operator-calls needs --operator-key (the key id to record)")
@@ -143,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     # After the role recorder: this one hands it every request not signed by the operator.
     if ours.record_operator_calls is not None:
         record_operator_calls(ours.record_operator_calls, ours.operator_key)
+    if ours.dns_port is not None:
+        # Bound before moto serves: a taken port stops this process, with the cause in its log.
+        DnsResponder(port=ours.dns_port).start()
     # moto's own parser falls back to sys.argv when given no arguments: ours are not its.
     sys.argv[1:] = moto_args
     server.main(moto_args)

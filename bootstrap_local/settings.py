@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bootstrap_flows.config.settings import PROJECT_ROOT, SETTINGS_HEADER, SettingsError, describe
 
 PREFIX = "BOOTSTRAP_LOCAL_"
-PORTS = ("moto", "prefect", "registry", "postgres", "server")
+PORTS = ("moto", "prefect", "registry", "postgres", "server", "dns")
 
 
 class LocalSettings(BaseSettings):
@@ -52,6 +52,13 @@ class LocalSettings(BaseSettings):
         le=65535,
         description="Port the server stack's Prefect server task listens on locally (it shares "
         "the host's network, so not the local Prefect server's port).",
+    )
+    dns_port: int = Field(
+        10053,
+        ge=1024,
+        le=65535,
+        description="UDP port of the DNS responder that answers, beside emulated AWS, the NS "
+        "records public DNS would give for its Route 53 zones (the delegation check asks it).",
     )
 
     @model_validator(mode="after")

@@ -1,9 +1,10 @@
 """The embedded default: everything the flow talks to, on this machine.
 
-`up` starts a moto server (as AWS), a registry standing in for ECR's, a PostgreSQL standing in
-for RDS (when this machine has its binaries), a Prefect server, the local ECS runtime (Fargate's
-stand-in) and a process worker for the `bootstrap` pool; `down` stops them by the PIDs it
-recorded. Ports and the state directory are settings.
+`up` starts a moto server (as AWS, with a DNS responder for its Route 53 zones), a registry
+standing in for ECR's, a PostgreSQL standing in for RDS (when this machine has its binaries), a
+Prefect server, the local ECS runtime (Fargate's stand-in) and a process worker for the
+`bootstrap` pool; `down` stops them by the PIDs it recorded. Ports and the state directory are
+settings.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def _start(local: LocalSettings, service: Service) -> bool:
             f"{service.name}: its port is already taken by a process this stack did not start; "
             "stop it or choose other ports (BOOTSTRAP_LOCAL_MOTO_PORT, "
             "BOOTSTRAP_LOCAL_PREFECT_PORT, BOOTSTRAP_LOCAL_REGISTRY_PORT, "
-            "BOOTSTRAP_LOCAL_POSTGRES_PORT)"
+            "BOOTSTRAP_LOCAL_POSTGRES_PORT, BOOTSTRAP_LOCAL_DNS_PORT)"
         )
     processes.start(
         local.state_dir,
@@ -155,6 +156,8 @@ def _moto(local: LocalSettings, env: dict[str, str]) -> Service:
     record = ["--record-role-calls", str(role_calls_file(local))]
     record += ["--record-operator-calls", str(operator_calls_file(local))]
     record += ["--operator-key", emulator_credentials()["AWS_ACCESS_KEY_ID"]]
+    # Public DNS for its Route 53 zones, as the delegation check asks it (the emulator target).
+    record += ["--dns-port", str(local.dns_port)]
     return Service(
         "moto",
         [sys.executable, "-m", MOTO_SERVER, *record, "-H", "127.0.0.1", "-p", port],

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.session import (
     AUTH_STRING,
+    DNS_PORT,
     ENVIRONMENTS_DIR,
     MOTO_PORT,
     POSTGRES_PORT,
@@ -34,6 +35,7 @@ os.environ.update(
         "BOOTSTRAP_LOCAL_REGISTRY_PORT": str(REGISTRY_PORT),
         "BOOTSTRAP_LOCAL_POSTGRES_PORT": str(POSTGRES_PORT),
         "BOOTSTRAP_LOCAL_SERVER_PORT": str(SERVER_PORT),
+        "BOOTSTRAP_LOCAL_DNS_PORT": str(DNS_PORT),
         "BOOTSTRAP_PREFECT_API_AUTH_STRING": AUTH_STRING,
         # Two AZs keep the emulated apply quick; the count is still checked (2 x N subnets).
         "BOOTSTRAP_AZ_COUNT": "2",

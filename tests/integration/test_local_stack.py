@@ -37,6 +37,7 @@ class Stack:
             "BOOTSTRAP_LOCAL_REGISTRY_PORT": str(self.registry),
             "BOOTSTRAP_LOCAL_POSTGRES_PORT": str(free_port()),
             "BOOTSTRAP_LOCAL_SERVER_PORT": str(free_port()),
+            "BOOTSTRAP_LOCAL_DNS_PORT": str(free_port()),
             "PREFECT_API_URL": f"http://127.0.0.1:{self.prefect}/api",
             "PREFECT_HOME": str(root / "client"),
         }

@@ -19,7 +19,7 @@ TESTS = Path(__file__).parent.parent
 FIXTURES = TESTS / "fixtures"
 STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-flows-test-"))
 MOTO_PORT, PREFECT_PORT, REGISTRY_PORT = free_port(), free_port(), free_port()
-POSTGRES_PORT, SERVER_PORT = free_port(), free_port()
+POSTGRES_PORT, SERVER_PORT, DNS_PORT = free_port(), free_port(), free_port()
 # The environment files the flows read: the checkout's `local` only, so the examples of other
 # environments (a region, a pool name) never change what a test of `dev` or `prod` sets up.
 ENVIRONMENTS_DIR = STATE_DIR / "environments"
