@@ -84,4 +84,6 @@ def emulated_target(settings: BootstrapSettings) -> Target:
         # moto drops group-referencing rule descriptions and Performance Insights: a re-plan
         # would never settle.
         stores_every_attribute=False,
+        # Public DNS for moto's Route 53 zones: the responder beside moto (dns_responder.py).
+        dns_resolver=f"127.0.0.1:{local.dns_port}",
     )

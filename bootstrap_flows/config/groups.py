@@ -325,16 +325,18 @@ class Server(BaseModel):
         600, ge=30, le=3600, description="Seconds to wait for the server stack's API to answer."
     )
 
-    @field_validator("server_allowed_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for cidr in value:
-            try:
-                ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{cidr!r} is not a valid IPv4 CIDR block ({exc})") from exc
-        return value
+    server_skip_delegation_check: bool = Field(
+        False,
+        description="Server stack: skip preflight's check that public DNS delegates the zone's "
+        "name to server_route53_zone_id (for a machine with no public DNS).",
+    )
+    server_dns_resolver: str | None = Field(
+        None,
+        description="Server stack: resolver `IP[:port]` for that check (default: the system's).",
+    )
 
+    _cidrs = delegate("server_allowed_cidrs", check=validation.ipv4_cidrs)
+    _resolver = delegate("server_dns_resolver", check=validation.dns_resolver)
     _certificate = delegate("server_certificate_arn", check=validation.certificate_arn)
     _domain = delegate("server_domain_name", check=validation.dns_name)
     _zone = delegate("server_route53_zone_id", check=validation.route53_zone_id)

@@ -77,6 +77,9 @@ class Target(BaseModel):
     # that reference another security group, RDS Performance Insights): there the stack leaves
     # them unset, so a re-plan settles and drift-check stays quiet.
     stores_every_attribute: bool = True
+    # The DNS resolver (`IP:port`) preflight asks whether public DNS delegates the server
+    # stack's zone; None: this machine's. An emulator answers for its own Route 53 there.
+    dns_resolver: str | None = None
 
 
 class TargetFactory(Protocol):
@@ -117,6 +120,8 @@ def _resolve(settings: BootstrapSettings) -> Target:
         )
     if settings.aws_endpoint_url:
         update["endpoint_url"] = settings.aws_endpoint_url
+    if settings.server_dns_resolver:
+        update["dns_resolver"] = settings.server_dns_resolver
     return target.model_copy(update=update)
 
 

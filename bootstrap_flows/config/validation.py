@@ -9,6 +9,7 @@ settings put the setting's name and environment variable in front.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from functools import cache
 from pathlib import Path
@@ -304,6 +305,40 @@ def route53_zone_id(zone: str | None) -> str | None:
             "e.g. 'Z0123456789ABC' (without the /hostedzone/ prefix)"
         )
     return zone
+
+
+def resolver_address(address: str) -> tuple[str, int]:
+    """(IP, port) of a DNS resolver written `IP`, `IP:port` or `[IPv6]:port` (port 53 if none)."""
+    host, port = address, "53"
+    if address.startswith("["):
+        host, _, port = address[1:].partition("]:")
+    elif address.count(":") == 1:
+        host, _, port = address.partition(":")
+    try:
+        number = int(port)
+        if not 1 <= number <= 65535:
+            raise ValueError(f"port {number} is not 1-65535")
+        return str(ipaddress.ip_address(host)), number
+    except ValueError as exc:
+        raise ValueError(
+            f"{address!r} is not a DNS resolver's address: an IP address with an optional port, "
+            f"e.g. '1.1.1.1' or '10.0.0.2:53' ({exc})"
+        ) from exc
+
+
+def dns_resolver(address: str | None) -> str | None:
+    if address is not None:
+        resolver_address(address)
+    return address
+
+
+def ipv4_cidrs(cidrs: list[str]) -> list[str]:
+    for cidr in cidrs:
+        try:
+            ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{cidr!r} is not a valid IPv4 CIDR block ({exc})") from exc
+    return cidrs
 
 
 # --- checks across settings (called by the settings model once every field is valid) ---------

@@ -9,14 +9,13 @@
   from outside, so the user states it (server_reachable_from_orchestrator). A target that says
   where the server answers (an emulator's) needs no statement.
 - the Route 53 zone (server_route53_zone_id): ACM's DNS validation and the worker resolve the
-  server's name through public DNS. A private zone, or one that does not hold the name, would
-  leave ACM waiting 75 minutes and failing. Whether the parent zone or the registrar delegates
-  to the zone's name servers is not checked: that needs a public DNS look-up of the name's NS
-  records (compared with the zone's DelegationSet), which this machine may not be able to make
-  and the emulator has no parent zone to answer. The zone's own apex NS records prove nothing:
-  Route 53 makes them with the zone and refuses to delete them.
+  server's name through public DNS. A private zone, one that does not hold the name, or one
+  public DNS does not delegate the zone's name to (its NS records, looked up and compared with
+  the zone's DelegationSet: safety/delegation.py) would leave ACM waiting 75 minutes and
+  failing. The look-up asks this machine's resolver (or the target's, or
+  server_dns_resolver's); server_skip_delegation_check skips it where there is no public DNS.
 
-Read-only: route53:GetHostedZone.
+Read-only: route53:GetHostedZone, and one DNS query.
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
+from bootstrap_flows.safety.delegation import ACM_WAIT, check_delegation
 from bootstrap_flows.safety.refusal import PreflightError
-
-ACM_WAIT = "ACM's DNS validation would wait 75 minutes and fail"
 
 
 class ReachError(PreflightError):
@@ -93,7 +91,8 @@ def check_zone(settings: BootstrapSettings) -> None:
     zone, domain = settings.server_route53_zone_id, settings.server_domain_name
     if settings.prefect_server != "aws" or zone is None:
         return
-    found = hosted_zone(settings, zone)["HostedZone"]
+    answer = hosted_zone(settings, zone)
+    found = answer["HostedZone"]
     bare = str(found["Name"]).rstrip(".").lower()  # Route 53 names end in a dot
     if found.get("Config", {}).get("PrivateZone"):
         raise ReachError(
@@ -107,3 +106,6 @@ def check_zone(settings: BootstrapSettings) -> None:
             f"server_domain_name {domain}: Route 53 takes no record for it there; give the "
             f"zone of {domain} (or of a parent domain)"
         )
+    if not settings.server_skip_delegation_check:
+        servers = answer.get("DelegationSet", {}).get("NameServers", [])
+        check_delegation(zone, bare, servers, resolve(settings).dns_resolver)

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.refusals import Key
 
 # Every secret a case sets holds this, so one check proves no message echoes a secret.
@@ -77,6 +78,27 @@ def _zone(name: str, private: bool = False) -> Prepare:
     return prepare
 
 
+def _zones(*names: str, domain: str) -> Prepare:
+    """Public hosted zones of `names`, made in that order, the last given as
+    server_route53_zone_id, for server_domain_name `domain` (public DNS: the responder the
+    test module names, answering from moto as the internet would)."""
+
+    def prepare(tmp: Path, _: pytest.MonkeyPatch) -> Env:
+        route53 = boto3.client("route53", region_name="us-east-1")
+        for number, name in enumerate(names):
+            made = route53.create_hosted_zone(Name=name, CallerReference=f"{tmp}-{number}")
+        zone = made["HostedZone"]["Id"].rsplit("/", 1)[-1]
+        return settings(server_route53_zone_id=zone, server_domain_name=domain)
+
+    return prepare
+
+
+def _no_resolver(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    """A delegated zone, and a resolver address where nothing listens."""
+    env = _zones("example.info", domain="prefect.example.info")(tmp, monkeypatch)
+    return {**env, **settings(server_dns_resolver=f"127.0.0.1:{free_port()}")}
+
+
 def _full(region: str, addresses: int = 0, vpcs: int = 0) -> Prepare:
     """`region` holding `addresses` Elastic IPs and `vpcs` VPCs more (another team's)."""
 
@@ -113,6 +135,14 @@ APPLY_CASES: dict[Key, Case] = {
     ("server_route53_zone_id", "the zone of example.org, server_domain_name prefect.example.com"): (
         Case(ZONED, prepare=_zone("example.org"))
     ),
+    ("server_route53_zone_id", "a second public zone of example.net, the first one delegated"): (
+        Case(ZONED, prepare=_zones("example.net", "example.net", domain="prefect.example.net"))
+    ),
+    (
+        "server_route53_zone_id",
+        "the zone of prefect.example.io, its parent zone example.io delegating nothing to it",
+    ): Case(ZONED, prepare=_zones("example.io", "prefect.example.io", domain="prefect.example.io")),
+    ("server_dns_resolver", "one where nothing listens"): Case(ZONED, prepare=_no_resolver),
     ("Elastic IPs", "5 of 5 in the region, nat_mode single"): Case(
         prepare=_full("us-west-2", addresses=5)
     ),

@@ -21,11 +21,14 @@ import moto.settings
 import pytest
 from moto import mock_aws
 from moto.iam.responses import IamResponse
+from moto.route53.models import DelegationSet
 
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.flows.stages import preflight
 from bootstrap_local.aws_like.iam import simulate_principal_policy as simulator
+from bootstrap_local.aws_like.route53 import delegation_sets_like_aws
 from bootstrap_local.certificate import self_signed
+from bootstrap_local.dns_responder import DnsResponder
 from tests.integration.test_refused_inputs_live import LIVE_CASES
 from tests.support.refusals import SETTINGS_HEADER, Key, rows
 from tests.support.refused_cases import (
@@ -297,6 +300,7 @@ CASES: dict[Key, Case] = {
         settings(server_allowed_cidrs='["10.0.0.0/33"]')
     ),
     ("server_start_timeout", "5"): Case(settings(server_start_timeout="5")),
+    ("server_dns_resolver", "dns.google"): Case(settings(server_dns_resolver="dns.google")),
     # --- Terraform ------------------------------------------------------------------------------
     ("state_bucket", "Bad_Bucket"): Case(settings(state_bucket="Bad_Bucket")),
     ("terraform", "not on PATH"): Case(prepare=_no_path),
@@ -364,6 +368,8 @@ class Aws:
 
     s3: S3Client
     ec2: EC2Client
+    # Public DNS for moto's Route 53 zones, as the embedded default answers it.
+    public_dns: str
 
     def created(self, monkeypatch: pytest.MonkeyPatch, region: str) -> list[str]:
         """Buckets, and VPCs in the case's region besides the default one and those the case
@@ -380,17 +386,21 @@ class Aws:
 def aws() -> Iterator[Aws]:
     """AWS as moto in this process: what preflight reads, and where nothing may appear. With
     IAM's policy simulator, as the embedded default's moto has it (preflight asks it)."""
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
+    with pytest.MonkeyPatch.context() as patch, mock_aws(), DnsResponder() as public_dns:
         patch.setattr(IamResponse, "simulate_principal_policy", simulator, raising=False)
+        # Each hosted zone its own name servers, as AWS and the embedded default's moto do.
+        patch.setattr(DelegationSet, "__init__", DelegationSet.__init__)
+        delegation_sets_like_aws()
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )
-        yield Aws(session.client("s3"), session.client("ec2"))
+        yield Aws(session.client("s3"), session.client("ec2"), public_dns.address)
 
 
 @pytest.fixture
-def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """Only the case's settings: none of this machine's, a state dir of the test's own."""
+def environ(aws: Aws, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Only the case's settings: none of this machine's, a state dir of the test's own, and
+    the responder as public DNS (a case may name another resolver)."""
     for name in list(os.environ):
         if name.startswith("BOOTSTRAP_"):
             monkeypatch.delenv(name)
@@ -400,6 +410,7 @@ def environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPat
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     for name, value in REMOTE.items():
         monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("BOOTSTRAP_SERVER_DNS_RESOLVER", aws.public_dns)
     return monkeypatch
 
 

@@ -139,7 +139,7 @@ def test_the_defaults_pass_every_check() -> None:
     """Defaults skip the delegated checks while loading (cost), so prove them here once."""
     from bootstrap_flows.config.groups import DELEGATED
 
-    assert len(DELEGATED) == 14
+    assert len(DELEGATED) == 16
     for name, check in DELEGATED.items():
         default = BootstrapSettings.model_fields[name].get_default(call_default_factory=True)
         assert check(default) == default, name
