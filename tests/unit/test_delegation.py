@@ -6,9 +6,12 @@ refused-inputs table (tests/unit/test_refused_inputs.py)."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
+import dns.message
+import dns.rcode
 import pytest
 
 from bootstrap_flows.config.validation import resolver_address
@@ -117,3 +120,25 @@ def test_a_resolver_that_does_not_answer_refuses_in_seconds_and_says_how_to_skip
     looked = "cannot look up the public NS records of example.com with the resolver at"
     assert message.startswith(f"{looked} {address} (LifetimeTimeout:")
     assert message.endswith(f"or on a machine with no public DNS set {SKIP}")
+
+
+def test_servfail_is_an_answer_refused_with_both_lists_and_the_skip() -> None:
+    """What a resolver answers for a name delegated to servers that no longer serve it (a
+    deleted zone's); a resolver with no public DNS may say the same, so the skip is named."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+
+        def serve() -> None:
+            data, client = server.recvfrom(512)
+            response = dns.message.make_response(dns.message.from_wire(data))
+            response.set_rcode(dns.rcode.SERVFAIL)
+            server.sendto(response.to_wire(), client)
+
+        threading.Thread(target=serve, daemon=True).start()
+        with pytest.raises(DelegationError) as refused:
+            check_delegation("Z1", "example.com", ZONE, address)
+    message = str(refused.value)
+    assert f"the resolver at {address} answers SERVFAIL (" in message
+    assert f"the zone's name servers are {', '.join(sorted(ZONE))}," in message
+    assert SKIP in message
