@@ -5,9 +5,14 @@ locals {
   issuer = "token.actions.githubusercontent.com"
   # What aws-actions/configure-aws-credentials asks GitHub to put in the token's `aud`.
   audience = "sts.${data.aws_partition.current.dns_suffix}"
-  # The token's `sub` for a job of a push to that branch. A job that names a GitHub
-  # `environment:` gets `repo:<owner>/<repo>:environment:<name>` instead and is refused.
-  subject = "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"
+  # The token's `sub`: for a job of a push to that branch, or, with github_environment, for a
+  # job that names that GitHub environment (GitHub then puts the environment in `sub` instead
+  # of the branch; the environment's deployment-branch rule keeps it to github_branch).
+  subject = (
+    var.github_environment == null
+    ? "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"
+    : "repo:${var.github_repository}:environment:${var.github_environment}"
+  )
 
   oidc_provider_arn = (
     var.oidc_provider_arn != null ? var.oidc_provider_arn : aws_iam_openid_connect_provider.github[0].arn
@@ -34,7 +39,7 @@ resource "aws_iam_openid_connect_provider" "github" {
 
 data "aws_iam_policy_document" "trust" {
   statement {
-    sid     = "GitHubActionsOfOneBranch"
+    sid     = var.github_environment == null ? "GitHubActionsOfOneBranch" : "GitHubActionsOfOneEnvironment"
     actions = ["sts:AssumeRoleWithWebIdentity"]
 
     principals {
@@ -60,7 +65,7 @@ data "aws_iam_policy_document" "trust" {
 
 resource "aws_iam_role" "this" {
   name                 = var.name
-  description          = "GitHub Actions of ${var.github_repository}, branch ${var.github_branch}: push flow images and code"
+  description          = "GitHub Actions of ${var.github_repository}, ${var.github_environment == null ? "branch ${var.github_branch}" : "environment ${var.github_environment}"}: ${var.promote_from_repository_arn == null ? "push" : "promote"} flow images and code"
   assume_role_policy   = data.aws_iam_policy_document.trust.json
   max_session_duration = var.max_session_duration
   permissions_boundary = var.permissions_boundary_arn
@@ -101,6 +106,20 @@ data "aws_iam_policy_document" "permissions" {
       "ecr:UploadLayerPart",
     ]
     resources = [var.ecr_repository_arn]
+  }
+
+  # Production's shape: `docker pull` of the image that passed in the repository it is promoted
+  # from (by digest), to push it unchanged into this one. Read only: nothing can be written there.
+  dynamic "statement" {
+    for_each = var.promote_from_repository_arn == null ? [] : [var.promote_from_repository_arn]
+    content {
+      sid = "EcrPullPromotedImage"
+      actions = [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+      ]
+      resources = [statement.value]
+    }
   }
 
   # `aws s3 sync` / `ls` of the code bucket (what is already there).

@@ -62,6 +62,17 @@ variable "github_branch" {
   }
 }
 
+variable "github_environment" {
+  description = "The GitHub environment whose jobs may assume the role (e.g. \"production\"), instead of the branch: a job with `environment:` gets the subject repo:<owner>/<repo>:environment:<name>. Null trusts pushes to github_branch."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_environment == null || can(regex("^[A-Za-z0-9._-]{1,255}$", var.github_environment))
+    error_message = "github_environment must be null or a GitHub environment name of letters, digits, '.', '_' and '-' (no wildcard, no spaces)."
+  }
+}
+
 variable "ecr_repository_arn" {
   description = "ARN of the ECR repository CI pushes flow images to (the worker's repository: flow images are built FROM the worker image)."
   type        = string
@@ -70,6 +81,22 @@ variable "ecr_repository_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9]+(?:[._/-][a-z0-9]+)*$", var.ecr_repository_arn))
     error_message = "ecr_repository_arn must be the ARN of one ECR repository (arn:aws:ecr:<region>:<account>:repository/<name>), without wildcards."
+  }
+}
+
+variable "promote_from_repository_arn" {
+  description = "ARN of the ECR repository images are promoted from (staging's), for a production role: it may then also pull from that repository (BatchGetImage, GetDownloadUrlForLayer), nothing more there. Null: no other repository."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.promote_from_repository_arn == null || can(regex("^arn:aws[a-z-]*:ecr:[a-z0-9-]+:[0-9]{12}:repository/[a-z0-9]+(?:[._/-][a-z0-9]+)*$", var.promote_from_repository_arn))
+    error_message = "promote_from_repository_arn must be null or the ARN of one ECR repository (arn:aws:ecr:<region>:<account>:repository/<name>), without wildcards."
+  }
+
+  validation {
+    condition     = var.promote_from_repository_arn != var.ecr_repository_arn
+    error_message = "promote_from_repository_arn is the role's own repository (ecr_repository_arn): name the repository images are promoted from, or leave it null."
   }
 }
 
