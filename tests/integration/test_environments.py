@@ -377,7 +377,9 @@ def test_the_release_pipeline_promotes_what_passed_staging(pipeline: Pipeline) -
 
 def test_a_failing_smoke_test_stops_before_production(pipeline: Pipeline) -> None:
     sha = secrets.token_hex(20)
+    started = time.monotonic()
     jobs, runner = pipeline.release(sha, broken=True)
+    print(f"release pipeline with a failing smoke test: {time.monotonic() - started:.1f} s")
     assert list(jobs) == ["staging"]  # production never started
     failed = jobs["staging"].failed_step()
     assert failed is not None and failed.name == "Smoke test", failed
