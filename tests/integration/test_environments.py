@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -212,10 +212,19 @@ class Pipeline:
     """The runner's machine: its environment, the stand-ins of the actions, each environment's
     repository variables (from `bootstrap-flows outputs`, as README tells a user to set them)."""
 
-    env: dict[str, str]
+    # Not in a failure's report: the machine's whole environment, and secrets.
+    env: dict[str, str] = field(repr=False)
     variables: dict[str, dict[str, str]]
-    secrets: dict[str, str]
+    secrets: dict[str, str] = field(repr=False)
     root: Path
+    passwords: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def password(self, environment: str) -> str:
+        """The registry's password, for reading it back (asked once per environment)."""
+        if environment not in self.passwords:
+            asked = ("bootstrap-flows", "outputs", environment, "--registry-password")
+            self.passwords[environment] = _shell(self.env, *asked).strip()
+        return self.passwords[environment]
 
     def actions(self) -> dict[str, Action]:
         def credentials(given: dict[str, str], env: dict[str, str]) -> dict[str, str]:
@@ -314,12 +323,9 @@ def pipeline(
 def _registry_digest(pipeline: Pipeline, environment: str, tag: str) -> str | None:
     """The digest the registry serves for `tag` in the environment's repository, or None."""
     out = pipeline.variables[environment]
-    password = _shell(
-        pipeline.env, "bootstrap-flows", "outputs", environment, "--registry-password"
-    )
     response = httpx.get(
         f"http://{out['ECR_REGISTRY']}/v2/{out['ECR_REPOSITORY']}/manifests/{tag}",
-        auth=("AWS", password.strip()),
+        auth=("AWS", pipeline.password(environment)),
         headers={"Accept": ", ".join(MANIFEST_TYPES)},
         timeout=30,
     )
