@@ -20,6 +20,7 @@ import pytest
 
 from bootstrap_flows.config.settings import PROJECT_ROOT
 from bootstrap_local import provider_mirror
+from tests.support.hcl import evaluate_all
 
 MODULE = PROJECT_ROOT / "infrastructure" / "terraform" / "modules" / "ci"
 ACCOUNT = "123456789012"
@@ -36,7 +37,7 @@ PUSH = [
 ]
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 # An init and a plan: 10-40 s by the machine's load.
-pytestmark = pytest.mark.slow
+PLANNED = pytest.mark.slow
 
 ROOT = """\
 terraform {
@@ -120,6 +121,7 @@ def _statements(planned: dict[str, dict[str, Any]], role: str) -> dict[str, tupl
     }
 
 
+@PLANNED
 def test_each_role_trusts_only_its_github_environment(planned: dict[str, dict[str, Any]]) -> None:
     for role in ("staging", "production"):
         trust = json.loads(planned[f"module.{role}.aws_iam_role.this"]["assume_role_policy"])
@@ -134,6 +136,7 @@ def test_each_role_trusts_only_its_github_environment(planned: dict[str, dict[st
         }
 
 
+@PLANNED
 def test_staging_may_push_to_its_repository_and_read_nothing_else(
     planned: dict[str, dict[str, Any]],
 ) -> None:
@@ -146,6 +149,7 @@ def test_staging_may_push_to_its_repository_and_read_nothing_else(
     }
 
 
+@PLANNED
 def test_production_may_only_read_stagings_repository(planned: dict[str, dict[str, Any]]) -> None:
     statements = _statements(planned, "production")
     # Staging's repository: read, in one statement of its own; every write is production's.
@@ -159,3 +163,44 @@ def test_production_may_only_read_stagings_repository(planned: dict[str, dict[st
         "ListCodeBucket",
         "ReadWriteFlowCode",
     }
+
+
+def _accepted(values: dict[str, str | None]) -> bool:
+    """Whether every validation of the two new inputs holds for these values (Terraform's
+    `console` evaluating the conditions as variables.tf writes them)."""
+    text = (MODULE / "variables.tf").read_text()
+    found = [
+        line.split("=", 1)[1].strip()
+        for line in text.splitlines()
+        if line.strip().startswith("condition")
+        and ("var.github_environment" in line or "var.promote_from_repository_arn" in line)
+    ]
+    assert len(found) == 3
+    for name, value in values.items():
+        literal = "null" if value is None else json.dumps(value)
+        found = [condition.replace(f"var.{name}", literal) for condition in found]
+    return all(evaluate_all(found))
+
+
+@pytest.mark.parametrize(
+    ("environment", "source", "accepted"),
+    [
+        (None, None, True),
+        ("production", STAGING_REPO, True),
+        ("prod*", None, False),
+        ("", None, False),
+        ("my env", None, False),
+        (None, PRODUCTION_REPO, False),  # its own repository
+        (None, f"{STAGING_REPO}*", False),
+        (None, "arn:aws:s3:::acme-staging-code", False),
+    ],
+)
+def test_the_new_inputs_are_validated(
+    environment: str | None, source: str | None, accepted: bool
+) -> None:
+    values = {
+        "github_environment": environment,
+        "promote_from_repository_arn": source,
+        "ecr_repository_arn": PRODUCTION_REPO,
+    }
+    assert _accepted(values) is accepted
