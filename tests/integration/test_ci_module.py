@@ -2,6 +2,10 @@
 permission policies exactly as IAM holds them, linted and evaluated, refused inputs, destroy.
 
 Through `examples/ci` (the ecr module and the ci module), on the session's emulated AWS.
+Terraform signs with the operator's key, which the session's emulator records: after the
+destroy, each call of this module must be allowed by the operator policy of the environment
+whose names the example uses (prefix "example", environment "ci": `example-ci-*`), the GitHub
+OIDC provider included (issue 23).
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.terraform.platform_stack import platform_variables
 from bootstrap_flows.terraform.runner import PlanResult, Terraform, TerraformError
 from bootstrap_local.iam_policy import Request, decide
+from bootstrap_local.settings import load_local_settings
+from bootstrap_local.stack import operator_calls_file
+from tests.support import operator_grants
 from tests.support.iam_lint import Finding, as_identity_policy, lint
 
 pytestmark = pytest.mark.slow
@@ -36,6 +43,8 @@ ROLE, POLICY, REPOSITORY, BUCKET = (
 GITHUB = "token.actions.githubusercontent.com"
 SUBJECT = "repo:acme/flows:ref:refs/heads/main"
 PROVIDER = "module.ci.aws_iam_openid_connect_provider.github[0]"
+# The names above are an environment's as bootstrap scopes them: <prefix>-<environment>-*.
+ENVIRONMENT = {"name_prefix": "example", "environment": "ci"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ def applied(
     local_stack: BootstrapSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Applied]:
     work = tmp_path_factory.mktemp("ci-module")
+    recording = operator_calls_file(load_local_settings())
+    mark = recording.stat().st_size if recording.exists() else 0
     # A copy of the tree: the example's local state must not land in the checkout.
     tree = work / "terraform"
     shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
@@ -91,10 +102,25 @@ def applied(
     yield replace(stack, outputs=terraform.apply(plan))
 
     terraform.apply(stack.plan(destroy=True))
+    operator_policy_allows_every_call(local_stack, recording, mark)
     iam = aws.client(local_stack, "iam")
     assert ROLE not in {role["RoleName"] for role in iam.list_roles()["Roles"]}
     providers = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     assert not [p for p in providers if p.get("Arn", "").endswith(f"/{GITHUB}")]
+
+
+def operator_policy_allows_every_call(
+    local_stack: BootstrapSettings, recording: Path, mark: int
+) -> None:
+    """This module's operator calls (init, plans, apply, reads, destroy) against the policy of
+    an environment with BOOTSTRAP_CI_GITHUB_REPOSITORY set: each allowed, and each grant the
+    README says this module records was made."""
+    calls = operator_grants.module_calls(recording, mark)
+    settings = local_stack.model_copy(update={**ENVIRONMENT, "ci_github_repository": "acme/flows"})
+    findings = operator_grants.check(calls, settings)
+    assert findings.denied == [], findings.report()
+    unseen = operator_grants.recorded_in(Path(__file__).name) - findings.seen
+    assert not unseen, f"the README says this module records {sorted(unseen)}"
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,12 @@ Through `examples/prefect-server` (network, cluster, logs, a Route 53 zone and t
 an ACM certificate it issues), on a moto server of this test's own. With the final snapshot
 on: a second database of the same name is made and destroyed too, and its final snapshot must
 not collide with the first one's (RDS refuses a snapshot identifier that exists).
+
+Terraform's calls are the operator's (its key is recorded, bootstrap_local/moto_server.py): each
+must be allowed by the operator policy rendered for the environment whose names the example
+uses (`example-server`, its server module named as the server stack names it), the ACM
+certificate and its DNS validation records included (issue 23). The test's own reads sign
+with another key.
 """
 
 from __future__ import annotations
@@ -18,14 +24,26 @@ from typing import Any
 import boto3
 import pytest
 
-from bootstrap_flows.config.settings import PROJECT_ROOT
+from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.terraform import server_stack
 from bootstrap_flows.terraform.runner import Terraform
+from tests.support import operator_grants
+from tests.support.aws_calls import operator_calls
 from tests.support.servers import moto_server
 
 pytestmark = pytest.mark.slow
 
 EXAMPLE = PROJECT_ROOT / "infrastructure" / "terraform" / "examples" / "prefect-server"
+OPERATOR_KEY, HARNESS_KEY = "testing", "harness"
+DOMAIN = "prefect.example.internal"
+# The example's names are an environment's: prefix "example", environment "server" (network
+# "example-server", log group /ecs/example-server); its server module is named here as the
+# server stack names it, <prefix>-<environment>-server.
+ENVIRONMENT = {"name_prefix": "example", "environment": "server", "aws_region": "us-east-1"}
+SERVER_NAME = "example-server-server"
+# The example makes its own zone; bootstrap is given the user's (server_route53_zone_id).
+EXAMPLE_ZONE = {"route53:CreateHostedZone", "route53:DeleteHostedZone", "route53:GetDNSSEC"}
+EXAMPLE_ZONE |= {"route53:ListTagsForResource", "route53:ChangeTagsForResource"}
 
 
 # What moto 5.2.1 does not store, so a re-plan on the emulator wants to set it again (measured):
@@ -52,8 +70,13 @@ def settled_except_for_moto(shown: dict[str, Any]) -> list[str]:
 
 def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> None:
     # moto waits 60 s before it marks a DNS-validated certificate ISSUED unless told otherwise.
+    recording = tmp_path / "operator-calls.jsonl"
+    record = ["--record-operator-calls", str(recording), "--operator-key", OPERATOR_KEY]
     with moto_server(
-        tmp_path / "moto.log", managed_policies=True, env={"MOTO_ACM_VALIDATION_WAIT": "1"}
+        tmp_path / "moto.log",
+        managed_policies=True,
+        env={"MOTO_ACM_VALIDATION_WAIT": "1"},
+        args=record,
     ) as endpoint:
         mirror = os.environ.get("BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR")
         # A copy of the tree: the example's local state must not land in the checkout.
@@ -61,14 +84,14 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
         # The example throws its database away; here it keeps a final snapshot, as bootstrap's.
         (tree / "examples" / EXAMPLE.name / "final_snapshot_override.tf").write_text(
-            'module "server" {\n  db_final_snapshot = true\n}\n'
+            f'module "server" {{\n  db_final_snapshot = true\n  name = "{SERVER_NAME}"\n}}\n'
         )
         terraform = Terraform(
             stack_dir=tree / "examples" / EXAMPLE.name,
             work_dir=tmp_path / "work",
             env={
                 "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_ACCESS_KEY_ID": OPERATOR_KEY,
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_MAX_ATTEMPTS": "2",
             },
@@ -79,11 +102,13 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         terraform.init(backend_config=None)
         plan = terraform.plan(var_file=var_file)
         outputs = terraform.apply(plan)
-        assert outputs["api_url"] == "https://prefect.example.internal/api"
+        assert outputs["api_url"] == f"https://{DOMAIN}/api"
 
         session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+            aws_access_key_id=HARNESS_KEY, aws_secret_access_key="x", region_name="us-east-1"
         )
+        route53 = session.client("route53", endpoint_url=endpoint)
+        (zone,) = route53.list_hosted_zones()["HostedZones"]
         rds = session.client("rds", endpoint_url=endpoint)
         (db,) = rds.describe_db_instances()["DBInstances"]
         assert (db["Engine"], db["StorageEncrypted"], db["PubliclyAccessible"]) == (
@@ -96,20 +121,9 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         # reports the minor it runs. The re-plan below must not see that as a change.
         assert re.fullmatch(r"16\.[0-9]+", db["EngineVersion"]), db["EngineVersion"]
         first = final_snapshot(tree)
-        groups = outputs["security_group_ids"]
-        ec2 = session.client("ec2", endpoint_url=endpoint)
-        rules = ec2.describe_security_group_rules(
-            Filters=[{"Name": "group-id", "Values": list(groups.values())}]
-        )["SecurityGroupRules"]
-        ingress = {
-            (r["GroupId"], r.get("ReferencedGroupInfo", {}).get("GroupId"), r["FromPort"])
-            for r in rules
-            if not r["IsEgress"]
-        }
-        # ALB -> server -> database, and nothing else from a security group.
-        assert (groups["server"], groups["alb"], 4200) in ingress
-        assert (groups["db"], groups["server"], 5432) in ingress
-        assert not [r for r in rules if r["GroupId"] == groups["db"] and r["IsEgress"]]
+        only_alb_to_server_to_database(
+            session.client("ec2", endpoint_url=endpoint), outputs["security_group_ids"]
+        )
 
         terraform.plan(var_file=var_file)
         assert settled_except_for_moto(terraform.show_json()) == []
@@ -128,11 +142,44 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         terraform.apply(terraform.plan(var_file=var_file, destroy=True))
         snapshots = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
         assert sorted(s["DBSnapshotIdentifier"] for s in snapshots) == sorted([first, second])
+    operator_policy_allows_every_call(recording, zone["Id"].rsplit("/", 1)[-1])
+
+
+def only_alb_to_server_to_database(ec2: Any, groups: dict[str, str]) -> None:
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": list(groups.values())}]
+    )["SecurityGroupRules"]
+    ingress = {
+        (r["GroupId"], r.get("ReferencedGroupInfo", {}).get("GroupId"), r["FromPort"])
+        for r in rules
+        if not r["IsEgress"]
+    }
+    # ALB -> server -> database, and nothing else from a security group.
+    assert (groups["server"], groups["alb"], 4200) in ingress
+    assert (groups["db"], groups["server"], 5432) in ingress
+    assert not [r for r in rules if r["GroupId"] == groups["db"] and r["IsEgress"]]
+
+
+def operator_policy_allows_every_call(recording: Path, zone_id: str) -> None:
+    """Terraform's calls (apply, re-plan, destroy, the second database) against the policy
+    of an environment with server_domain_name and server_route53_zone_id and no certificate:
+    each allowed, and each grant the README says this test records was made."""
+    calls = [c for c in operator_calls(recording) if c.iam_action not in EXAMPLE_ZONE]
+    settings = BootstrapSettings(
+        **ENVIRONMENT,
+        prefect_server="aws",
+        server_domain_name=DOMAIN,
+        server_route53_zone_id=zone_id,
+    )
+    findings = operator_grants.check(calls, settings)
+    assert findings.denied == [], findings.report()
+    unseen = operator_grants.recorded_in(Path(__file__).name) - findings.seen
+    assert not unseen, f"the README says this test records {sorted(unseen)}"
 
 
 def final_snapshot(tree: Path) -> str:
     """The final snapshot's name the example's local state records for its database."""
     state = json.loads((tree / "examples" / EXAMPLE.name / "terraform.tfstate").read_text())
     name = server_stack.final_snapshot_identifier(state)
-    assert name and re.fullmatch(r"example-server-final-[0-9]{14}", name), name
+    assert name and re.fullmatch(rf"{SERVER_NAME}-final-[0-9]{{14}}", name), name
     return name

@@ -12,10 +12,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import botocore.session
 import httpx
 
 from bootstrap_local.iam_policy import Request
@@ -151,6 +153,35 @@ def _s3_operator_action(method: str, key: str, query: list[str]) -> str:
     return _s3_operation(method, False, {name: [""] for name in query})
 
 
+# REST services whose operator lines ("<METHOD> <path>") are named here by botocore's model.
+REST_SERVICES = {"route53"}
+
+
+@cache
+def _rest_routes(service: str) -> list[tuple[str, re.Pattern[str], str]]:
+    """(method, path pattern, operation) of each operation of `service`, from the requestUri
+    templates of botocore's shipped model: "{Id}" captures one segment, "{Key+}" the rest."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    routes = []
+    for name, operation in loader.load_service_model(service, "service-2")["operations"].items():
+        uri = operation["http"]["requestUri"].split("?")[0].rstrip("/")
+        pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(uri))
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+        routes.append((operation["http"]["method"], re.compile(pattern), name))
+    # The longest template first: /hostedzone/{Id}/rrset before /hostedzone/{Id}.
+    return sorted(routes, key=lambda route: -len(route[1].pattern))
+
+
+def _rest_operation(service: str, action: str) -> tuple[str, dict[str, Any]]:
+    """A REST line's operation and the path's named segments (Id, ResourceId, ...); the line
+    as it was when the model knows no such request."""
+    method, _, path = action.partition(" ")
+    for wanted, pattern, name in _rest_routes(service):
+        if method == wanted and (matched := pattern.fullmatch(path.rstrip("/"))):
+            return name, {k: unquote(v) for k, v in matched.groupdict().items()}
+    return action, {}
+
+
 def operator_call(line: dict[str, Any]) -> Call:
     """A line of the operator recording (bootstrap_local/operator_calls.py) as a Call by
     "operator"; an S3 line's method and query become its IAM action."""
@@ -160,6 +191,9 @@ def operator_call(line: dict[str, Any]) -> Call:
         if not params.get("Bucket"):  # GET / : the account's buckets (the teardown receipt)
             return Call(OPERATOR, str(line["region"]), service, "ListAllMyBuckets", params)
         action = _s3_operator_action(action, str(params.get("Key") or ""), query)
+    elif service in REST_SERVICES and " " in action:
+        action, named = _rest_operation(service, action)
+        params |= named
     return Call(OPERATOR, str(line["region"]), service, action, params)
 
 

@@ -68,6 +68,12 @@ def justified(readme: Path = README) -> dict[str, str]:
     return found
 
 
+def recorded_in(test_file: str, readme: Path = README) -> set[str]:
+    """The justified actions whose reason says `test_file` records them: its check must see
+    each, so a reason cannot cite a recording that no longer makes the call."""
+    return {action for action, why in justified(readme).items() if f"`{test_file}`" in why}
+
+
 @dataclass(frozen=True)
 class Where:
     call: Call
@@ -113,6 +119,22 @@ def _iam(w: Where) -> list[str]:
         return [f"arn:aws:iam::{w.account}:role/{role}"]
     if policy := w.param("PolicyArn"):
         return [policy]
+    if provider := w.param("OpenIDConnectProviderArn"):
+        return [provider]
+    if url := w.param("Url"):  # CreateOpenIDConnectProvider: IAM names it by the URL's host
+        return [f"arn:aws:iam::{w.account}:oidc-provider/{url.removeprefix('https://')}"]
+    return ["*"]
+
+
+def _route53(w: Where) -> list[str]:
+    """Route 53 is global: its ARNs carry no region or account. A change (GetChange) is a
+    resource of its own; a tag call names the resource's type and ID."""
+    if w.call.action == "GetChange" and (change := w.param("Id")):
+        return [f"arn:aws:route53:::change/{change.rsplit('/', 1)[-1]}"]
+    if kind := w.param("ResourceType"):
+        return [f"arn:aws:route53:::{kind}/{w.param('ResourceId')}"]
+    if zone := w.param("Id", "HostedZoneId"):
+        return [f"arn:aws:route53:::hostedzone/{zone.rsplit('/', 1)[-1]}"]
     return ["*"]
 
 
@@ -220,9 +242,7 @@ RESOLVERS: dict[str, Callable[[Where], list[str]]] = {
     "rds": _rds,
     "elasticloadbalancing": _elb,
     "acm": _by_arn_or((), ("CertificateArn",), lambda w, n: n),
-    "route53": _by_arn_or(
-        ("Id", "HostedZoneId"), (), lambda w, n: f"arn:aws:route53:::hostedzone/{n}"
-    ),
+    "route53": _route53,
     "monitoring": lambda w: (
         [w.arn("cloudwatch", f"alarm:{n}") for n in w.given("AlarmName") + w.given("AlarmNames")]
         or ([r] if (r := w.param("ResourceARN")) else ["*"])

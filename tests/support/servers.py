@@ -21,9 +21,13 @@ from tests.support.ports import free_port
 
 @contextmanager
 def moto_server(
-    log: Path, managed_policies: bool = False, env: dict[str, str] | None = None
+    log: Path,
+    managed_policies: bool = False,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
 ) -> Iterator[str]:
-    """A moto server on a free port, ready to answer; yields its URL, stops it by PID."""
+    """A moto server on a free port, ready to answer; yields its URL, stops it by PID. `args`
+    go to bootstrap_local/moto_server.py (--record-operator-calls FILE --operator-key KEY)."""
     port = free_port()
     env = {**os.environ, **(env or {})}
     if managed_policies:
@@ -32,7 +36,7 @@ def moto_server(
     with log.open("wb") as out:
         process = subprocess.Popen(
             # The embedded default's moto: patched where AWS behaves otherwise.
-            [sys.executable, "-m", MOTO_SERVER, "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", MOTO_SERVER, *(args or []), "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -17,13 +17,15 @@ from bootstrap_local.iam_policy import Request, decide
 
 ACCOUNT = "210987654321"
 MAIN_TF = operator_policy.MODULE / "main.tf"
-# The one statement whose resources are "*": reads without resource-level permissions.
-UNSCOPED = "ReadOnlyWithoutResourceLevelPermissions"
+# The statements whose resources are "*", limited to the region: reads without resource-level
+# permissions, and the request of a certificate that does not exist yet.
+UNSCOPED = {"ReadOnlyWithoutResourceLevelPermissions", "ServerCertificateRequest"}
 GLOBAL = "TeardownReceiptListsRoles"  # IAM: no resource, no region
 # Scoped to account and region only, as the module README says why: EC2 IDs are generated,
 # RDS names its managed master secret, preflight simulates a caller of any name, the server's
-# certificate and Route 53 zone are the user's (IDs ACM and Route 53 generate); service-linked
-# roles are the account's, not an environment's (bootstrap_flows/safety/service_linked_roles.py).
+# certificate and Route 53 zone are the user's (IDs ACM and Route 53 generate), as are Route 53's
+# change IDs; service-linked roles (bootstrap_flows/safety/service_linked_roles.py) and GitHub's
+# OIDC provider (one per URL) are the account's, not an environment's.
 NOT_BY_NAME = (
     ":ec2:",
     ":secret:rds!",
@@ -32,6 +34,8 @@ NOT_BY_NAME = (
     ":role/aws-service-role/",
     ":acm:",
     ":route53:::hostedzone/*",
+    ":route53:::change/*",
+    ":oidc-provider/token.actions.githubusercontent.com",
 )
 # ARNs that name no account: S3 buckets (their names do) and Route 53 zones (global IDs).
 NO_ACCOUNT = ("arn:aws:s3:::", "arn:aws:route53:::")
@@ -66,7 +70,7 @@ def test_every_statement_is_scoped_to_the_environment_or_says_why_not() -> None:
                 assert statement["Action"] == ["iam:ListRoles"]
                 continue
             if resource == "*":
-                assert statement["Sid"] == UNSCOPED, statement["Sid"]
+                assert statement["Sid"] in UNSCOPED, statement["Sid"]
                 assert statement["Condition"] == {
                     "StringEquals": {"aws:RequestedRegion": settings.aws_region}
                 }
