@@ -108,3 +108,46 @@ def test_a_line_names_nothing_but_resources() -> None:
     assert line is not None
     assert json.dumps(line).count("pw") == 0
     assert line["params"] == {"DBInstanceIdentifier": "db", "VpcSecurityGroupIds.member.1": "sg-1"}
+
+
+def test_route53_and_oidc_calls_are_named_as_iam_authorizes_them(
+    endpoint: str, tmp_path: Path
+) -> None:
+    """Route 53 is REST: a line is "<METHOD> <path>", named by botocore's model (the zone's
+    ID in the path); an OIDC provider by the URL's host (tests/support/operator_grants.py)."""
+    from tests.support.operator_grants import requests_of
+
+    route53 = client(endpoint, "route53", OPERATOR)
+    zone = route53.create_hosted_zone(Name="example.internal", CallerReference="r")
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    record = {"Name": "a.example.internal", "Type": "A", "TTL": 60}
+    change = route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": record | {"ResourceRecords": [{"Value": "10.0.0.1"}]},
+                }
+            ]
+        },
+    )
+    route53.get_change(Id=change["ChangeInfo"]["Id"])
+    route53.list_resource_record_sets(HostedZoneId=zone_id)
+    iam = client(endpoint, "iam", OPERATOR)
+    iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"]
+    )
+    calls = operator_calls(tmp_path / "operator.jsonl")
+    named = {c.iam_action: [r.resource for r in requests_of(c, "123456789012")] for c in calls}
+    zone_arn = f"arn:aws:route53:::hostedzone/{zone_id}"
+    change_id = change["ChangeInfo"]["Id"].rsplit("/", 1)[-1]
+    assert named == {
+        "route53:CreateHostedZone": ["*"],
+        "route53:ChangeResourceRecordSets": [zone_arn],
+        "route53:GetChange": [f"arn:aws:route53:::change/{change_id}"],
+        "route53:ListResourceRecordSets": [zone_arn],
+        "iam:CreateOpenIDConnectProvider": [
+            "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+        ],
+    }
