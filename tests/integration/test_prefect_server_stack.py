@@ -69,9 +69,9 @@ def settled_except_for_moto(shown: dict[str, Any]) -> list[str]:
 
 
 def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> None:
-    # moto waits 60 s before it marks a DNS-validated certificate ISSUED unless told otherwise.
     recording = tmp_path / "operator-calls.jsonl"
     record = ["--record-operator-calls", str(recording), "--operator-key", OPERATOR_KEY]
+    # moto waits 60 s before it marks a DNS-validated certificate ISSUED unless told otherwise.
     with moto_server(
         tmp_path / "moto.log",
         managed_policies=True,
