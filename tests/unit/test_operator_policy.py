@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from bootstrap_flows import cli
+from bootstrap_flows.config.environments import ENVIRONMENT_MAX, PREFIX_MAX
 from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.safety import operator_policy, service_linked_roles
 from bootstrap_local.iam_policy import Request, decide
+from tests.support import hcl
 
 ACCOUNT = "210987654321"
 MAIN_TF = operator_policy.MODULE / "main.tf"
@@ -131,3 +133,35 @@ def test_the_operator_may_look_up_and_create_only_the_service_linked_roles_the_s
         [document],
         Request("iam:CreateServiceLinkedRole", service_linked_roles.ECS.arn(ACCOUNT), other),
     )
+
+
+def test_each_managed_policy_part_is_under_iams_limit_for_the_longest_names() -> None:
+    """IAM holds at most 6,144 characters (whitespace not counted) in a managed policy; the
+    module creates the statements in parts, split by Terraform as main.tf splits them."""
+    prefix, environment = "p" * PREFIX_MAX, "e" * ENVIRONMENT_MAX
+    text = operator_policy.render_text(
+        {
+            "name_prefix": prefix,
+            "environment": environment,
+            "stack": f"{prefix}-{environment}",
+            "account_id": ACCOUNT,
+            "region": "ap-southeast-4",  # among the longest region names
+            "partition": "aws-us-gov",  # the longest partition
+            "state_bucket": "b" * 63,  # S3's longest bucket name
+        }
+    )
+    # main.tf's own expression, on these names.
+    main_tf = MAIN_TF.read_text()
+    per_part = re.search(r"statements_per_part\s*=\s*(\d+)", main_tf)
+    split = re.search(r"parts_json = (\[.*?\n  \])", main_tf, re.DOTALL)
+    assert per_part and split, "main.tf names statements_per_part and parts_json"
+    expression = " ".join(line.strip() for line in split[1].splitlines())
+    expression = expression.replace("local.statements_per_part", per_part[1])
+    expression = expression.replace("local.statements", f"jsondecode({json.dumps(text)}).Statement")
+    expression = expression.replace(" Statement = slice", ", Statement = slice")
+    parts = hcl.evaluate(expression)
+    sizes = [len(re.sub(r"\s", "", part)) for part in parts]
+    assert len(parts) == 4 and max(sizes) <= 6144, sizes
+    statements = [each for part in parts for each in json.loads(part)["Statement"]]
+    assert statements == json.loads(text)["Statement"]
+    assert len(re.sub(r"\s", "", text)) > 6144  # why there are parts at all

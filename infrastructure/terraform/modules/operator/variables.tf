@@ -61,24 +61,24 @@ variable "state_bucket" {
 }
 
 variable "create_policy" {
-  description = "Also create the policy as an IAM customer managed policy (output policy_arn); false: only render its JSON (output policy_json) for your admins."
+  description = "Also create the policy as IAM customer managed policies, one per part (output policy_arns); false: only render its JSON (outputs policy_json, policy_parts_json) for your admins."
   type        = bool
   default     = false
 }
 
 variable "policy_name" {
-  description = "Name of the managed policy when create_policy is true. Null: <name_prefix>-<environment>-operator."
+  description = "Name of the managed policies when create_policy is true, followed by -1, -2, ... per part. Null: <name_prefix>-<environment>-operator."
   type        = string
   default     = null
 
   validation {
-    condition     = var.policy_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,128}$", var.policy_name))
-    error_message = "policy_name must be null or 1-128 characters of letters, digits and +=,.@_-."
+    condition     = var.policy_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,125}$", var.policy_name))
+    error_message = "policy_name must be null or 1-125 characters of letters, digits and +=,.@_- (IAM's 128 less the part's -N suffix)."
   }
 }
 
 variable "policy_path" {
-  description = "IAM path of the managed policy when create_policy is true."
+  description = "IAM path of the managed policies when create_policy is true."
   type        = string
   default     = "/"
 
