@@ -107,8 +107,8 @@ def test_a_user_missing_a_statement_is_refused_with_every_action_it_lacks(
         check_caller_permissions(settings, ACCOUNT, caller)
     message = str(refused.value)
     roles = f"arn:aws:iam::{ACCOUNT}:role/{settings.stack_name}-*"
-    assert f"{caller} lacks 8 permission(s)" in message  # iam:GetRole: PreflightChecksTheCaller
-    for action in ("iam:CreateRole", "iam:DeleteRole", "iam:PutRolePolicy"):
+    assert f"{caller} lacks 9 permission(s)" in message  # iam:GetRole: PreflightChecksTheCaller
+    for action in ("iam:CreateRole", "iam:DeleteRole", "iam:PutRolePolicy", "iam:TagRole"):
         assert f"  - {action} on {roles} (not granted)" in message
     assert "bootstrap-flows operator-policy dev" in message
     # The conditions' values are the request's context: these statements still pass.
@@ -132,7 +132,7 @@ def test_an_assumed_roles_path_is_found(
 ) -> None:
     caller = as_sso_role(settings, monkeypatch, the_policy(settings, without="ObserverRule"))
     assert principal_arn(caller) == f"arn:aws:iam::{ACCOUNT}:role/AWSReservedSSO_Ops"
-    with pytest.raises(CallerPermissionsError, match="lacks 7 permission") as refused:
+    with pytest.raises(CallerPermissionsError, match="lacks 8 permission") as refused:
         check_caller_permissions(settings, ACCOUNT, caller)
     assert "events:PutRule" in str(refused.value)
 
