@@ -32,6 +32,7 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 from prefect.exceptions import ObjectNotFound
 
 from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
 from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.prefect_side.events import EVENT_DETECTED, environment_resource
@@ -142,20 +143,37 @@ def _run_failed(env: str) -> AlertSpec:
     )
 
 
+def _unanswered(
+    after: set[str],
+    expect: set[str],
+    match: dict[str, str],
+    minutes: int,
+    related: dict[str, str] | None = None,
+) -> EventTrigger:
+    """Fires when a resource's `after` event is not followed by an `expect` one in `minutes`."""
+    return EventTrigger(
+        after=after,
+        expect=expect,
+        match=match,  # type: ignore[arg-type]
+        match_related=related or {},  # type: ignore[arg-type]
+        for_each={"prefect.resource.id"},
+        posture=Posture.Proactive,
+        threshold=1,
+        within=timedelta(minutes=minutes),
+    )
+
+
 def _no_worker(env: str, pool: str, minutes: int) -> AlertSpec:
     # The server marks a pool NOT_READY once no worker of it sends heartbeats; READY again when
     # one does. Paused (teardown's drain) is not a worker problem.
     return AlertSpec(
         "target",
         automation_name(env, "work pool without a worker"),
-        EventTrigger(
+        _unanswered(
             after={"prefect.work-pool.not-ready"},
             expect={"prefect.work-pool.ready", "prefect.work-pool.paused"},
             match={"prefect.resource.id": "prefect.work-pool.*", "prefect.resource.name": pool},
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(minutes=minutes),
+            minutes=minutes,
         ),
         f"bootstrap-flows {env}: work pool {pool} has no worker",
         f"Work pool {pool} of environment {env} has had no online worker for {minutes} "
@@ -169,16 +187,13 @@ def _run_waiting(env: str, pool: str, minutes: int) -> AlertSpec:
     return AlertSpec(
         "target",
         automation_name(env, "flow run waiting on the work pool"),
-        EventTrigger(
+        _unanswered(
             after={"prefect.flow-run.Pending", "prefect.flow-run.Late"},
             # Any next state ends the wait (a Late run's Pending starts a wait of its own).
             expect={"prefect.flow-run.*"},
             match={"prefect.resource.id": "prefect.flow-run.*"},
-            match_related={"prefect.resource.role": "work-pool", "prefect.resource.name": pool},
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=timedelta(minutes=minutes),
+            related={"prefect.resource.role": "work-pool", "prefect.resource.name": pool},
+            minutes=minutes,
         ),
         f"bootstrap-flows {env}: a flow run waits on {pool}",
         f"A flow run on work pool {pool} of environment {env} has been "
@@ -211,8 +226,25 @@ def _orchestrator() -> Iterator[SyncPrefectClient]:
 Connect = Callable[[], AbstractContextManager[SyncPrefectClient]]
 
 
-def _clients(settings: BootstrapSettings) -> dict[Where, Connect]:
-    return {"orchestrator": _orchestrator, "target": lambda: target_prefect.client(settings)}
+def _prefects(
+    settings: BootstrapSettings, *, target: bool = True
+) -> list[tuple[tuple[Where, ...], Connect]]:
+    """The orchestrator and (with `target`) the target, one entry per Prefect API: where the two
+    are one server (the embedded default), it is connected to, read and written once."""
+    orchestrator: tuple[tuple[Where, ...], Connect] = (("orchestrator",), _orchestrator)
+    if not target:
+        return [orchestrator]
+    if _same_api(target_prefect.orchestrator_api_url(), worker_api_url(resolve(settings))):
+        return [(("orchestrator", "target"), _orchestrator)]
+    return [orchestrator, (("target",), lambda: target_prefect.client(settings))]
+
+
+def _same_api(url: str, other: str) -> bool:
+    return url.rstrip("/") == other.rstrip("/")
+
+
+def _on(settings: BootstrapSettings, wheres: tuple[Where, ...]) -> list[AlertSpec]:
+    return [spec for spec in specs(settings) if spec.where in wheres]
 
 
 _PREFECT: dict[Where, str] = {"orchestrator": "orchestrating", "target": "worker's"}
@@ -244,22 +276,20 @@ def check_block(settings: BootstrapSettings) -> None:
     (a server stack's Prefect is made by the run: `ensure` looks there)."""
     if settings.notification_block is None:
         return
-    for where, connect in _clients(settings).items():
-        if where == "target" and settings.prefect_server == "aws":
-            continue
+    for wheres, connect in _prefects(settings, target=settings.prefect_server != "aws"):
         with connect() as client:
-            block_document_id(client, settings.notification_block, where)
+            block_document_id(client, settings.notification_block, wheres[0])
 
 
 def _ensure_on(
-    client: SyncPrefectClient, settings: BootstrapSettings, where: Where, block_id: UUID
+    client: SyncPrefectClient, settings: BootstrapSettings, wheres: tuple[Where, ...], block: UUID
 ) -> dict[str, str]:
     changes: dict[str, str] = {}
-    for spec in (s for s in specs(settings) if s.where == where):
+    for spec in _on(settings, wheres):
         if client.read_automations_by_name(spec.name):
             changes[spec.name] = "kept (it exists: left as it is)"
         else:
-            client.create_automation(spec.automation(block_id, settings.environment))
+            client.create_automation(spec.automation(block, settings.environment))
             changes[spec.name] = "created"
     return changes
 
@@ -270,18 +300,18 @@ def ensure(settings: BootstrapSettings) -> dict[str, str]:
     if slug is None:
         return {}
     changes: dict[str, str] = {}
-    for where, connect in _clients(settings).items():
+    for wheres, connect in _prefects(settings):
         with connect() as client:
             try:
-                block_id = block_document_id(client, slug, where)
+                block_id = block_document_id(client, slug, wheres[0])
             except AlertsError as exc:
-                if where != "target" or settings.prefect_server != "aws":
+                if wheres != ("target",) or settings.prefect_server != "aws":
                     raise
                 # The server stack's Prefect is new: the block is saved there by a person.
                 skipped = f"not made: {exc}; then run bootstrap again"
-                changes |= {s.name: skipped for s in specs(settings) if s.where == where}
+                changes |= {s.name: skipped for s in _on(settings, wheres)}
                 continue
-            changes |= _ensure_on(client, settings, where, block_id)
+            changes |= _ensure_on(client, settings, wheres, block_id)
     return changes
 
 
@@ -290,14 +320,14 @@ def delete(settings: BootstrapSettings) -> list[str]:
     target that no longer answers (its server stack destroyed) took its automations along."""
     prefix = automation_name(settings.environment, "")
     deleted: list[str] = []
-    for where, connect in _clients(settings).items():
+    for wheres, connect in _prefects(settings):
         try:
             with connect() as client:
                 for automation in client.read_automations():
-                    if automation.name.startswith(prefix) and automation.name not in deleted:
+                    if automation.name.startswith(prefix):
                         client.delete_automation(automation.id)
                         deleted.append(automation.name)
         except httpx.HTTPError:
-            if where == "orchestrator":
+            if "orchestrator" in wheres:
                 raise
     return deleted

@@ -39,6 +39,13 @@ def _connection(settings: BootstrapSettings) -> tuple[str, str | None, str | Non
     return worker_api_url(target), secret if is_key else None, None if is_key else secret
 
 
+def orchestrator_api_url() -> str:
+    """The Prefect running this flow (where its artifacts, events and locks go)."""
+    from prefect.settings import get_current_settings
+
+    return str(get_current_settings().api.url or "(ephemeral)")
+
+
 @contextmanager
 def client(settings: BootstrapSettings) -> Iterator[SyncPrefectClient]:
     """A sync client of the target Prefect, with the worker's own credential."""

@@ -34,6 +34,7 @@ from bootstrap_flows.config import validation
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.prefect_side import alerts, target_prefect, work_pool
+from bootstrap_flows.prefect_side.target_prefect import orchestrator_api_url
 from bootstrap_flows.safety.caller_permissions import check_caller_permissions
 from bootstrap_flows.safety.certificates import check_server_certificate
 from bootstrap_flows.safety.quotas import check_quotas
@@ -187,13 +188,6 @@ def check_prefect_api(settings: BootstrapSettings) -> str:
         return target_prefect.prove_credential(settings)
     except target_prefect.TargetPrefectError as exc:
         raise PreflightError(str(exc)) from exc
-
-
-def orchestrator_api_url() -> str:
-    """The Prefect running this flow (where its artifacts, events and locks go)."""
-    from prefect.settings import get_current_settings
-
-    return str(get_current_settings().api.url or "(ephemeral)")
 
 
 # What preflight reports as the worker's Prefect before the server stack exists to be asked.
