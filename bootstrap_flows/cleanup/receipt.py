@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.cleanup.task_definitions import active_revisions, worker_revisions
+from bootstrap_flows.config import names
 from bootstrap_flows.config.settings import BootstrapSettings
 
 if TYPE_CHECKING:
@@ -110,15 +111,17 @@ def _ended(clients: Clients, arn: str) -> bool:
 
 
 def _roles(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
+    prefix = names.stack_prefix(settings.name_prefix, settings.environment)
     for page in clients.iam.get_paginator("list_roles").paginate():
         for role in page["Roles"]:
-            if role["RoleName"].startswith(f"{settings.stack_name}-"):
+            if role["RoleName"].startswith(prefix):
                 yield Leftover(service="iam", resource=role["Arn"], note="role by name")
 
 
 def _task_definitions(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
     # The families of `<stack>-` (the worker and server services), and those the worker registers.
-    arns = active_revisions(clients.ecs, f"{settings.stack_name}-") + worker_revisions(
+    prefix = names.stack_prefix(settings.name_prefix, settings.environment)
+    arns = active_revisions(clients.ecs, prefix) + worker_revisions(
         clients.ecs, settings.work_pool_name
     )
     for arn in arns:
@@ -127,12 +130,15 @@ def _task_definitions(settings: BootstrapSettings, clients: Clients) -> Iterator
 
 def _named(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
     """Repositories and log groups by name: their tags are not always in the tagging API."""
+    prefix = names.stack_prefix(settings.name_prefix, settings.environment)
     for listed in clients.ecr.get_paginator("describe_repositories").paginate():
         for repository in listed["repositories"]:
-            if repository["repositoryName"].startswith(f"{settings.stack_name}-"):
+            if repository["repositoryName"].startswith(prefix):
                 yield Leftover(service="ecr", resource=repository["repositoryArn"], note="by name")
     for page in clients.logs.get_paginator("describe_log_groups").paginate(
-        logGroupNamePrefix=f"/ecs/{settings.stack_name}"
+        logGroupNamePrefix=names.derived("log group").name(
+            settings.name_prefix, settings.environment
+        )
     ):
         for group in page["logGroups"]:
             yield Leftover(service="logs", resource=group["logGroupName"], note="by name")

@@ -314,6 +314,12 @@ def derived(what: str) -> Derived:
     return next(each for each in DERIVED if each.what == what)
 
 
+def stack_prefix(prefix: str, environment: str) -> str:
+    """What the `<stack>-` names of DERIVED start with (roles, ECS names, the repository): the
+    listings that find an environment's leftovers by name search by it."""
+    return _S.format(prefix=prefix, environment=environment) + "-"
+
+
 def problem(
     prefix: str, environment: str, *, server: bool, state_bucket: bool = True
 ) -> str | None:

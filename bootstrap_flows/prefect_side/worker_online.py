@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from bootstrap_flows.config import names
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve, worker_api_url
 from bootstrap_flows.errors import BootstrapError
@@ -38,11 +39,12 @@ def wait_for_worker(
         if time.monotonic() >= deadline:
             break
         time.sleep(poll_seconds)
+    service = names.derived("worker service").name(settings.name_prefix, settings.environment)
     raise WorkerNotOnline(
         f"no worker of pool {settings.work_pool_name!r} sent a heartbeat within "
         f"{settings.worker_heartbeat_timeout} s. Check: the ECS service events "
         f"(`aws ecs describe-services --cluster {platform.cluster_name} --services "
-        f"{settings.stack_name}-worker`); the worker's logs in CloudWatch log group "
+        f"{service}`); the worker's logs in CloudWatch log group "
         f"{platform.log_group_name} (stream prefix `worker`); that the private subnets reach "
         f"{worker_api_url(resolve(settings))} (NAT gateway, security-group egress); and that "
         f"secret "

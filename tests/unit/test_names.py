@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from bootstrap_flows.config.environments import ENVIRONMENT_MAX, PREFIX_MAX
-from bootstrap_flows.config.names import DERIVED, Derived, problem, rules
+from bootstrap_flows.config.names import DERIVED, Derived, problem, rules, stack_prefix
 from bootstrap_flows.config.settings import SettingsError, load_settings
 from tests.support.hcl import UNKNOWN, Scope, evaluate_all, stack
 
@@ -203,3 +203,11 @@ def test_one_message_names_the_resource_and_the_limit() -> None:
         "'xn--ab-dev-code-123456789012' start with 'xn--', which AWS refuses: choose another "
         "BOOTSTRAP_NAME_PREFIX"
     )
+
+
+def test_the_receipts_listings_by_name_find_every_derived_role_repository_and_ecs_name() -> None:
+    """cleanup/receipt.py lists roles, repositories and task definitions by `stack_prefix`."""
+    start = stack_prefix(*BASE)
+    listed = [d for d in DERIVED if d.kind in ("IAM role", "ECR repository", "ECS name")]
+    assert start == "prefect-dev-" and len(listed) >= 10
+    assert [d.what for d in listed if not d.name(*BASE).startswith(start)] == []
