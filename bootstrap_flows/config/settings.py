@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bootstrap_flows.config import environments, names, validation
+from bootstrap_flows.config.alerts import Alerts
 
 # Re-exported: the names every module takes from settings.
 from bootstrap_flows.config.environments import AWS as AWS
@@ -34,7 +35,6 @@ from bootstrap_flows.config.environments import (
     default_target,
 )
 from bootstrap_flows.config.groups import (
-    Alerts,
     Approval,
     Ci,
     Drift,
@@ -91,7 +91,7 @@ class BootstrapSettings(
     Alerts,
     BaseSettings,
 ):
-    """Every setting of a run: the groups of `groups`, read from one flat set of variables."""
+    """Every setting of a run: the groups (`groups`, `alerts`) read from one flat set of names."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
