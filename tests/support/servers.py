@@ -13,10 +13,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
+from moto.moto_api import recorder
+from moto.server import ThreadedMotoServer
 
 from bootstrap_local.stack import MOTO_SERVER
 from bootstrap_local.target import MOTO_READY_PATH
 from tests.support.ports import free_port
+
+
+@contextmanager
+def moto_in_process() -> Iterator[str]:
+    """moto in this process (stock, or as this process patched it) on a free port; its URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def restore_moto_recorder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put moto's recorder back after the test: the embedded default's recording replaces it."""
+    for name in ("_record_request", "_location", "_user_enabled"):
+        monkeypatch.setattr(recorder, name, getattr(recorder, name))
 
 
 @contextmanager

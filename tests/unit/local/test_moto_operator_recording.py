@@ -10,12 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.moto_api import recorder
-from moto.server import ThreadedMotoServer
 
 from bootstrap_local import moto_server
 from tests.support.aws_calls import operator_calls
-from tests.support.ports import free_port
+from tests.support.servers import moto_in_process, restore_moto_recorder
 
 OPERATOR = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 OTHER = {"aws_access_key_id": "ecs-runtime", "aws_secret_access_key": "testing"}
@@ -25,17 +23,11 @@ SECRET = "s3cr3t-never-recorded"
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto in this process, recording as the local stack does; the recorder is restored."""
-    for name in ("_record_request", "_location", "_user_enabled"):
-        monkeypatch.setattr(recorder, name, getattr(recorder, name))
+    restore_moto_recorder(monkeypatch)
     moto_server.record_role_calls(tmp_path / "roles.jsonl")
     moto_server.record_operator_calls(tmp_path / "operator.jsonl", "testing")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_in_process() as url:
+        yield url
 
 
 def client(endpoint: str, service: str, keys: dict[str, str]) -> Any:

@@ -11,12 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.moto_api import recorder
-from moto.server import ThreadedMotoServer
 
 from bootstrap_local import moto_server
 from tests.support.aws_calls import parse_entry
-from tests.support.ports import free_port
+from tests.support.servers import moto_in_process, restore_moto_recorder
 
 EMULATOR_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -24,16 +22,10 @@ EMULATOR_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testi
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto in this process, recording role calls to tmp_path; the recorder is restored."""
-    for name in ("_record_request", "_location", "_user_enabled"):
-        monkeypatch.setattr(recorder, name, getattr(recorder, name))
+    restore_moto_recorder(monkeypatch)
     moto_server.record_role_calls(tmp_path / "calls.jsonl")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_in_process() as url:
+        yield url
 
 
 def client(endpoint: str, service: str, keys: dict[str, str]) -> Any:

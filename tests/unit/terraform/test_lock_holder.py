@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
@@ -36,7 +35,7 @@ from bootstrap_flows.terraform.lock_holder import (
     process_start,
 )
 from bootstrap_flows.terraform.runner import Terraform
-from tests.support.ports import free_port
+from tests.support.servers import moto_in_process
 from tests.support.session import FIXTURES
 
 BUCKET = "prefect-dev-tfstate-123456789012"
@@ -219,13 +218,8 @@ def test_a_lock_taken_again_while_its_holder_is_judged_is_kept(s3: Any) -> None:
 
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_in_process() as url:
+        yield url
 
 
 def test_a_killed_apply_leaves_a_lock_the_next_plan_releases(
