@@ -22,10 +22,11 @@ from prefect.events.schemas.automations import Automation
 
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.drift.bookkeeping import record
-from bootstrap_flows.drift.findings import DriftReport, Finding
+from bootstrap_flows.drift.findings import DriftReport
 from bootstrap_flows.prefect_side import alerts
 from bootstrap_flows.prefect_side.events import EVENT_DETECTED
 from bootstrap_local.webhook_sink import WebhookSink
+from tests.support.samples import DRIFT_FINDING
 
 pytestmark = pytest.mark.slow
 ENV = "alerted"
@@ -111,18 +112,9 @@ def test_alerts_are_made_once_keep_edits_and_deliver(
             == 5
         )
 
-    finding = Finding(
-        kind="drift",
-        resource="aws_ecs_service.worker",
-        attribute="desired_count",
-        action="update",
-        expected="1",
-        actual="3",
-    )
-
     @flow(name="drift-check-probe")
     def drift_probe() -> str:
-        report = record(DriftReport(environment=ENV, status="drifted", findings=[finding]))
+        report = record(DriftReport(environment=ENV, status="drifted", findings=[DRIFT_FINDING]))
         assert report.event == EVENT_DETECTED
         from prefect.runtime import flow_run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bootstrap_flows.drift.findings import Finding
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
 
@@ -37,4 +38,13 @@ WORKER = WorkerOutputs(
     alarm_names=["cpu", "memory"],
     autoscaling_enabled=False,
     image_uri=IMAGE,
+)
+# One drifted attribute, as the drift alert's message names it.
+DRIFT_FINDING = Finding(
+    kind="drift",
+    resource="aws_ecs_service.worker",
+    attribute="desired_count",
+    action="update",
+    expected="1",
+    actual="3",
 )

@@ -15,9 +15,10 @@ from prefect.server.utilities.user_templates import render_user_template_sync
 
 from bootstrap_flows.config.settings import SettingsError, load_settings
 from bootstrap_flows.drift.bookkeeping import event_payload
-from bootstrap_flows.drift.findings import DriftReport, Finding
+from bootstrap_flows.drift.findings import DriftReport
 from bootstrap_flows.prefect_side import alerts
 from bootstrap_flows.prefect_side.events import EVENT_DETECTED, environment_resource
+from tests.support.samples import DRIFT_FINDING
 
 POOL = "ecs-work-pool"
 
@@ -129,15 +130,7 @@ def _rendered(spec: alerts.AlertSpec, event: ReceivedEvent) -> str:
 
 
 def test_drift_message_names_the_environment_resources_and_attributes() -> None:
-    finding = Finding(
-        kind="drift",
-        resource="aws_ecs_service.worker",
-        attribute="desired_count",
-        action="update",
-        expected="1",
-        actual="3",
-    )
-    report = DriftReport(environment="dev", status="drifted", findings=[finding])
+    report = DriftReport(environment="dev", status="drifted", findings=[DRIFT_FINDING])
     event = _event(EVENT_DETECTED, environment_resource("dev"), [])
     event.payload = event_payload(report)
     body = _rendered(_specs()["drift found or changed"], event)
