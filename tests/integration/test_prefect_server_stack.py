@@ -15,26 +15,30 @@ with another key.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
+from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.terraform import server_stack
-from bootstrap_flows.terraform.runner import Terraform
 from tests.support import operator_grants
 from tests.support.aws_calls import operator_calls
 from tests.support.servers import moto_server
+from tests.support.terraform_trees import (
+    MOTO_KEYS,
+    TERRAFORM_ROOT,
+    copied_tree,
+    moto_session,
+    terraform_on_moto,
+)
 
 pytestmark = pytest.mark.slow
 
-EXAMPLE = PROJECT_ROOT / "infrastructure" / "terraform" / "examples" / "prefect-server"
-OPERATOR_KEY, HARNESS_KEY = "testing", "harness"
+EXAMPLE = TERRAFORM_ROOT / "examples" / "prefect-server"
+# Terraform signs with the operator key (moto's, recorded); the test's own reads with another.
+OPERATOR_KEY, HARNESS_KEY = MOTO_KEYS["AWS_ACCESS_KEY_ID"], "harness"
 DOMAIN = "prefect.example.internal"
 # The example's names are an environment's: prefix "example", environment "server" (network
 # "example-server", log group /ecs/example-server); its server module is named here as the
@@ -78,25 +82,13 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         env={"MOTO_ACM_VALIDATION_WAIT": "1"},
         args=record,
     ) as endpoint:
-        mirror = os.environ.get("BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR")
         # A copy of the tree: the example's local state must not land in the checkout.
-        tree = tmp_path / "terraform"
-        shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
+        tree = copied_tree(tmp_path)
         # The example throws its database away; here it keeps a final snapshot, as bootstrap's.
         (tree / "examples" / EXAMPLE.name / "final_snapshot_override.tf").write_text(
             f'module "server" {{\n  db_final_snapshot = true\n  name = "{SERVER_NAME}"\n}}\n'
         )
-        terraform = Terraform(
-            stack_dir=tree / "examples" / EXAMPLE.name,
-            work_dir=tmp_path / "work",
-            env={
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": OPERATOR_KEY,
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_MAX_ATTEMPTS": "2",
-            },
-            provider_mirror=Path(mirror) if mirror else None,
-        )
+        terraform = terraform_on_moto(endpoint, tree / "examples" / EXAMPLE.name, tmp_path / "work")
         var_file = tmp_path / "vars.json"
         var_file.write_text(json.dumps({"region": "us-east-1"}))
         terraform.init(backend_config=None)
@@ -104,9 +96,7 @@ def test_server_module_applies_replans_clean_and_destroys(tmp_path: Path) -> Non
         outputs = terraform.apply(plan)
         assert outputs["api_url"] == f"https://{DOMAIN}/api"
 
-        session = boto3.session.Session(
-            aws_access_key_id=HARNESS_KEY, aws_secret_access_key="x", region_name="us-east-1"
-        )
+        session = moto_session(key=HARNESS_KEY)
         route53 = session.client("route53", endpoint_url=endpoint)
         (zone,) = route53.list_hosted_zones()["HostedZones"]
         rds = session.client("rds", endpoint_url=endpoint)

@@ -9,21 +9,23 @@ test_worker_egress.py.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
-import boto3
 import pytest
 
-from bootstrap_flows.config.settings import PROJECT_ROOT, load_settings
+from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.terraform.platform_stack import platform_variables
-from bootstrap_flows.terraform.runner import Terraform
 from tests.support.servers import moto_server
+from tests.support.terraform_trees import (
+    TERRAFORM_ROOT,
+    copied_tree,
+    moto_session,
+    terraform_on_moto,
+)
 
 pytestmark = pytest.mark.slow
 
-STACK = PROJECT_ROOT / "infrastructure" / "terraform" / "stacks" / "platform"
+STACK = TERRAFORM_ROOT / "stacks" / "platform"
 GROUP = "module.network.aws_security_group.worker"
 
 
@@ -35,34 +37,15 @@ def test_a_self_hosted_prefect_port_is_allowed_out_of_the_worker_group(tmp_path:
         prefect_api_auth_string="user:secret",
     )
     with moto_server(tmp_path / "moto.log") as endpoint:
-        tree = tmp_path / "terraform"
-        shutil.copytree(STACK.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
-        stack = tree / "stacks" / STACK.name
+        stack = copied_tree(tmp_path) / "stacks" / STACK.name
         (stack / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
-        mirror = os.environ.get("BOOTSTRAP_TERRAFORM_PROVIDER_MIRROR")
-        terraform = Terraform(
-            stack_dir=stack,
-            work_dir=tmp_path / "work",
-            env={
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_MAX_ATTEMPTS": "2",
-            },
-            provider_mirror=Path(mirror) if mirror else None,
-        )
+        terraform = terraform_on_moto(endpoint, stack, tmp_path / "work")
         terraform.init(backend_config={"path": str(tmp_path / "platform.tfstate")})
         var_file = tmp_path / "vars.json"
         var_file.write_text(json.dumps(platform_variables(settings)))
         terraform.apply(terraform.plan(var_file=var_file, targets=[GROUP]))
 
-        ec2 = boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        ec2 = moto_session().client("ec2", endpoint_url=endpoint)
         (group,) = ec2.describe_security_groups(
             Filters=[{"Name": "group-name", "Values": [f"{settings.stack_name}-worker"]}]
         )["SecurityGroups"]
