@@ -12,8 +12,6 @@ import hashlib
 import http.server
 import json
 import logging
-import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,63 +25,14 @@ from botocore.exceptions import ClientError
 
 from bootstrap_flows import docker_engine, image
 from bootstrap_flows.aws_side import clients as aws
-from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local import registry
-from bootstrap_local.settings import LocalSettings, load_local_settings
-from tests.support.ports import free_port
-from tests.support.servers import moto_server
+from bootstrap_local.settings import LocalSettings
+from tests.support import images
+from tests.support.images import LOG, image_settings, local_settings, registry_manifest, tiny
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "images"
-LOG = logging.getLogger("test_image")
-
-
-def _ca_bundle() -> str | None:
-    # Behind the TLS-intercepting proxy pip inside the build needs the host's bundle.
-    for candidate in (os.environ.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def _local(state: Path, moto_port: int) -> LocalSettings:
-    """The test's own emulator and registry, not the session's."""
-    return load_local_settings(state_dir=state, moto_port=moto_port, registry_port=free_port())
-
-
-def _settings(local: LocalSettings) -> BootstrapSettings:
-    """The product's settings for the `local` environment, aimed at the test's emulator and
-    registry through its own overrides (the emulator target reads the session's ports)."""
-    return load_settings(
-        environment="local",
-        work_dir=local.state_dir,
-        aws_endpoint_url=local.aws_endpoint,
-        registry_host_override=f"127.0.0.1:{local.registry_port}",
-        extra_ca_bundle=_ca_bundle(),
-        worker_base_image="prefecthq/prefect:3.9.1-python3.11",
-        base_image_fallback="os-packages",
-    )
-
-
-def _tiny(tmp_path: Path, name: str = "scratch") -> image.ImageSource:
-    directory = tmp_path / name
-    shutil.copytree(FIXTURES / name, directory)
-    return image.ImageSource(
-        directory=directory, extra={}, local_repository=f"bootstrap-flows-test/{name}"
-    )
-
-
-# --- servers: moto, registries, the engine -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def engine() -> docker.DockerClient:
-    return docker_engine.ensure_docker()
-
-
-@pytest.fixture(scope="module")
-def moto_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
-        yield int(url.rsplit(":", 1)[1])
+# The module's fixtures, shared with test_image_immutable.py.
+engine = images.engine
+moto_port = images.moto_port
 
 
 class Stack:
@@ -91,7 +40,7 @@ class Stack:
 
     def __init__(self, local: LocalSettings, engine: docker.DockerClient) -> None:
         self.local = local
-        self.settings = settings = _settings(local)
+        self.settings = settings = image_settings(local)
         self.engine = engine
         self.repository_name = f"prefect-local/test-{uuid.uuid4().hex[:8]}"
         ecr = aws.client(settings, "ecr")
@@ -126,7 +75,7 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path, moto_port: int, engine: docker.DockerClient) -> Iterator[Stack]:
-    result = Stack(_local(tmp_path / "state", moto_port), engine)
+    result = Stack(local_settings(tmp_path / "state", moto_port), engine)
     try:
         yield result
     finally:
@@ -139,12 +88,7 @@ def stack(tmp_path: Path, moto_port: int, engine: docker.DockerClient) -> Iterat
 
 
 def _registry_manifest(stack: Stack, reference: str) -> httpx.Response:
-    return httpx.get(
-        f"http://{stack.host}/v2/{stack.repository_name}/manifests/{reference}",
-        auth=("AWS", stack.password),
-        headers={"Accept": ", ".join(image.MANIFEST_TYPES)},
-        timeout=10,
-    )
+    return registry_manifest(stack.host, stack.repository_name, reference, stack.password)
 
 
 # --- build and push -----------------------------------------------------------------------------
@@ -153,7 +97,7 @@ def _registry_manifest(stack: Stack, reference: str) -> httpx.Response:
 @pytest.mark.slow
 def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
     registry.registry_up(stack.settings, stack.local)
-    source = _tiny(tmp_path)
+    source = tiny(tmp_path)
 
     first_built, first = stack.ensure(source)
 
@@ -183,7 +127,7 @@ def test_build_push_and_read_back(tmp_path: Path, stack: Stack) -> None:
 @pytest.mark.slow
 def test_push_skips_a_tag_ecr_already_has(tmp_path: Path, stack: Stack) -> None:
     registry.registry_up(stack.settings, stack.local)
-    built = stack.build(_tiny(tmp_path))
+    built = stack.build(tiny(tmp_path))
     pushed = image.push_image(
         stack.settings, built, stack.repository_name, stack.repository_url, LOG
     )
@@ -195,7 +139,7 @@ def test_push_skips_a_tag_ecr_already_has(tmp_path: Path, stack: Stack) -> None:
 
 @pytest.mark.slow
 def test_rebuild_comes_from_cache(tmp_path: Path, stack: Stack) -> None:
-    source = _tiny(tmp_path)
+    source = tiny(tmp_path)
     first = stack.build(source)
     second = stack.build(source)
     assert second.cached and second.image_id == first.image_id
@@ -209,7 +153,7 @@ def _unique_scratch(tmp_path: Path) -> image.ImageSource:
     """The scratch context with content no other test builds: Docker 20.10's classic builder
     reuses a cached `FROM scratch` step across platforms, so shared content would hand an amd64
     build the arm64 image made here (the push check below catches exactly that)."""
-    source = _tiny(tmp_path)
+    source = tiny(tmp_path)
     (source.directory / "hello.txt").write_text(f"arm64 test {uuid.uuid4()}\n")
     return source
 
@@ -290,9 +234,9 @@ def test_an_ecr_error_other_than_a_missing_repository_stops_the_build(
 ) -> None:
     # Not slow: the scratch context needs no engine for its tag, and the error comes first.
     caplog.set_level(logging.DEBUG, logger=LOG.name)
-    settings = _settings(_local(tmp_path / "state", expired_ecr_port))
+    settings = image_settings(local_settings(tmp_path / "state", expired_ecr_port))
     with pytest.raises(image.ImagePushError, match="ExpiredTokenException") as caught:
-        image.build_unless_in_ecr(settings, "prefect-local/worker", LOG, source=_tiny(tmp_path))
+        image.build_unless_in_ecr(settings, "prefect-local/worker", LOG, source=tiny(tmp_path))
     assert not isinstance(caught.value, image.RepositoryMissing)
     assert isinstance(caught.value.__cause__, ClientError), "the cause stays attached"
     assert _ExpiredEcr.calls == ["AmazonEC2ContainerRegistry_V20150921.DescribeImages"]
@@ -302,7 +246,7 @@ def test_an_ecr_error_other_than_a_missing_repository_stops_the_build(
 @pytest.mark.slow
 def test_a_missing_repository_only_delays_the_push(tmp_path: Path, stack: Stack) -> None:
     not_yet = f"prefect-local/not-yet-{uuid.uuid4().hex[:8]}"
-    source = _tiny(tmp_path)
+    source = tiny(tmp_path)
     built = image.build_unless_in_ecr(stack.settings, not_yet, LOG, source=source)
     assert built is not None, "a first bootstrap builds while the repository is being created"
     stack.images.append(built.local_name)
@@ -319,13 +263,13 @@ def test_nothing_built_and_nothing_in_ecr_is_an_error(tmp_path: Path, stack: Sta
             stack.repository_name,
             stack.repository_url,
             LOG,
-            source=_tiny(tmp_path),
+            source=tiny(tmp_path),
         )
 
 
 @pytest.mark.slow
 def test_failing_step_is_one_readable_error(tmp_path: Path, stack: Stack) -> None:
-    source = _tiny(tmp_path, "failing")
+    source = tiny(tmp_path, "failing")
     with pytest.raises(image.ImageBuildError) as caught:
         stack.build(source)
     message = str(caught.value)
@@ -337,7 +281,7 @@ def test_failing_step_is_one_readable_error(tmp_path: Path, stack: Stack) -> Non
 
 @pytest.mark.slow
 def test_missing_base_image_names_the_from_step(tmp_path: Path, stack: Stack) -> None:
-    source = _tiny(tmp_path, "failing")
+    source = tiny(tmp_path, "failing")
     with pytest.raises(image.ImageBuildError) as caught:
         image.build_image(
             stack.settings,
@@ -359,7 +303,7 @@ def test_no_fallback_means_a_clear_error(tmp_path: Path, stack: Stack) -> None:
         }
     )
     with pytest.raises(image.ImageBuildError, match="cannot be pulled.*BASE_IMAGE_FALLBACK"):
-        image.build_image(settings, LOG, source=_tiny(tmp_path, "failing"))
+        image.build_image(settings, LOG, source=tiny(tmp_path, "failing"))
 
 
 @pytest.mark.slow
@@ -368,7 +312,7 @@ def test_wrong_registry_password(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     registry.registry_up(stack.settings, stack.local, password="not-the-ecr-token")
-    built = stack.build(_tiny(tmp_path))
+    built = stack.build(tiny(tmp_path))
     with pytest.raises(image.ImagePushError, match="rejected the ECR credentials") as caught:
         image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
     assert stack.password not in str(caught.value)
@@ -380,7 +324,7 @@ def test_stopped_registry(tmp_path: Path, stack: Stack) -> None:
     registry.registry_up(stack.settings, stack.local)
     registry.registry_down(stack.local)
     assert not registry.registry_running(stack.local)
-    built = stack.build(_tiny(tmp_path))
+    built = stack.build(tiny(tmp_path))
     with pytest.raises(image.ImagePushError, match="is the local registry running") as caught:
         image.push_image(stack.settings, built, stack.repository_name, stack.repository_url, LOG)
     assert stack.host in str(caught.value)
@@ -392,7 +336,7 @@ def test_ecr_token_never_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     registry.registry_up(stack.settings, stack.local)
-    _, pushed = stack.ensure(_tiny(tmp_path))
+    _, pushed = stack.ensure(tiny(tmp_path))
     assert not pushed.skipped
     assert "push layer" in caplog.text and "Pushed" in caplog.text
     assert stack.password not in caplog.text
@@ -415,7 +359,7 @@ def test_registry_restarts_with_the_current_password(stack: Stack) -> None:
 @pytest.fixture(scope="session")
 def worker_image(tmp_path_factory: pytest.TempPathFactory) -> image.BuiltImage:
     docker_engine.ensure_docker()
-    settings = _settings(_local(tmp_path_factory.mktemp("worker-state"), 1024))
+    settings = image_settings(local_settings(tmp_path_factory.mktemp("worker-state"), 1024))
     return image.build_image(settings, LOG)
 
 

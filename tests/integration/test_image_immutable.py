@@ -4,7 +4,8 @@ On AWS a careful client asks ECR before pushing (the image stage does: a tag ECR
 pushed again), and ECR refuses a push that would move an immutable tag. Locally the registry
 takes any push; the refusal comes from the emulated ECR's PutImage, which the push's recorder
 calls (bootstrap_local/registry.py register_in_ecr), and the registry's tag goes back.
-Needs dockerd, like tests/integration/test_image.py, whose helpers it uses.
+Needs dockerd, like tests/integration/test_image.py, whose helpers (tests/support/images.py)
+it shares.
 """
 
 from __future__ import annotations
@@ -13,30 +14,28 @@ import contextlib
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import httpx
 import pytest
 
-from bootstrap_flows import docker_engine, image
+from bootstrap_flows import image
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.image.errors import ImagePushError
 from bootstrap_local import registry
-from tests.integration.test_image import FIXTURES, LOG, _local, _settings, _tiny
-from tests.support.servers import moto_server
+from tests.support import images
+from tests.support.images import (
+    FIXTURES,
+    LOG,
+    image_settings,
+    local_settings,
+    registry_manifest,
+    tiny,
+)
 
-
-@pytest.fixture(scope="module")
-def engine() -> docker.DockerClient:
-    return docker_engine.ensure_docker()
-
-
-@pytest.fixture(scope="module")
-def moto_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
-        yield int(url.rsplit(":", 1)[1])
+engine = images.engine
+moto_port = images.moto_port
 
 
 def _other(tmp_path: Path) -> image.ImageSource:
@@ -50,12 +49,7 @@ def _other(tmp_path: Path) -> image.ImageSource:
 
 
 def _registry_tag(host: str, repository: str, tag: str, password: str) -> httpx.Response:
-    response = httpx.get(
-        f"http://{host}/v2/{repository}/manifests/{tag}",
-        auth=("AWS", password),
-        headers={"Accept": ", ".join(image.MANIFEST_TYPES)},
-        timeout=10,
-    )
+    response = registry_manifest(host, repository, tag, password)
     response.raise_for_status()
     return response
 
@@ -64,8 +58,8 @@ def _registry_tag(host: str, repository: str, tag: str, password: str) -> httpx.
 def test_an_immutable_tag_is_pushed_once_and_never_moved(
     tmp_path: Path, moto_port: int, engine: docker.DockerClient
 ) -> None:
-    local = _local(tmp_path / "state", moto_port)
-    settings = _settings(local)
+    local = local_settings(tmp_path / "state", moto_port)
+    settings = image_settings(local)
     name = f"prefect-local/immutable-{uuid.uuid4().hex[:8]}"
     ecr = aws.client(settings, "ecr")
     url = ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")["repository"][
@@ -75,7 +69,7 @@ def test_an_immutable_tag_is_pushed_once_and_never_moved(
     password = registry.emulated_ecr_password(settings)
     made: list[str] = []
     try:
-        built = image.build_image(settings, LOG, source=_tiny(tmp_path))
+        built = image.build_image(settings, LOG, source=tiny(tmp_path))
         made.append(built.local_name)
         first = image.push_image(settings, built, name, url, LOG)
         # The same content tag again: ECR is asked first and has it, so nothing is pushed.
