@@ -6,6 +6,7 @@ import base64
 import logging
 import os
 import threading
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from urllib.parse import urlparse
 
@@ -44,9 +45,11 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
+@cache
 def partition(region: str) -> str:
     """The partition of `region` ("aws", "aws-cn", "aws-us-gov", ...), from botocore's own
-    endpoint data: every ARN in it starts with arn:<partition>:."""
+    endpoint data: every ARN in it starts with arn:<partition>:. Once per region and process:
+    each answer loads botocore's endpoint data into a new session (~45 ms), and it never changes."""
     return str(boto3.session.Session().get_partition_for_region(region))
 
 
