@@ -11,12 +11,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import boto3
 import httpx
 import pytest
 from moto.moto_api import recorder
 from moto.server import ThreadedMotoServer
 
+from bootstrap_local.moto_server import record_operator_calls, record_role_calls
 from bootstrap_local.stack import MOTO_SERVER
 from bootstrap_local.target import MOTO_READY_PATH
 from tests.support.ports import free_port
@@ -34,10 +37,30 @@ def moto_in_process() -> Iterator[str]:
         server.stop()
 
 
-def restore_moto_recorder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Put moto's recorder back after the test: the embedded default's recording replaces it."""
+@contextmanager
+def recording_moto(
+    monkeypatch: pytest.MonkeyPatch, roles: Path, operator: Path | None = None
+) -> Iterator[str]:
+    """moto in this process, recording as the local stack does: role calls to `roles`, and with
+    `operator` the calls signed with the key `testing`. moto's recorder, which the recording
+    replaces, is put back after the test."""
     for name in ("_record_request", "_location", "_user_enabled"):
         monkeypatch.setattr(recorder, name, getattr(recorder, name))
+    record_role_calls(roles)
+    if operator is not None:
+        record_operator_calls(operator, "testing")
+    with moto_in_process() as url:
+        yield url
+
+
+def moto_client(endpoint: str, service: str, keys: dict[str, str], region: str) -> Any:
+    """A boto3 client of the moto at `endpoint`, signing with `keys` (boto3's argument names)."""
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name=region,
+        **keys,
+    )
 
 
 @contextmanager

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from bootstrap_local import moto_server
 from tests.support.aws_calls import operator_calls
-from tests.support.servers import moto_in_process, restore_moto_recorder
+from tests.support.servers import moto_client, recording_moto
 
 OPERATOR = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 OTHER = {"aws_access_key_id": "ecs-runtime", "aws_secret_access_key": "testing"}
@@ -22,21 +21,14 @@ SECRET = "s3cr3t-never-recorded"
 
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto in this process, recording as the local stack does; the recorder is restored."""
-    restore_moto_recorder(monkeypatch)
-    moto_server.record_role_calls(tmp_path / "roles.jsonl")
-    moto_server.record_operator_calls(tmp_path / "operator.jsonl", "testing")
-    with moto_in_process() as url:
+    """moto in this process, recording as the local stack does."""
+    roles, operator = tmp_path / "roles.jsonl", tmp_path / "operator.jsonl"
+    with recording_moto(monkeypatch, roles, operator) as url:
         yield url
 
 
 def client(endpoint: str, service: str, keys: dict[str, str]) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name="eu-west-1",
-        **keys,
-    )
+    return moto_client(endpoint, service, keys, "eu-west-1")
 
 
 def test_operator_calls_keep_names_and_drop_every_secret_value(

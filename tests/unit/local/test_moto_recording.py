@@ -9,34 +9,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from bootstrap_local import moto_server
 from tests.support.aws_calls import parse_entry
-from tests.support.servers import moto_in_process, restore_moto_recorder
+from tests.support.servers import moto_client, recording_moto
 
 EMULATOR_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto in this process, recording role calls to tmp_path; the recorder is restored."""
-    restore_moto_recorder(monkeypatch)
-    moto_server.record_role_calls(tmp_path / "calls.jsonl")
-    with moto_in_process() as url:
+    """moto in this process, recording role calls to tmp_path."""
+    with recording_moto(monkeypatch, tmp_path / "calls.jsonl") as url:
         yield url
 
 
 def client(endpoint: str, service: str, keys: dict[str, str]) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=keys["aws_access_key_id"],
-        aws_secret_access_key=keys["aws_secret_access_key"],
-        aws_session_token=keys.get("aws_session_token"),
-    )
+    return moto_client(endpoint, service, keys, "us-east-1")
 
 
 def test_only_calls_signed_by_an_assumed_role_are_recorded_without_their_token(
