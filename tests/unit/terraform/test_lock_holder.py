@@ -254,17 +254,22 @@ def test_a_killed_apply_leaves_a_lock_the_next_plan_releases(
 
     applying = threading.Thread(target=apply)
     applying.start()
+    # The plan above left its own holder record (a record is not removed when its command
+    # ends); the apply's replaces it once the apply holds the lock. Reading the plan's, as this
+    # loop once did under load, would kill a process that is gone.
     deadline = time.monotonic() + 60
-    holder = None
-    while holder is None or not locked(s3):
+    holder: LockHolder | None = None
+    while holder is None:
         assert time.monotonic() < deadline, "the apply never recorded who holds its lock"
         time.sleep(0.2)
-        objects = s3.list_objects_v2(Bucket=BUCKET, Prefix=holder_key(LOCK)).get("KeyCount")
-        if objects:
-            body = s3.get_object(Bucket=BUCKET, Key=holder_key(LOCK))["Body"].read()
-            holder = LockHolder.from_json(json.loads(body))
-    lock_body = json.loads(s3.get_object(Bucket=BUCKET, Key=LOCK)["Body"].read())
-    assert holder is not None and holder.lock_id == lock_body["ID"]  # Terraform's own lock
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=holder_key(LOCK)).get("KeyCount")
+        if not listed or not locked(s3):
+            continue
+        lock_id = json.loads(s3.get_object(Bucket=BUCKET, Key=LOCK)["Body"].read())["ID"]
+        body = s3.get_object(Bucket=BUCKET, Key=holder_key(LOCK))["Body"].read()
+        recorded = LockHolder.from_json(json.loads(body))
+        # Terraform's own lock, and its ID recorded beside it.
+        holder = recorded if recorded is not None and recorded.lock_id == lock_id else None
     os.kill(holder.pid, signal.SIGKILL)  # terraform itself: it cannot release its lock
     applying.join(timeout=60)
     assert failed and locked(s3)
