@@ -23,7 +23,7 @@ from bootstrap_flows import docker_engine
 from bootstrap_flows.config.settings import ENV_PREFIX, PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.errors import ServiceError
 from bootstrap_flows.prefect_side import crash_detection
-from bootstrap_local import database, processes, provider_mirror, registry
+from bootstrap_local import database, prefect_database, processes, provider_mirror, registry
 from bootstrap_local.ecs_runtime import runtime as ecs_runtime
 from bootstrap_local.settings import LocalSettings
 from bootstrap_local.target import MOTO_READY_PATH, emulator_credentials
@@ -168,6 +168,10 @@ def _moto(local: LocalSettings, env: dict[str, str]) -> Service:
     )
 
 
+def _prefect_db(local: LocalSettings) -> Path:
+    return local.state_dir / "prefect" / "prefect.db"
+
+
 def _prefect(local: LocalSettings, env: dict[str, str]) -> Service:
     home = local.state_dir / "prefect"
     port = str(local.prefect_port)
@@ -179,9 +183,18 @@ def _prefect(local: LocalSettings, env: dict[str, str]) -> Service:
         env={
             **env,
             "PREFECT_HOME": str(home),
-            "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+            "PREFECT_API_DATABASE_CONNECTION_URL": prefect_database.connection_url(
+                _prefect_db(local)
+            ),
         },
     )
+
+
+def _start_prefect(local: LocalSettings, env: dict[str, str]) -> bool:
+    service = _prefect(local, env)
+    # A first start copies a migrated database instead of migrating (see the module).
+    prefect_database.prepare(_prefect_db(local), env)
+    return _start(local, service)
 
 
 def _postgres(local: LocalSettings, env: dict[str, str], bins: Path) -> Service:
@@ -269,7 +282,7 @@ def _steps(
         ("moto", lambda: _start(local, _moto(local, env))),
         ("registry", lambda: _registry(settings, local)),
         ("postgres", lambda: start_postgres(local, env)),
-        ("prefect", lambda: _start(local, _prefect(local, env))),
+        ("prefect", lambda: _start_prefect(local, env)),
         ("ecs-runtime", lambda: _start(local, _ecs_runtime(local, env))),
         ("worker", lambda: _start_worker(settings, local)),
     ]

@@ -19,6 +19,7 @@ import pytest
 from moto.moto_api import recorder
 from moto.server import ThreadedMotoServer
 
+from bootstrap_local import prefect_database
 from bootstrap_local.moto_server import record_operator_calls, record_role_calls
 from bootstrap_local.stack import MOTO_SERVER
 from bootstrap_local.target import MOTO_READY_PATH
@@ -113,14 +114,16 @@ def prefect_server(home: Path, auth_string: str) -> Iterator[tuple[str, subproce
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     user, _, password = auth_string.partition(":")
+    database = home / "prefect.db"
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": url,
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_API_DATABASE_CONNECTION_URL": prefect_database.connection_url(database),
         "PREFECT_SERVER_API_AUTH_STRING": auth_string,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
+    prefect_database.prepare(database, env)
     prefect = Path(sys.executable).parent / "prefect"
     with (home / "server.log").open("wb") as log:
         process = subprocess.Popen(
