@@ -9,6 +9,7 @@ server finds it at head and starts serving.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -57,8 +58,17 @@ def _template(env: dict[str, str]) -> Path:
     if template.is_file():
         return template
     template.parent.mkdir(parents=True, exist_ok=True)
-    # Migrated under a name of its own and renamed into place, so two stacks starting at once
-    # never copy a half-migrated file (the later rename wins; both files are the same schema).
+    # Stacks starting at once (the suite's workers) wait for one migration, not run one each.
+    with (template.parent / "prefect-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.is_file():
+            _migrate(template, env)
+    return template
+
+
+def _migrate(template: Path, env: dict[str, str]) -> None:
+    # Migrated under a name of its own and renamed into place, so nothing ever copies a
+    # half-migrated file.
     fd, scratch = tempfile.mkstemp(dir=template.parent, suffix=".db.partial")
     os.close(fd)
     Path(scratch).unlink()
@@ -79,4 +89,3 @@ def _template(env: dict[str, str]) -> Path:
         os.replace(scratch, template)
     finally:
         Path(scratch).unlink(missing_ok=True)
-    return template
