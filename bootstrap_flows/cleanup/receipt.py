@@ -3,9 +3,12 @@
 Not Terraform's word for it: the Resource Groups Tagging API lists everything tagged for the
 environment (every stack tags Project and Environment), and a listing per service covers what
 that API does not see (IAM roles, ECS task definitions, ECR repositories, log groups and
-secrets by name). A clean teardown leaves nothing but the state bucket, unless that was asked
-for too, and the Prefect API secret waiting out its recovery window: listed as such, not as left
-behind, since the next bootstrap restores it (terraform/adoption_aws.py).
+secrets by name). A listing by name keeps the names bootstrap derives for the environment
+(config/names.py), whole: `<prefix>-<env>-` also begins every name of an environment called
+`<env>-<more>` (`dev` and `dev-2`), whose resources are not this one's. A clean teardown leaves
+nothing but the state bucket, unless that was asked for too, and the Prefect API secret waiting
+out its recovery window: listed as such, not as left behind, since the next bootstrap restores
+it (terraform/adoption_aws.py).
 """
 
 from __future__ import annotations
@@ -110,18 +113,32 @@ def _ended(clients: Clients, arn: str) -> bool:
     return False
 
 
+def _ours(settings: BootstrapSettings, kind: str) -> frozenset[str]:
+    """The environment's derived names of one kind (a key of names.rules)."""
+    return frozenset(
+        each.name(settings.name_prefix, settings.environment)
+        for each in names.DERIVED
+        if each.kind == kind
+    )
+
+
 def _roles(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
-    prefix = names.stack_prefix(settings.name_prefix, settings.environment)
+    ours = _ours(settings, "IAM role")
     for page in clients.iam.get_paginator("list_roles").paginate():
         for role in page["Roles"]:
-            if role["RoleName"].startswith(prefix):
+            if role["RoleName"] in ours:
                 yield Leftover(service="iam", resource=role["Arn"], note="role by name")
 
 
 def _task_definitions(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
-    # The families of `<stack>-` (the worker and server services), and those the worker registers.
+    # The worker's and server's families (listed by `<stack>-`, kept by whole name), and those
+    # the worker registers.
     prefix = names.stack_prefix(settings.name_prefix, settings.environment)
-    arns = active_revisions(clients.ecs, prefix) + worker_revisions(
+    families = {
+        names.derived(family).name(settings.name_prefix, settings.environment)
+        for family in ("worker task family", "server task family")
+    }
+    arns = active_revisions(clients.ecs, prefix, families.__contains__) + worker_revisions(
         clients.ecs, settings.work_pool_name
     )
     for arn in arns:
@@ -130,18 +147,20 @@ def _task_definitions(settings: BootstrapSettings, clients: Clients) -> Iterator
 
 def _named(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:
     """Repositories and log groups by name: their tags are not always in the tagging API."""
-    prefix = names.stack_prefix(settings.name_prefix, settings.environment)
+    ours = _ours(settings, "ECR repository")
     for listed in clients.ecr.get_paginator("describe_repositories").paginate():
         for repository in listed["repositories"]:
-            if repository["repositoryName"].startswith(prefix):
+            if repository["repositoryName"] in ours:
                 yield Leftover(service="ecr", resource=repository["repositoryArn"], note="by name")
+    # The log group, and any below it: `/ecs/<prefix>-<env>` also begins `/ecs/<prefix>-<env>-2`.
+    group = names.derived("log group").name(settings.name_prefix, settings.environment)
     for page in clients.logs.get_paginator("describe_log_groups").paginate(
-        logGroupNamePrefix=names.derived("log group").name(
-            settings.name_prefix, settings.environment
-        )
+        logGroupNamePrefix=group
     ):
-        for group in page["logGroups"]:
-            yield Leftover(service="logs", resource=group["logGroupName"], note="by name")
+        for found in page["logGroups"]:
+            name = found["logGroupName"]
+            if name == group or name.startswith(f"{group}/"):
+                yield Leftover(service="logs", resource=name, note="by name")
 
 
 def _secrets(settings: BootstrapSettings, clients: Clients) -> Iterator[Leftover]:

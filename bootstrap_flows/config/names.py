@@ -300,6 +300,13 @@ DERIVED = (
         server=True,
     ),
     Derived(
+        "server task family",
+        "ECS name",
+        f"{_S}-server",
+        "server:server:aws_ecs_task_definition.this.family",
+        server=True,
+    ),
+    Derived(
         "server service",
         "ECS name",
         f"{_S}-server",

@@ -206,7 +206,8 @@ def test_one_message_names_the_resource_and_the_limit() -> None:
 
 
 def test_the_receipts_listings_by_name_find_every_derived_role_repository_and_ecs_name() -> None:
-    """cleanup/receipt.py lists roles, repositories and task definitions by `stack_prefix`."""
+    """cleanup/receipt.py lists task definition families by `stack_prefix` (and keeps the
+    derived ones, whole, as it keeps roles and repositories)."""
     start = stack_prefix(*BASE)
     listed = [d for d in DERIVED if d.kind in ("IAM role", "ECR repository", "ECS name")]
     assert start == "prefect-dev-" and len(listed) >= 10

@@ -13,7 +13,8 @@ from bootstrap_flows.cleanup import receipt
 from bootstrap_flows.cleanup.drain import PUSHED_TAG
 from bootstrap_flows.cleanup.receipt import ANYTHING_ELSE, PROJECT_TAG, Leftover, why_kept
 from bootstrap_flows.cleanup.task_definitions import WORKER_FAMILY
-from bootstrap_flows.config.settings import load_settings
+from bootstrap_flows.config import names
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local import aws_like
 
 if TYPE_CHECKING:
@@ -80,10 +81,10 @@ def test_the_receipt_lists_what_aws_holds_for_the_environment_each_once() -> Non
         ecs.delete_cluster(cluster=f"{name}-gone")  # INACTIVE: still tagged, no longer there
         other: list[TagTypeDef] = [{"key": "Environment", "value": "prod"}, tags[0]]
         ecs.create_cluster(clusterName="prefect-prod-cluster", tags=other)
-        role = iam.create_role(RoleName=f"{name}-worker", AssumeRolePolicyDocument="{}")["Role"]
-        iam.create_role(RoleName="prefect-prod-worker", AssumeRolePolicyDocument="{}")
+        role = iam.create_role(RoleName=f"{name}-worker-task", AssumeRolePolicyDocument="{}")
+        iam.create_role(RoleName="prefect-prod-worker-task", AssumeRolePolicyDocument="{}")
         repository = aws.client(settings, "ecr").create_repository(repositoryName=f"{name}-worker")
-        aws.client(settings, "logs").create_log_group(logGroupName=f"/ecs/{name}-worker")
+        aws.client(settings, "logs").create_log_group(logGroupName=f"/ecs/{name}/worker")
 
         made_here = receipt.leftovers(settings)
         given = receipt.leftovers(settings, clients=receipt.Clients(settings))
@@ -91,9 +92,9 @@ def test_the_receipt_lists_what_aws_holds_for_the_environment_each_once() -> Non
     assert [item.resource for item in made_here] == sorted(
         [
             live["clusterArn"],
-            role["Arn"],
+            role["Role"]["Arn"],
             repository["repository"]["repositoryArn"],
-            f"/ecs/{name}-worker",
+            f"/ecs/{name}/worker",
             left,
             service,
         ]
@@ -111,10 +112,13 @@ def test_the_receipt_reads_every_page_of_repositories() -> None:
     aws_like.ecr_like_aws()  # AWS answers 100 repositories a page
     with mock_aws():
         ecr = aws.client(settings, "ecr")
-        for n in range(101):
-            ecr.create_repository(repositoryName=f"{settings.stack_name}-r{n}")
+        for n in range(100):
+            ecr.create_repository(repositoryName=f"another-{n:03}")
+        ours = ecr.create_repository(repositoryName=f"{settings.stack_name}-worker")
         listed = receipt.leftovers(settings)
-    assert len([item for item in listed if item.service == "ecr"]) == 101
+    assert [item.resource for item in listed if item.service == "ecr"] == [
+        ours["repository"]["repositoryArn"]
+    ]
 
 
 def test_a_secret_scheduled_for_deletion_is_listed_as_such_not_as_left_behind() -> None:
@@ -137,3 +141,42 @@ def test_a_secret_scheduled_for_deletion_is_listed_as_such_not_as_left_behind() 
     assert why_kept(left[torn_down], {}) == left[torn_down].note == note
     assert why_kept(left[live], {}) is None  # a live one is left behind
     assert "expected" not in left[torn_down].model_dump()  # not a column of the receipt
+
+
+def _make_everything_listed_by_name(settings: BootstrapSettings) -> set[str]:
+    """Every role, repository, task definition and log group the receipt lists by name, made
+    under the environment's derived names (config/names.py); their ARNs or names."""
+    prefix, environment = settings.name_prefix, settings.environment
+    iam, ecr = aws.client(settings, "iam"), aws.client(settings, "ecr")
+    made: set[str] = set()
+    for each in names.DERIVED:
+        name = each.name(prefix, environment)
+        if each.kind == "IAM role":
+            made.add(iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+        elif each.kind == "ECR repository":
+            made.add(ecr.create_repository(repositoryName=name)["repository"]["repositoryArn"])
+        elif each.what.endswith("task family"):
+            made.add(_register(aws.client(settings, "ecs"), name))
+    group = names.derived("log group").name(prefix, environment)
+    aws.client(settings, "logs").create_log_group(logGroupName=group)
+    return made | {group}
+
+
+def test_the_receipt_lists_nothing_of_an_environment_whose_name_begins_the_same() -> None:
+    """`prefect-dev-` begins every name of environment `dev-2` too: a receipt for `dev` lists
+    none of them (and `dev-2`'s none of `dev`'s)."""
+    dev, dev_2 = (
+        load_settings(
+            environment=environment,
+            prefect_api_auth_string="user:pass",
+            prefect_api_url="https://prefect.example.invalid/api",
+        )
+        for environment in ("dev", "dev-2")
+    )
+    aws_like.ecs_like_aws()
+    aws_like.ecr_like_aws()
+    with mock_aws():
+        made = [_make_everything_listed_by_name(each) for each in (dev, dev_2)]
+        listed = [{item.resource for item in receipt.leftovers(each)} for each in (dev, dev_2)]
+    assert len(made[0]) >= 10
+    assert listed == made
