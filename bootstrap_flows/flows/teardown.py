@@ -288,7 +288,7 @@ def teardown(
             if promote.forget_passed(settings):
                 # Its image went with the ECR repository: nothing left to promote from here.
                 get_run_logger().info("Forgot the image %s's e2e run passed", environment)
-            deleted = alerts.delete(run.settings)
+            deleted = alerts.delete(run.settings, get_run_logger())
             if deleted:
                 get_run_logger().info("Deleted the environment's automations: %s", deleted)
             if delete_work_pool and not run.database_kept and _delete_work_pool(run.settings):

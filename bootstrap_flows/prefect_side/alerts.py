@@ -18,11 +18,12 @@ every re-run. `specs` is pure; `ensure` and `delete` talk to Prefect.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
@@ -38,6 +39,7 @@ from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.prefect_side.events import EVENT_DETECTED, environment_resource
 
 Where = Literal["orchestrator", "target"]
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 AUTOMATION_TAG = "bootstrap-flows"
 # A run's link, when the event names one (an event sent outside a run names none).
 _RUN_LINK = "{% if flow_run %}\nRun: {{ flow_run|ui_url }}{% endif %}"
@@ -315,12 +317,21 @@ def ensure(settings: BootstrapSettings) -> dict[str, str]:
     return changes
 
 
-def delete(settings: BootstrapSettings) -> list[str]:
+def delete(settings: BootstrapSettings, logger: Logger | None = None) -> list[str]:
     """Delete the environment's automations by name (edited or not); return their names. A
-    target that no longer answers (its server stack destroyed) took its automations along."""
+    target that no longer answers (its server stack destroyed) took its automations along; one
+    that is not known (prefect_server=aws and no server stack recorded) is skipped with a line:
+    teardown needs nothing but the environment's name."""
     prefix = automation_name(settings.environment, "")
     deleted: list[str] = []
-    for wheres, connect in _prefects(settings):
+    known = resolve(settings).prefect_api_url is not None
+    if not known:
+        (logger or logging.getLogger(__name__)).info(
+            "No Prefect API for the worker is known (prefect_server=aws and no server stack "
+            "recorded): deleting the environment's automations on the orchestrating Prefect "
+            "only; the server stack's Prefect, if there was one, went with its stack"
+        )
+    for wheres, connect in _prefects(settings, target=known):
         try:
             with connect() as client:
                 for automation in client.read_automations():

@@ -10,6 +10,7 @@ so does a failed run of a `bootstrap` flow of the environment, and a run left La
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -158,3 +159,24 @@ def test_teardown_deletes_them_by_name(settings: BootstrapSettings) -> None:
     deleted = alerts.delete(settings)
     assert len(deleted) == 5 and all(n.startswith(f"bootstrap-flows {ENV}: ") for n in deleted)
     assert alerts.delete(settings) == []
+
+
+def test_teardown_with_no_server_stack_recorded_deletes_the_orchestrators_and_says_so(
+    settings: BootstrapSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """prefect_server=aws on AWS with no server stack recorded: no Prefect for the worker is
+    known (its URL comes from the stack's outputs). The orchestrator's automations go; the
+    target is skipped with one line, not refused for a setting teardown does not need."""
+    alerts.ensure(settings)  # five, on the one local Prefect: the orchestrator here
+    on_aws = load_settings(
+        environment=ENV,
+        target="aws",
+        prefect_server="aws",
+        server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
+        notification_block=f"custom-webhook/{BLOCK}",
+    )
+    caplog.set_level(logging.INFO, logger=alerts.__name__)
+    deleted = alerts.delete(on_aws)
+    assert sorted(deleted) == sorted(spec.name for spec in alerts.specs(on_aws))
+    (line,) = [r.getMessage() for r in caplog.records if r.name == alerts.__name__]
+    assert line.startswith("No Prefect API for the worker is known (prefect_server=aws")
