@@ -10,6 +10,11 @@ and that holder is known dead: its process is gone (judged only from the same pi
 the same boot, where a pid means the same thing), or its flow run has ended (Crashed, Failed,
 Completed, Cancelled). Anything else (no record, another lock ID, a holder on another machine
 whose run may still be Running) keeps the lock and today's message with the command to type.
+
+When the command ends its record goes with the lock: deleted once Terraform has released the
+lock, and only the very record this keeper wrote (a newer holder's stays). A Terraform that was
+killed leaves its lock, and its record stays beside it: that record is what lets the next run
+release the lock.
 """
 
 from __future__ import annotations
@@ -156,6 +161,8 @@ class StateLockKeeper:
         self.lock_key = f"{state_key}.tflock"  # where `use_lockfile` puts it
         self.logger = logger
         self.flow_run_state = flow_run_state
+        # The lock ID and ETag of the record this keeper wrote for the running command.
+        self._recorded: tuple[str, str] | None = None
 
     def record(self, lock_id: str, pid: int) -> None:
         flow_run_id, flow_run_name = this_run()
@@ -170,9 +177,26 @@ class StateLockKeeper:
             flow_run_name=flow_run_name,
         )
         body = json.dumps(asdict(holder), indent=2).encode()
-        aws.client(self.settings, "s3").put_object(
+        written = aws.client(self.settings, "s3").put_object(
             Bucket=self.bucket, Key=holder_key(self.lock_key), Body=body
         )
+        self._recorded = (lock_id, written["ETag"])
+
+    def ended(self) -> None:
+        """The command has ended: delete its record, unless its lock is still held (Terraform
+        was killed) or the record is no longer the one written here (a newer holder's)."""
+        recorded, self._recorded = self._recorded, None
+        if recorded is None:
+            return
+        lock_id, etag = recorded
+        s3 = aws.client(self.settings, "s3")
+        if _read_json(s3, self.bucket, self.lock_key).get("ID") == lock_id:
+            return  # still locked: the record says who holds it, for the next run to judge
+        try:
+            s3.delete_object(Bucket=self.bucket, Key=holder_key(self.lock_key), IfMatch=etag)
+        except ClientError as exc:
+            if _code(exc) not in ("PreconditionFailed", "NoSuchKey", "404"):
+                raise
 
     def release_if_dead(self, lock: LockInfo) -> str | None:
         del lock  # the lock object itself is read: it may have changed since Terraform's error

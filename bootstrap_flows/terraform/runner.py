@@ -184,6 +184,10 @@ class LockKeeper(Protocol):
     def release_if_dead(self, lock: LockInfo) -> str | None:
         """Release `lock` if its recorded holder is dead: None, else why it was kept."""
 
+    def ended(self) -> None:
+        """The command whose lock `record` recorded has ended (however): its record goes,
+        unless its lock is still held."""
+
 
 Adopt = Callable[["Terraform", PlanResult, Callable[[Path], PlanResult]], PlanResult]
 """Given a plan and a way to plan again from another configuration directory, the plan to use
@@ -256,39 +260,55 @@ class Terraform:
         it; the lock keeper records that ID with the process beside the lock.
         """
         env, log = self.env, self.work_dir / "terraform-lock.log"
-        if locks and self.lock_keeper is not None:
+        watching = locks and self.lock_keeper is not None
+        if watching:
             log.write_text("")
             env = {**env, "TF_LOG_CORE": "INFO", "TF_LOG_PATH": str(log)}
-        with subprocess.Popen(
-            self._args(*args, config_dir=config_dir),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        ) as process:
-            assert process.stdout is not None and process.stderr is not None
-            done = threading.Event()
-            # In this run's context: the record names the flow run (Prefect keeps it there).
-            watch = contextvars.copy_context().run
-            watcher = threading.Thread(target=watch, args=(self._watch_lock, process, log, done))
-            if env is not self.env:
-                watcher.start()
-            command = args[0] if args else "terraform"
-            with step(self.logger, f"terraform {command}: events until its output closed"):
-                for event in parse_events(process.stdout):
-                    stream.handle(event)
-            with step(self.logger, f"terraform {command}: exit (state lock released)"):
-                stderr = process.stderr.read()
-                code = process.wait()
+        done, watcher = threading.Event(), None
+        command = args[0] if args else "terraform"
+        try:
+            with subprocess.Popen(
+                self._args(*args, config_dir=config_dir),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            ) as process:
+                assert process.stdout is not None and process.stderr is not None
+                if watching:
+                    # In this run's context: the record names the flow run (Prefect keeps it).
+                    watch = contextvars.copy_context().run
+                    watcher = threading.Thread(
+                        target=watch, args=(self._watch_lock, process, log, done)
+                    )
+                    watcher.start()
+                with step(self.logger, f"terraform {command}: events until its output closed"):
+                    for event in parse_events(process.stdout):
+                        stream.handle(event)
+                with step(self.logger, f"terraform {command}: exit (state lock released)"):
+                    stderr = process.stderr.read()
+                    code = process.wait()
+        finally:
+            # However the command ended; it has (Popen's exit waits for the process).
             done.set()
-            if watcher.is_alive():
-                with step(self.logger, f"terraform {command}: lock watcher stopped"):
-                    watcher.join()
+            if watching:
+                self._lock_ended(command, watcher)
         if code not in (0, 2) and not stream.errors:
             # Crashes and CLI-level failures print plain text on stderr instead of events.
             stream.errors.extend(line for line in stderr.splitlines() if line.strip())
         return code
+
+    def _lock_ended(self, command: str, watcher: threading.Thread | None) -> None:
+        """The lock watcher stopped, then the command's holder record deleted (lock_holder.py)."""
+        assert self.lock_keeper is not None
+        if watcher is not None and watcher.is_alive():
+            with step(self.logger, f"terraform {command}: lock watcher stopped"):
+                watcher.join()
+        try:
+            self.lock_keeper.ended()
+        except Exception as exc:  # noqa: BLE001 - a stale record names a lock that is gone
+            self.logger.warning("could not delete the record of who held the state lock: %s", exc)
 
     def _watch_lock(self, process: subprocess.Popen[str], log: Path, done: threading.Event) -> None:
         """Record the lock's ID as soon as Terraform says it holds it (until the command ends)."""

@@ -216,6 +216,49 @@ def test_a_lock_taken_again_while_its_holder_is_judged_is_kept(s3: Any) -> None:
     assert locked(s3)
 
 
+def holder_record(s3: Any) -> LockHolder | None:
+    """The holder record beside the lock, None when there is none."""
+    if not s3.list_objects_v2(Bucket=BUCKET, Prefix=holder_key(LOCK)).get("KeyCount"):
+        return None
+    return LockHolder.from_json(
+        json.loads(s3.get_object(Bucket=BUCKET, Key=holder_key(LOCK))["Body"].read())
+    )
+
+
+def test_a_record_goes_when_its_command_ends_having_released_its_lock(
+    s3: Any, sleeper: subprocess.Popen[bytes]
+) -> None:
+    take_lock(s3)
+    ours = keeper()
+    ours.record(LOCK_ID, sleeper.pid)
+    s3.delete_object(Bucket=BUCKET, Key=LOCK)  # Terraform released it (or failed, then did)
+    ours.ended()
+    assert holder_record(s3) is None
+
+
+def test_a_record_stays_while_its_lock_is_held(s3: Any, sleeper: subprocess.Popen[bytes]) -> None:
+    take_lock(s3)
+    ours = keeper()
+    ours.record(LOCK_ID, sleeper.pid)
+    ours.ended()  # Terraform was killed: its lock stays, and so does who held it
+    kept = holder_record(s3)
+    assert kept is not None and kept.lock_id == LOCK_ID
+
+
+def test_a_newer_holders_record_stays_when_an_older_command_ends(
+    s3: Any, sleeper: subprocess.Popen[bytes]
+) -> None:
+    take_lock(s3)
+    older = keeper()
+    older.record(LOCK_ID, sleeper.pid)
+    newer = "0b5d6c1e-5c0e-4a44-9d1b-1f0e2f3a4b5c"
+    take_lock(s3, lock_id=newer)  # released, and taken again by another run
+    write_holder(s3, lock_id=newer)
+    older.ended()
+    kept = holder_record(s3)
+    assert kept is not None and kept.lock_id == newer
+
+
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
     with moto_in_process() as url:
@@ -244,6 +287,7 @@ def test_a_killed_apply_leaves_a_lock_the_next_plan_releases(
     # is seen, so this costs nothing.
     var_file.write_text(json.dumps({"seconds": 90}))
     plan = terraform.plan(var_file=var_file)
+    assert holder_record(s3) is None  # the plan released its lock: its record went with it
     failed: list[BaseException] = []
 
     def apply() -> None:
@@ -254,9 +298,7 @@ def test_a_killed_apply_leaves_a_lock_the_next_plan_releases(
 
     applying = threading.Thread(target=apply)
     applying.start()
-    # The plan above left its own holder record (a record is not removed when its command
-    # ends); the apply's replaces it once the apply holds the lock. Reading the plan's, as this
-    # loop once did under load, would kill a process that is gone.
+    # Wait for the apply's own record: its lock's ID recorded beside the lock.
     deadline = time.monotonic() + 60
     holder: LockHolder | None = None
     while holder is None:
