@@ -26,6 +26,7 @@ from prefect_aws import AwsCredentials, S3Bucket
 from prefect_aws.client_parameters import AwsClientParameters
 from pydantic import BaseModel
 
+from bootstrap_flows.config.names import stack_prefix
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
 from bootstrap_flows.errors import BootstrapError
@@ -60,7 +61,8 @@ class StorageBlocks(BaseModel):
 
 def block_names(settings: BootstrapSettings) -> tuple[str, str, str]:
     """Names of the credentials, code and results blocks: the stack's name, as AWS names go."""
-    return settings.stack_name, f"{settings.stack_name}-code", f"{settings.stack_name}-results"
+    stack = stack_prefix(settings.name_prefix, settings.environment)
+    return settings.stack_name, f"{stack}code", f"{stack}results"
 
 
 def updated_credentials(

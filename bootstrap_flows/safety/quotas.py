@@ -24,6 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.names import stack_prefix
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.config.target import resolve
 from bootstrap_flows.safety.refusal import PreflightError
@@ -84,7 +85,9 @@ def vpc_needs(settings: BootstrapSettings) -> tuple[int, int]:
     ec2 = aws.client(settings, "ec2")
     vpcs = [vpc for page in ec2.get_paginator("describe_vpcs").paginate() for vpc in page["Vpcs"]]
     ours = ec2.describe_vpcs(Filters=_owner_filters(settings))["Vpcs"]
-    exists = any(_name(dict(vpc)) == f"{settings.stack_name}-vpc" for vpc in ours)
+    # modules/network's Name tag.
+    name = f"{stack_prefix(settings.name_prefix, settings.environment)}vpc"
+    exists = any(_name(dict(vpc)) == name for vpc in ours)
     return len(vpcs), 0 if exists else 1
 
 
@@ -93,7 +96,7 @@ def address_needs(settings: BootstrapSettings) -> tuple[int, int]:
     ec2 = aws.client(settings, "ec2")
     addresses = ec2.describe_addresses()["Addresses"]
     ours = ec2.describe_addresses(Filters=_owner_filters(settings))["Addresses"]
-    prefix = f"{settings.stack_name}-nat-"
+    prefix = f"{stack_prefix(settings.name_prefix, settings.environment)}nat-"  # one per zone
     kept = sum(1 for address in ours if _name(dict(address)).startswith(prefix))
     return len(addresses), max(0, nat_gateways(settings) - kept)
 
