@@ -22,10 +22,8 @@ Other record types get no records (NOERROR) for a name with a zone, else NXDOMAI
 from __future__ import annotations
 
 import socketserver
-import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -34,6 +32,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 from moto.route53.models import FakeZone, route53_backends
+
+from bootstrap_local.served import Served
 
 # name (any case, trailing dot or not) -> the NS names public DNS answers, None for NXDOMAIN.
 Delegation = Callable[[str], list[str] | None]
@@ -114,35 +114,16 @@ class _Handler(socketserver.BaseRequestHandler):
         sock.sendto(answer(query, self.server.delegation).to_wire(), self.client_address)
 
 
-class DnsResponder:
+class DnsResponder(Served):
     """The responder on 127.0.0.1 (`port` 0: a free one), answering from `delegation`."""
 
     def __init__(self, delegation: Delegation = moto_delegation, port: int = 0) -> None:
-        self._server = _Server(("127.0.0.1", port), _Handler)
-        self._server.delegation = delegation
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server = _Server(("127.0.0.1", port), _Handler)
+        server.delegation = delegation
+        super().__init__(server)
 
     @property
     def address(self) -> str:
         """`host:port`, as the emulator target and BOOTSTRAP_SERVER_DNS_RESOLVER name it."""
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        host, port = self.host_port
+        return f"{host}:{port}"

@@ -13,11 +13,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from bootstrap_local.served import Served
 
 
-class WebhookSink:
+class WebhookSink(Served):
     """An HTTP server on 127.0.0.1 that answers 200 to every POST and keeps its body."""
 
     def __init__(self, port: int = 0, record_to: Path | None = None) -> None:
@@ -37,13 +38,12 @@ class WebhookSink:
             def log_message(self, *_: Any) -> None:  # quiet: the bodies are the record
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", port), Handler))
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/"
+        host, port = self.host_port
+        return f"http://{host}:{port}/"
 
     def receive(self, body: str) -> None:
         with self._lock:
@@ -65,25 +65,6 @@ class WebhookSink:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"no message with {words} in {timeout:.0f} s; got {seen}")
             time.sleep(0.5)
-
-    def start(self) -> Self:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main() -> None:
