@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +25,7 @@ from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.flows.drift_check import drift_check
 from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.safety.approval import NotApproved, final_state
+from bootstrap_local.served import Served
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -117,46 +117,37 @@ def rate_limiting_prefect() -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/api"
-    finally:
-        server.shutdown()
+    with Served(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as served:
+        host, port = served.host_port
+        yield f"http://{host}:{port}/api"
 
 
-def assert_one_line_no_traceback(message: str, lines: list[tuple[int, str]]) -> None:
+@pytest.mark.parametrize(
+    ("entrypoint", "flow_", "ends"),
+    [
+        # The check could not run: CheckFailed (what its alert watches), the rate limit its reason.
+        ("bootstrap_flows/flows/drift_check.py:drift_check", drift_check, "CheckFailed"),
+        ("bootstrap_flows/flows/teardown.py:teardown", teardown, "RateLimited"),
+    ],
+    ids=["drift-check", "teardown"],
+)
+def test_a_run_rate_limited_by_the_workers_prefect_says_so_in_one_line(
+    local_stack: BootstrapSettings,
+    rate_limiting_prefect: str,
+    entrypoint: str,
+    flow_: Flow[Any, Any],
+    ends: str,
+) -> None:
+    run_id = run_in_engine(
+        entrypoint,
+        flow_,
+        environment="local",
+        overrides={"prefect_api_url": rate_limiting_prefect},
+    )
+    name, message, lines = logged_in_full(run_id)
+    assert name == ends, (name, message)
     assert "rate limited: the worker's Prefect API" in message, message
     assert "HTTP 429" in message and "per account" in message, message
     assert not [text for _, text in lines if "Traceback" in text], lines
     errors = [text for level, text in lines if level >= ERROR]
     assert not any("Engine execution exited" in text for text in errors), errors
-
-
-def test_a_check_rate_limited_by_the_workers_prefect_says_so_in_one_line(
-    local_stack: BootstrapSettings, rate_limiting_prefect: str
-) -> None:
-    run_id = run_in_engine(
-        "bootstrap_flows/flows/drift_check.py:drift_check",
-        drift_check,
-        environment="local",
-        overrides={"prefect_api_url": rate_limiting_prefect},
-    )
-    name, message, lines = logged_in_full(run_id)
-    # The check could not run: CheckFailed (what its alert watches), the rate limit its reason.
-    assert name == "CheckFailed", (name, message)
-    assert_one_line_no_traceback(message, lines)
-
-
-def test_a_teardown_rate_limited_by_the_workers_prefect_ends_rate_limited(
-    local_stack: BootstrapSettings, rate_limiting_prefect: str
-) -> None:
-    run_id = run_in_engine(
-        "bootstrap_flows/flows/teardown.py:teardown",
-        teardown,
-        environment="local",
-        overrides={"prefect_api_url": rate_limiting_prefect},
-    )
-    name, message, lines = logged_in_full(run_id)
-    assert name == "RateLimited", (name, message)
-    assert_one_line_no_traceback(message, lines)
