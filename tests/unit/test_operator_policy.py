@@ -5,8 +5,12 @@ scoped to the environment's names, account and region."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +18,8 @@ from bootstrap_flows import cli
 from bootstrap_flows.config.environments import ENVIRONMENT_MAX, PREFIX_MAX
 from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.safety import operator_policy, service_linked_roles
+from bootstrap_local import provider_mirror
 from bootstrap_local.iam_policy import Request, decide
-from tests.support import hcl
 
 ACCOUNT = "210987654321"
 MAIN_TF = operator_policy.MODULE / "main.tf"
@@ -135,31 +139,52 @@ def test_the_operator_may_look_up_and_create_only_the_service_linked_roles_the_s
     )
 
 
-def test_each_managed_policy_part_is_under_iams_limit_for_the_longest_names() -> None:
-    """IAM holds at most 6,144 characters (whitespace not counted) in a managed policy; the
-    module creates the statements in parts, split by Terraform as main.tf splits them."""
-    prefix, environment = "p" * PREFIX_MAX, "e" * ENVIRONMENT_MAX
-    text = operator_policy.render_text(
-        {
-            "name_prefix": prefix,
-            "environment": environment,
-            "stack": f"{prefix}-{environment}",
-            "account_id": ACCOUNT,
-            "region": "ap-southeast-4",  # among the longest region names
-            "partition": "aws-us-gov",  # the longest partition
-            "state_bucket": "b" * 63,  # S3's longest bucket name
-        }
+def _evaluated_in_the_module(tmp_path: Path, inputs: dict[str, str], expression: str) -> Any:
+    """`expression`'s value inside the operator module given `inputs`, as Terraform evaluates
+    it: a copy of the module, initialised with the machine's provider mirror (the console loads
+    the module's provider), asked by `terraform console` with the inputs as a var file."""
+    module = tmp_path / "operator"
+    shutil.copytree(operator_policy.MODULE, module, ignore=shutil.ignore_patterns(".terraform*"))
+    (module / "inputs.tfvars.json").write_text(json.dumps(inputs))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
+    given = os.environ.get(provider_mirror.VARIABLE)
+    mirror = Path(given) if given else provider_mirror.find()
+    plugins = [f"-plugin-dir={mirror}"] if mirror else []
+    init = ["terraform", "init", "-backend=false", "-input=false", *plugins]
+    subprocess.run(init, cwd=module, env=env, check=True, capture_output=True)
+    answered = subprocess.run(
+        ["terraform", "console", "-var-file=inputs.tfvars.json"],
+        input=f"jsonencode({expression})\n",
+        cwd=module,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
-    # main.tf's own expression, on these names.
-    main_tf = MAIN_TF.read_text()
-    per_part = re.search(r"statements_per_part\s*=\s*(\d+)", main_tf)
-    split = re.search(r"parts_json = (\[.*?\n  \])", main_tf, re.DOTALL)
-    assert per_part and split, "main.tf names statements_per_part and parts_json"
-    expression = " ".join(line.strip() for line in split[1].splitlines())
-    expression = expression.replace("local.statements_per_part", per_part[1])
-    expression = expression.replace("local.statements", f"jsondecode({json.dumps(text)}).Statement")
-    expression = expression.replace(" Statement = slice", ", Statement = slice")
-    parts = hcl.evaluate(expression)
+    return json.loads(json.loads(answered.stdout.strip().splitlines()[-1]))
+
+
+# An init and a console that loads the module's provider: 5-10 s, by the machine's load.
+@pytest.mark.slow
+def test_each_managed_policy_part_is_under_iams_limit_for_the_longest_names(
+    tmp_path: Path,
+) -> None:
+    """IAM holds at most 6,144 characters (whitespace not counted) in a managed policy; the
+    module creates the statements in parts, as it splits them for its longest inputs."""
+    prefix, environment = "p" * PREFIX_MAX, "e" * ENVIRONMENT_MAX
+    inputs = {
+        "name_prefix": prefix,
+        "environment": environment,
+        "account_id": ACCOUNT,
+        "region": "ap-southeast-4",  # among the longest region names
+        "partition": "aws-us-gov",  # the longest partition
+        "state_bucket": "b" * 63,  # S3's longest bucket name
+    }
+    text = operator_policy.render_text(inputs | {"stack": f"{prefix}-{environment}"})
+    whole, parts = _evaluated_in_the_module(
+        tmp_path, inputs, "[local.policy_json, local.parts_json]"
+    )
+    assert json.loads(whole) == json.loads(text)  # the product's rendering is the module's
     sizes = [len(re.sub(r"\s", "", part)) for part in parts]
     assert len(parts) == 4 and max(sizes) <= 6144, sizes
     statements = [each for part in parts for each in json.loads(part)["Statement"]]
