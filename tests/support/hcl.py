@@ -39,19 +39,25 @@ KNOWN_AFTER_APPLY = {
 
 def evaluate(expression: str) -> Any:
     """Terraform's value of a one-line `expression` (through JSON)."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
     # A directory of its own, with no *.tf (the console needs no init): consoles in one
     # directory share its state lock, and the suite's workers run them at once.
     with tempfile.TemporaryDirectory() as empty:
-        result = subprocess.run(
-            ["terraform", "console"],
-            input=f"jsonencode({expression})\n",
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=empty,
-            env=env,
-        )
+        return console(expression, Path(empty))
+
+
+def console(expression: str, directory: Path, *args: str) -> Any:
+    """Terraform's value of a one-line `expression` in `directory`'s configuration (initialised
+    if it has providers), `terraform console` given `args` (e.g. `-var-file=...`)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CLI_CONFIG_FILE"}
+    result = subprocess.run(
+        ["terraform", "console", *args],
+        input=f"jsonencode({expression})\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=directory,
+        env=env,
+    )
     return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
 
 

@@ -20,6 +20,7 @@ from bootstrap_flows.config.settings import load_settings
 from bootstrap_flows.safety import operator_policy, service_linked_roles
 from bootstrap_local import provider_mirror
 from bootstrap_local.iam_policy import Request, decide
+from tests.support import hcl
 
 ACCOUNT = "210987654321"
 MAIN_TF = operator_policy.MODULE / "main.tf"
@@ -152,16 +153,7 @@ def _evaluated_in_the_module(tmp_path: Path, inputs: dict[str, str], expression:
     plugins = [f"-plugin-dir={mirror}"] if mirror else []
     init = ["terraform", "init", "-backend=false", "-input=false", *plugins]
     subprocess.run(init, cwd=module, env=env, check=True, capture_output=True)
-    answered = subprocess.run(
-        ["terraform", "console", "-var-file=inputs.tfvars.json"],
-        input=f"jsonencode({expression})\n",
-        cwd=module,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(json.loads(answered.stdout.strip().splitlines()[-1]))
+    return hcl.console(expression, module, "-var-file=inputs.tfvars.json")
 
 
 # An init and a console that loads the module's provider: 5-10 s, by the machine's load.

@@ -42,6 +42,7 @@ BUCKET = "prefect-dev-tfstate-123456789012"
 STATE = "platform/dev.tfstate"
 LOCK = f"{STATE}.tflock"
 LOCK_ID = "5df5a77b-0b9d-c3a2-5bd6-4d33ac1b8b79"
+OTHER_ID = "0b5d6c1e-5c0e-4a44-9d1b-1f0e2f3a4b5c"  # a lock taken since
 CRASHED_RUN = "6f1c5d1e-0000-4000-8000-000000000001"
 LOGGER = logging.getLogger("lock-holder-test")
 # What Terraform's error said (the keeper reads the object itself: it may have changed since).
@@ -166,7 +167,7 @@ def test_a_lock_nobody_recorded_is_kept(s3: Any) -> None:
 
 
 def test_a_lock_other_than_the_recorded_one_is_kept(s3: Any) -> None:
-    take_lock(s3, lock_id="0b5d6c1e-5c0e-4a44-9d1b-1f0e2f3a4b5c")  # taken since the record
+    take_lock(s3, lock_id=OTHER_ID)  # taken since the record
     write_holder(s3, pid=2**22 + 1, process_space=process_space())  # a dead process
     kept = keeper().release_if_dead(INFO)
     assert kept is not None and kept.startswith(f"it is not the lock recorded beside it ({LOCK_ID}")
@@ -206,7 +207,7 @@ def test_a_lock_taken_again_while_its_holder_is_judged_is_kept(s3: Any) -> None:
 
     def crashed_but_retaken(run: str) -> str:
         # Between reading the lock and releasing it, a new holder takes the key again.
-        take_lock(s3, lock_id="0b5d6c1e-5c0e-4a44-9d1b-1f0e2f3a4b5c")
+        take_lock(s3, lock_id=OTHER_ID)
         return "CRASHED"
 
     kept = StateLockKeeper(
@@ -225,38 +226,32 @@ def holder_record(s3: Any) -> LockHolder | None:
     )
 
 
-def test_a_record_goes_when_its_command_ends_having_released_its_lock(
-    s3: Any, sleeper: subprocess.Popen[bytes]
+# After `record`, what happened to the lock by the time the command ended, and the record left.
+ENDINGS = {
+    # Terraform released it (having succeeded or failed): the record goes.
+    "released": (lambda s3: s3.delete_object(Bucket=BUCKET, Key=LOCK), None),
+    # Terraform was killed: the lock stays, and so does who held it, for the next run to judge.
+    "still held": (lambda s3: None, LOCK_ID),
+    # Released, and taken again by another run, which recorded itself: its record stays.
+    "taken again": (
+        lambda s3: (take_lock(s3, lock_id=OTHER_ID), write_holder(s3, lock_id=OTHER_ID)),
+        OTHER_ID,
+    ),
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_a_record_goes_when_its_command_ends_unless_its_lock_stays_or_is_another_holders(
+    s3: Any, sleeper: subprocess.Popen[bytes], ending: str
 ) -> None:
+    then, left = ENDINGS[ending]
     take_lock(s3)
     ours = keeper()
     ours.record(LOCK_ID, sleeper.pid)
-    s3.delete_object(Bucket=BUCKET, Key=LOCK)  # Terraform released it (or failed, then did)
+    then(s3)
     ours.ended()
-    assert holder_record(s3) is None
-
-
-def test_a_record_stays_while_its_lock_is_held(s3: Any, sleeper: subprocess.Popen[bytes]) -> None:
-    take_lock(s3)
-    ours = keeper()
-    ours.record(LOCK_ID, sleeper.pid)
-    ours.ended()  # Terraform was killed: its lock stays, and so does who held it
     kept = holder_record(s3)
-    assert kept is not None and kept.lock_id == LOCK_ID
-
-
-def test_a_newer_holders_record_stays_when_an_older_command_ends(
-    s3: Any, sleeper: subprocess.Popen[bytes]
-) -> None:
-    take_lock(s3)
-    older = keeper()
-    older.record(LOCK_ID, sleeper.pid)
-    newer = "0b5d6c1e-5c0e-4a44-9d1b-1f0e2f3a4b5c"
-    take_lock(s3, lock_id=newer)  # released, and taken again by another run
-    write_holder(s3, lock_id=newer)
-    older.ended()
-    kept = holder_record(s3)
-    assert kept is not None and kept.lock_id == newer
+    assert (kept.lock_id if kept else None) == left
 
 
 @pytest.fixture
