@@ -213,15 +213,17 @@ def drain(
     settings: BootstrapSettings, platform: PlatformOutputs
 ) -> tuple[Drained, Exception | None]:
     """Every step of the drain; return what it did, and why the target Prefect could not be
-    drained (None: it was).
+    drained (None: it was), e.g. none is known (target_prefect.unknown): AWS is drained all the
+    same.
 
     The pool is paused first, so that nothing new starts while the rest is listed; the other
     steps are independent and run side by side (each makes its own clients), except that the
     test runs' result keys are read before their deployments go, and both before the results.
     """
-    drained, failure = Drained(), None
+    drained = Drained()
+    failure: Exception | None = target_prefect.unknown(settings)
     try:
-        drained.pool_paused = pause_pool(settings)
+        drained.pool_paused = failure is None and pause_pool(settings)
     except PREFECT_ERRORS as exc:
         failure = exc
     with ThreadPoolExecutor(max_workers=4) as pool:

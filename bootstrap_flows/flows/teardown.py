@@ -18,6 +18,7 @@ the environment, read from AWS itself.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,8 @@ def drain_pool(settings: BootstrapSettings, platform: PlatformOutputs) -> drain.
     logger = get_run_logger()
     drained, failure = drain.drain(settings, platform)
     if failure is not None:
-        logger.warning("Could not drain the pool on %s: %s", settings.prefect_api_url, failure)
+        where = settings.prefect_api_url or "the worker's Prefect"
+        logger.warning("Could not drain the pool on %s: %s", where, failure)
     logger.info(
         "Drained: pool %s; stopped %d flow-run task(s); deleted %s; deregistered %d worker task "
         "definition(s); deleted bootstrap's images %s (other images in the repository stay); "
@@ -252,7 +254,13 @@ def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
     return destroyed
 
 
-def _delete_work_pool(settings: BootstrapSettings) -> bool:
+def _delete_work_pool(
+    settings: BootstrapSettings, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> bool:
+    unknown = target_prefect.unknown(settings)
+    if unknown is not None:
+        logger.info("Work pool %s not deleted: %s", settings.work_pool_name, unknown)
+        return False
     with target_prefect.client(settings) as client:
         pools = [p.name for p in client.read_work_pools()]
         if settings.work_pool_name not in pools:
@@ -285,14 +293,16 @@ def teardown(
             state_backend(settings, report.account_id)
             run = _Teardown(settings, bucket, confirmed=confirm == settings.environment)
             destroyed = _destroy_stacks(run, delete_database)
+            logger = get_run_logger()
             if promote.forget_passed(settings):
                 # Its image went with the ECR repository: nothing left to promote from here.
-                get_run_logger().info("Forgot the image %s's e2e run passed", environment)
-            deleted = alerts.delete(run.settings, get_run_logger())
+                logger.info("Forgot the image %s's e2e run passed", environment)
+            deleted = alerts.delete(run.settings, logger)
             if deleted:
-                get_run_logger().info("Deleted the environment's automations: %s", deleted)
-            if delete_work_pool and not run.database_kept and _delete_work_pool(run.settings):
-                get_run_logger().info("Deleted work pool %s", settings.work_pool_name)
+                logger.info("Deleted the environment's automations: %s", deleted)
+            pool_asked = delete_work_pool and not run.database_kept
+            if pool_asked and _delete_work_pool(run.settings, logger):
+                logger.info("Deleted work pool %s", settings.work_pool_name)
             if delete_state and not run.database_kept:
                 delete_state_bucket(settings, bucket)
             elif not delete_state:

@@ -324,14 +324,12 @@ def delete(settings: BootstrapSettings, logger: Logger | None = None) -> list[st
     teardown needs nothing but the environment's name."""
     prefix = automation_name(settings.environment, "")
     deleted: list[str] = []
-    known = resolve(settings).prefect_api_url is not None
-    if not known:
+    unknown = target_prefect.unknown(settings)
+    if unknown is not None:
         (logger or logging.getLogger(__name__)).info(
-            "No Prefect API for the worker is known (prefect_server=aws and no server stack "
-            "recorded): deleting the environment's automations on the orchestrating Prefect "
-            "only; the server stack's Prefect, if there was one, went with its stack"
+            "Deleting the environment's automations on the orchestrating Prefect only: %s", unknown
         )
-    for wheres, connect in _prefects(settings, target=known):
+    for wheres, connect in _prefects(settings, target=unknown is None):
         try:
             with connect() as client:
                 for automation in client.read_automations():

@@ -31,6 +31,18 @@ class TargetPrefectError(BootstrapError):
     """The target Prefect refused us or is unusable; the message says what to fix."""
 
 
+def unknown(settings: BootstrapSettings) -> TargetPrefectError | None:
+    """Why no client of the worker's Prefect can be made, None when one can: with
+    prefect_server=aws its URL comes from the server stack's recorded outputs, and teardown of
+    an environment whose server stack was never made (or is gone) has none."""
+    if resolve(settings).prefect_api_url is not None:
+        return None
+    return TargetPrefectError(
+        "no Prefect API for the worker is known (prefect_server=aws and no server stack "
+        "recorded): the server stack's Prefect, and what it held, went with its stack or never was"
+    )
+
+
 def _connection(settings: BootstrapSettings) -> tuple[str, str | None, str | None]:
     """The target's API URL and the worker's credential: (url, API key, auth string)."""
     target = resolve(settings)

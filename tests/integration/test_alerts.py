@@ -179,4 +179,7 @@ def test_teardown_with_no_server_stack_recorded_deletes_the_orchestrators_and_sa
     deleted = alerts.delete(on_aws)
     assert sorted(deleted) == sorted(spec.name for spec in alerts.specs(on_aws))
     (line,) = [r.getMessage() for r in caplog.records if r.name == alerts.__name__]
-    assert line.startswith("No Prefect API for the worker is known (prefect_server=aws")
+    assert line.startswith(
+        "Deleting the environment's automations on the orchestrating Prefect only: no Prefect "
+        "API for the worker is known (prefect_server=aws and no server stack recorded)"
+    )

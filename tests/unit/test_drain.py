@@ -5,8 +5,9 @@ takes (in-process moto, made as strict as AWS there by bootstrap_local.aws_like)
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,6 +19,7 @@ from bootstrap_flows.cleanup import drain
 from bootstrap_flows.cleanup.task_definitions import WORKER_FAMILY
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
+from bootstrap_flows.prefect_side.target_prefect import TargetPrefectError
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_local import aws_like
 from tests.support.ports import free_port
@@ -60,6 +62,16 @@ def _settings() -> BootstrapSettings:
     )
 
 
+def _unknown() -> BootstrapSettings:
+    """prefect_server=aws on AWS, no server stack recorded: no URL of the worker's Prefect."""
+    return load_settings(
+        environment="dev",
+        target="aws",
+        prefect_server="aws",
+        server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
+    )
+
+
 def _register(ecs: ECSClient, family: str, revisions: int = 1) -> list[str]:
     return [
         ecs.register_task_definition(family=family, containerDefinitions=[CONTAINER])[
@@ -74,8 +86,15 @@ def _active(ecs: ECSClient) -> list[str]:
     return [arn.rsplit("/", 1)[-1] for page in pages for arn in page["taskDefinitionArns"]]
 
 
-def test_with_the_prefect_gone_aws_is_drained_of_what_bootstrap_made_only() -> None:
-    settings = _settings()
+@pytest.mark.parametrize(
+    ("settings_of", "failed"),
+    [(_settings, httpx.HTTPError), (_unknown, TargetPrefectError)],
+    ids=["gone", "unknown"],
+)
+def test_with_the_prefect_gone_or_unknown_aws_is_drained_of_what_bootstrap_made_only(
+    settings_of: Callable[[], BootstrapSettings], failed: type[Exception]
+) -> None:
+    settings = settings_of()
     ecs, ecr = aws.client(settings, "ecs"), aws.client(settings, "ecr")
     s3 = aws.client(settings, "s3")
     cluster = ecs.create_cluster(clusterName="c")["cluster"]["clusterArn"]
@@ -105,7 +124,7 @@ def test_with_the_prefect_gone_aws_is_drained_of_what_bootstrap_made_only() -> N
 
     drained, failure = drain.drain(settings, platform)
 
-    assert isinstance(failure, httpx.HTTPError)
+    assert isinstance(failure, failed)
     assert not drained.pool_paused and drained.deployments_deleted == []
     assert drained.images_deleted == [f"repo:{OURS}"]
     assert [i["imageTags"] for i in ecr.describe_images(repositoryName="repo")["imageDetails"]] == [
@@ -158,3 +177,17 @@ def test_every_page_is_read_and_no_call_sends_more_than_aws_takes() -> None:
     assert sorted(drain.delete_pushed_images(settings, "repo")) == [f"repo:{t}" for t in tags]
     left = ecr.describe_images(repositoryName="repo")["imageDetails"]
     assert [image["imageTags"] for image in left] == [[THEIRS]]
+
+
+def test_with_the_prefect_unknown_the_work_pool_is_left_with_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """teardown's delete_work_pool: the pool was on the server stack's Prefect, never made or
+    gone with its stack; said, not refused for a URL teardown does not need."""
+    from bootstrap_flows.flows import teardown
+
+    logger = logging.getLogger("teardown-test")
+    caplog.set_level(logging.INFO, logger=logger.name)
+    assert teardown._delete_work_pool(_unknown(), logger) is False
+    (line,) = [r.getMessage() for r in caplog.records if r.name == logger.name]
+    assert line.startswith("Work pool ecs-work-pool not deleted: no Prefect API for the worker")
