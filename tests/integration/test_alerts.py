@@ -27,7 +27,7 @@ from bootstrap_flows.drift.findings import DriftReport
 from bootstrap_flows.prefect_side import alerts
 from bootstrap_flows.prefect_side.events import EVENT_DETECTED
 from bootstrap_local.webhook_sink import WebhookSink
-from tests.support.samples import DRIFT_FINDING
+from tests.support.samples import DRIFT_FINDING, no_server_stack_recorded
 
 pytestmark = pytest.mark.slow
 ENV = "alerted"
@@ -168,13 +168,7 @@ def test_teardown_with_no_server_stack_recorded_deletes_the_orchestrators_and_sa
     known (its URL comes from the stack's outputs). The orchestrator's automations go; the
     target is skipped with one line, not refused for a setting teardown does not need."""
     alerts.ensure(settings)  # five, on the one local Prefect: the orchestrator here
-    on_aws = load_settings(
-        environment=ENV,
-        target="aws",
-        prefect_server="aws",
-        server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
-        notification_block=f"custom-webhook/{BLOCK}",
-    )
+    on_aws = no_server_stack_recorded(ENV, notification_block=f"custom-webhook/{BLOCK}")
     caplog.set_level(logging.INFO, logger=alerts.__name__)
     deleted = alerts.delete(on_aws)
     assert sorted(deleted) == sorted(spec.name for spec in alerts.specs(on_aws))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.drift.findings import Finding
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_flows.terraform.worker_stack import WorkerOutputs
@@ -48,3 +51,15 @@ DRIFT_FINDING = Finding(
     expected="1",
     actual="3",
 )
+
+
+def no_server_stack_recorded(environment: str, **more: Any) -> BootstrapSettings:
+    """prefect_server=aws on AWS as teardown sees it with no server stack recorded: no URL of
+    the worker's Prefect is known (the stack's outputs give it)."""
+    return load_settings(
+        environment=environment,
+        target="aws",
+        prefect_server="aws",
+        server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
+        **more,
+    )

@@ -23,6 +23,7 @@ from bootstrap_flows.prefect_side.target_prefect import TargetPrefectError
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_local import aws_like
 from tests.support.ports import free_port
+from tests.support.samples import no_server_stack_recorded
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs.client import ECSClient
@@ -63,13 +64,7 @@ def _settings() -> BootstrapSettings:
 
 
 def _unknown() -> BootstrapSettings:
-    """prefect_server=aws on AWS, no server stack recorded: no URL of the worker's Prefect."""
-    return load_settings(
-        environment="dev",
-        target="aws",
-        prefect_server="aws",
-        server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
-    )
+    return no_server_stack_recorded("dev")
 
 
 def _register(ecs: ECSClient, family: str, revisions: int = 1) -> list[str]:
