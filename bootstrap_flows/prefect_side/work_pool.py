@@ -1,11 +1,11 @@
 """The ECS work pool: its base job template's defaults come from what bootstrap provisioned.
 
 Bootstrap owns a fixed set of defaults (cluster, network, roles, image, size, logs, the credential
-secret, the observer queue, the CPU architecture) and the task definition's `runtimePlatform`
-that reads the last. Every other part of the template is the user's: an edit there survives
-every re-run, and a template that would not change is not written at all. A few defaults are
-only suggested (the container's memory, the env that sends results to the results
-bucket): added when missing, never overwritten.
+secret, the observer queue, the CPU architecture, task-definition reuse) and the task
+definition's `runtimePlatform` that reads the CPU architecture. Every other part of the template
+is the user's: an edit there survives every re-run, and a template that would not change is not
+written at all. A few defaults are only suggested (the container's memory, the env that sends
+results to the results bucket): added when missing, never overwritten.
 """
 
 from __future__ import annotations
@@ -105,6 +105,11 @@ def owned_defaults(
         "observer_queue_name": platform.observer_queue_name,
         "cpu_architecture": settings.cpu_architecture,
         "bootstrap_owner": owner(settings, platform.cluster_arn.split(":")[4]),
+        # prefect-aws remembers a deployment's task definition only in the worker's memory;
+        # each new worker (a re-run's new image, a restart, a scale-out) would register one
+        # more revision per deployment. With this it compares the family's latest revision
+        # with what it would register and reuses it when equal.
+        "match_latest_revision_in_family": True,
     }
 
 
