@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CASES = ("cold", "rerun", "drift", "teardown", "prefect")
+CASES = ("cold", "rerun", "drift", "teardown", "prefect", "flow_start")
 STATE_DIR = Path(tempfile.mkdtemp(prefix="bootstrap-bench-"))
 PORT = int(os.environ.get("BENCH_PORT_BASE", "4760"))
 os.environ.update(
@@ -44,22 +44,27 @@ os.environ.update(
     }
 )
 
-from bench import cases, machine, report  # noqa: E402
+from bench import cases, flow_start, machine, report  # noqa: E402
 from bench.prefect_cost import flow_run_costs, log_lines, run_events  # noqa: E402
 from bootstrap_flows import call_counts  # noqa: E402
 from bootstrap_flows.aws_side import clients as aws  # noqa: E402
 from bootstrap_local import stack as local_stack  # noqa: E402
+from bootstrap_local.processes import log_file  # noqa: E402
 from bootstrap_local.settings import load_local_settings  # noqa: E402
 
 LOG = logging.getLogger("bench")
+FLOW_RUNS = int(os.environ.get("BENCH_FLOW_RUNS", "5"))  # flow_start: runs per repetition
 
 
 class Bench:
     def __init__(self, selected: set[str], baseline: cases.Baseline) -> None:
         self.selected, self.baseline = selected, baseline
         self.samples: dict[str, dict[str, list[dict[str, Any]]]] = {
-            c: {"ours": [], "baseline": []} for c in CASES if c in selected and c != "prefect"
+            c: {"ours": [], "baseline": []}
+            for c in CASES
+            if c in selected and c not in ("prefect", "flow_start")
         }
+        self.flow_starts: list[dict[str, Any]] = []  # flow_start.py: no baseline, its own JSON
         self.costs: list[dict[str, Any]] = []
 
     def time(self, case: str, side: str, run: Callable[[], cases.Sample]) -> cases.Sample | None:
@@ -102,6 +107,15 @@ class Bench:
         if "drift" in self.selected:
             self.time("drift", "ours", cases.ours_drift)
             self.time("drift", "baseline", b.drift)
+        if "flow_start" in self.selected:  # while the environment is up
+            self.flow_starts.append(
+                flow_start.measure(
+                    cases.settings_for(cases.OURS),
+                    b.account,
+                    FLOW_RUNS,
+                    log_file(STATE_DIR, "ecs-runtime"),
+                )
+            )
         if lifecycle:
             self.time("teardown", "ours", cases.ours_teardown)
             self.time("teardown", "baseline", b.teardown)
@@ -138,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         if not lifecycle:  # the warm cases need the environment up: untimed
             bench.time("setup", "ours", lambda: cases.ours_bootstrap(expect_changes=True))
         record["samples"], record["prefect_costs"] = bench.samples, bench.costs
+        record["flow_start"] = bench.flow_starts
         for n in range(args.repeat):
             print(f"repetition {n + 1}/{args.repeat}", flush=True)
             bench.repetition(lifecycle)
@@ -150,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         local_stack.down(local)
     report.write(record, path)
     print(report.render(record))
+    print(flow_start.table(record.get("flow_start", [])))
     print(f"\nwritten to {path}")
     return 0
 
