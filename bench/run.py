@@ -35,6 +35,8 @@ os.environ.update(
         "BOOTSTRAP_LOCAL_REGISTRY_PORT": str(PORT + 2),
         "BOOTSTRAP_LOCAL_POSTGRES_PORT": str(PORT + 3),
         "BOOTSTRAP_LOCAL_SERVER_PORT": str(PORT + 4),
+        # Its own, too: the default (10053) is taken while a test's stack runs beside the bench.
+        "BOOTSTRAP_LOCAL_DNS_PORT": str(PORT + 5),
         "BOOTSTRAP_AZ_COUNT": "2",  # as the tests run it
         # The environments are not named `local`: say where AWS is.
         "BOOTSTRAP_TARGET": "emulator",
