@@ -21,6 +21,7 @@ after the first run while nothing changed.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime
@@ -32,6 +33,7 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
+from bootstrap_flows.image.push import MANIFEST_TYPES, manifest_size
 from bootstrap_flows.prefect_side import e2e, target_prefect
 from bootstrap_flows.terraform import stacks, worker_stack
 
@@ -142,14 +144,20 @@ def _revisions(settings: BootstrapSettings, family: str) -> list[str]:
 
 
 def _image_size(settings: BootstrapSettings, image_uri: str) -> dict[str, Any]:
-    """What Fargate pulls: the pushed layers' compressed sizes (config included), as ECR
-    records them (the push writes the registry manifest's sum there, see image/push.py)."""
+    """What Fargate pulls: the pushed layers' compressed sizes and the config's, summed from
+    the stored manifest (moto's imageSizeInBytes is the config's size alone)."""
     repository, _, digest = image_uri.partition("@")
-    ecr = aws.client(settings, "ecr")
-    name = repository.split("/", 1)[1]
-    detail = ecr.describe_images(repositoryName=name, imageIds=[{"imageDigest": digest}])
-    size = detail["imageDetails"][0].get("imageSizeInBytes")
-    return {"uri": image_uri, "compressed_bytes": size}
+    images = aws.client(settings, "ecr").batch_get_image(
+        repositoryName=repository.split("/", 1)[1],
+        imageIds=[{"imageDigest": digest}],
+        acceptedMediaTypes=list(MANIFEST_TYPES),
+    )["images"]
+    manifest = json.loads(images[0]["imageManifest"])
+    return {
+        "uri": image_uri,
+        "compressed_bytes": manifest_size(manifest),
+        "layers": len(manifest.get("layers", [])),
+    }
 
 
 PARTS = ("pickup", "task_definition", "run_task", "image_pull", "container_start", "engine_start")
