@@ -47,6 +47,7 @@ fi
 find "$venv" -name __pycache__ -type d -prune -exec rm -rf {} +
 "$venv/bin/python" - <<'PY'
 import boto3
+import docker  # the worker imports it at start in the final image, not here: named explicitly
 import prefect
 import prefect.cli
 import prefect.flow_engine

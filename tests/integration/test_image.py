@@ -460,8 +460,8 @@ def test_worker_image_carries_no_server_and_stays_small(
 ) -> None:
     site = "/opt/venv/lib/python3.11/site-packages"
     gone = ["prefect/server/ui", "prefect/server/ui-v2", "sqlalchemy", "docket", "setuptools"]
-    listing = _run(engine, worker_image, "sh", "-c", f"cd {site} && ls -d {' '.join(gone)} pip")
-    assert listing.split() == ["pip"]
+    present = f"cd {site} && for p in {' '.join(gone)} pip; do [ ! -e $p ] || echo $p; done"
+    assert _run(engine, worker_image, "sh", "-c", present).split() == ["pip"]
     # What Fargate pulls on every flow run: 172 MiB gzip-compressed before worker/slim.sh and
     # the slim base, 85 MiB after (a Python package added to requirements.txt shows here).
     compressed = _gzip_size(engine, worker_image.image_id)
@@ -469,7 +469,8 @@ def test_worker_image_carries_no_server_and_stays_small(
 
 
 def _gzip_size(engine: docker.DockerClient, image_id: str) -> int:
-    """`docker save | gzip -6 | wc -c`: within 1 % of the layers' sizes in a registry."""
+    """`docker save | gzip -6 | wc -c`. A registry holds slightly more (skopeo's Go gzip:
+    93.3 MB for the image this measures at 89.1 MB; 188.4 against 180.5 before)."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     size = sum(len(compressor.compress(chunk)) for chunk in engine.api.get_image(image_id))
     return size + len(compressor.flush())
