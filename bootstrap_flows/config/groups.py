@@ -409,28 +409,6 @@ class Image(BaseModel):
         return value
 
 
-class Ci(BaseModel):
-    """The optional CI identity: the GitHub repository and branch whose workflows may push."""
-
-    ci_github_repository: str | None = Field(
-        None,
-        description="GitHub repository (`owner/repo`) whose workflows may push flow images and "
-        "code (the platform's `ci` role, trusted through GitHub's OIDC provider). Unset: no role.",
-    )
-    ci_github_branch: str = Field(
-        "main", description="The one branch of that repository whose workflows may assume it."
-    )
-    ci_oidc_provider_arn: str | None = Field(
-        None,
-        description="The account's GitHub OIDC provider, when one exists already (an account "
-        "holds one per URL). Unset: the platform stack creates it.",
-    )
-
-    _repository = delegate("ci_github_repository", check=validation.github_repository)
-    _branch = delegate("ci_github_branch", check=validation.git_branch)
-    _oidc_provider = delegate("ci_oidc_provider_arn", check=validation.github_oidc_provider_arn)
-
-
 class Approval(BaseModel):
     """The approval gate: when a plan waits for a person, and for how long."""
 

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bootstrap_flows.config import environments, names, validation
 from bootstrap_flows.config.alerts import Alerts
+from bootstrap_flows.config.ci import Ci
 
 # Re-exported: the names every module takes from settings.
 from bootstrap_flows.config.environments import AWS as AWS
@@ -36,7 +37,6 @@ from bootstrap_flows.config.environments import (
 )
 from bootstrap_flows.config.groups import (
     Approval,
-    Ci,
     Drift,
     Image,
     Network,
@@ -91,7 +91,8 @@ class BootstrapSettings(
     Alerts,
     BaseSettings,
 ):
-    """Every setting of a run: the groups (`groups`, `alerts`) read from one flat set of names."""
+    """Every setting of a run: the groups (`groups`, `alerts`, `ci`) read as one flat set of
+    names."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,

@@ -72,6 +72,8 @@ def platform_variables(settings: BootstrapSettings) -> dict[str, Any]:
         "secret_recovery_window_days": SECRET_RECOVERY_WINDOW_DAYS,
         "ci_github_repository": settings.ci_github_repository,
         "ci_github_branch": settings.ci_github_branch,
+        "ci_github_environment": settings.ci_github_environment,
+        "ci_promote_from_repository_arn": settings.ci_promote_from_repository_arn,
         "ci_oidc_provider_arn": settings.ci_oidc_provider_arn,
         "permissions_boundary_arn": settings.permissions_boundary_arn,
         "worker_extra_egress_rules": worker_egress_rules(settings),

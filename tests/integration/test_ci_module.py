@@ -346,7 +346,8 @@ def test_the_platform_stack_adds_the_ci_role_only_when_a_repository_is_set(
     local_stack: BootstrapSettings, tmp_path: Path
 ) -> None:
     """The wiring: settings → platform variables → `module.ci[0]`, planned against the emulator
-    (a copy of the stack with a local backend: nothing is applied)."""
+    (a copy of the stack with a local backend: nothing is applied), shaped as production's role
+    of the staged pipeline: trusted by the GitHub environment, reading staging's repository."""
     tree = tmp_path / "terraform"
     shutil.copytree(EXAMPLE.parents[1], tree, ignore=shutil.ignore_patterns(".terraform*"))
     stack = tree / "stacks" / "platform"
@@ -359,8 +360,15 @@ def test_the_platform_stack_adds_the_ci_role_only_when_a_repository_is_set(
         provider_mirror=Path(mirror) if mirror else None,
     )
     terraform.init(backend_config={"path": str(tmp_path / "platform.tfstate")})
+    account = aws.client(local_stack, "sts").get_caller_identity()["Account"]
+    staging = f"arn:aws:ecr:{local_stack.aws_region}:{account}:repository/prefect-staging-worker"
     settings = local_stack.model_copy(
-        update={"environment": "ciwire", "ci_github_repository": "acme/flows"}
+        update={
+            "environment": "ciwire",
+            "ci_github_repository": "acme/flows",
+            "ci_github_environment": "production",
+            "ci_promote_from_repository_arn": staging,
+        }
     )
     var_file = tmp_path / "vars.json"
     var_file.write_text(json.dumps(platform_variables(settings)))
@@ -371,3 +379,10 @@ def test_the_platform_stack_adds_the_ci_role_only_when_a_repository_is_set(
         "module.ci[0].aws_iam_role_policy.this",
         "module.ci[0].aws_iam_openid_connect_provider.github[0]",
     } <= ci, sorted(ci)
+    after = {c["address"]: c["change"]["after"] for c in terraform.show_json()["resource_changes"]}
+    trust = json.loads(after["module.ci[0].aws_iam_role.this"]["assume_role_policy"])
+    subject = trust["Statement"][0]["Condition"]["StringEquals"][f"{GITHUB}:sub"]
+    assert subject == "repo:acme/flows:environment:production"
+    policy = json.loads(after["module.ci[0].aws_iam_role_policy.this"]["policy"])
+    (promoted,) = [s for s in policy["Statement"] if s["Sid"] == "EcrPullPromotedImage"]
+    assert promoted["Resource"] == staging

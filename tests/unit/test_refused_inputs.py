@@ -281,6 +281,18 @@ CASES: dict[Key, Case] = {
     ("ci_github_branch", "refs/heads/main"): Case(
         settings(ci_github_repository="acme/flows", ci_github_branch="refs/heads/main")
     ),
+    ("ci_github_environment", "prod*"): Case(
+        settings(ci_github_repository="acme/flows", ci_github_environment="prod*")
+    ),
+    ("ci_github_environment", "production, without ci_github_repository"): Case(
+        settings(ci_github_environment="production")
+    ),
+    ("ci_promote_from_repository_arn", "arn:aws:ecr:us-east-1:123456789012:repository/*"): Case(
+        settings(
+            ci_github_repository="acme/flows",
+            ci_promote_from_repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/*",
+        )
+    ),
     ("ci_oidc_provider_arn", "arn:aws:iam::123456789012:oidc-provider/gitlab.com"): Case(
         settings(ci_oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/gitlab.com")
     ),

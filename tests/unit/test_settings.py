@@ -139,7 +139,7 @@ def test_the_defaults_pass_every_check() -> None:
     """Defaults skip the delegated checks while loading (cost), so prove them here once."""
     from bootstrap_flows.config.groups import DELEGATED
 
-    assert len(DELEGATED) == 16
+    assert len(DELEGATED) == 18
     for name, check in DELEGATED.items():
         default = BootstrapSettings.model_fields[name].get_default(call_default_factory=True)
         assert check(default) == default, name
@@ -175,3 +175,20 @@ def test_a_run_moves_the_workers_prefect_only_to_values_that_pass_the_checks() -
     with pytest.raises(SettingsError, match="no colon") as caught:
         settings.aimed_at(auth_string=SecretStr("no-colon-secret"))
     assert "no-colon-secret" not in str(caught.value)
+
+
+def test_a_staged_pipelines_ci_role_reaches_the_platform_stack() -> None:
+    """Production's role of examples/github-actions/release.yml, as settings shape it."""
+    from bootstrap_flows.terraform.platform_stack import platform_variables
+
+    staging = "arn:aws:ecr:us-east-1:123456789012:repository/acme-staging-worker"
+    settings = load_settings(
+        ci_github_repository="acme/flows",
+        ci_github_environment="production",
+        ci_promote_from_repository_arn=staging,
+    )
+    variables = platform_variables(settings)
+    assert (variables["ci_github_environment"], variables["ci_promote_from_repository_arn"]) == (
+        "production",
+        staging,
+    )

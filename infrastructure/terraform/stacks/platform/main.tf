@@ -95,5 +95,8 @@ module "ci" {
   ecr_repository_arn = module.ecr.repository_arn
   code_bucket_arn    = module.storage.code_bucket_arn
 
+  github_environment          = var.ci_github_environment
+  promote_from_repository_arn = var.ci_promote_from_repository_arn
+
   permissions_boundary_arn = var.permissions_boundary_arn
 }

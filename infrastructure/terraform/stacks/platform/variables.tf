@@ -118,6 +118,18 @@ variable "ci_github_branch" {
   nullable    = false
 }
 
+variable "ci_github_environment" {
+  description = "The GitHub environment (e.g. \"production\") whose jobs may assume the CI role instead of pushes to ci_github_branch. Null: the branch."
+  type        = string
+  default     = null
+}
+
+variable "ci_promote_from_repository_arn" {
+  description = "ARN of the ECR repository the CI role may also pull from, read only (staging's, for a production role that promotes what passed there). Null: none."
+  type        = string
+  default     = null
+}
+
 variable "ci_oidc_provider_arn" {
   description = "ARN of the account's existing GitHub Actions OIDC provider (one per account). Null: the ci module creates it."
   type        = string
