@@ -207,8 +207,7 @@ def test_the_permission_policy_is_exactly_push_and_code(applied: Applied, iam: A
                 applied.repository_arn,
             ),
             allow("EcrPushFlowImage", [f"ecr:{a}" for a in push], applied.repository_arn),
-            allow("ListCodeBucket", ["s3:ListBucket"], code),
-            allow("ReadWriteFlowCode", ["s3:GetObject", "s3:PutObject"], f"{code}/*"),
+            allow("PushFlowCode", ["s3:PutObject"], f"{code}/*"),
         ],
     }
     # Nothing else on the role: one inline policy, no managed one.
@@ -249,13 +248,15 @@ def requests(applied: Applied) -> tuple[list[Request], list[Request]]:
     flow_file = f"{code}/my-flows/flows/etl.py"
     allowed = [Request("ecr:GetAuthorizationToken", "*")]
     allowed += [Request(action, repository) for action in PUSH_AND_PULL]
-    allowed += [Request("s3:ListBucket", code)]
-    allowed += [Request(action, flow_file) for action in ("s3:PutObject", "s3:GetObject")]
+    allowed += [Request("s3:PutObject", flow_file)]
     other_repository = repository.replace(REPOSITORY, "someone-elses-repository")
     denied = [
         Request("s3:PutObject", "arn:aws:s3:::another-bucket/my-flows/flows/etl.py"),
         Request("s3:PutObject", f"{code}-results/my-flows/result.json"),
         Request("s3:ListBucket", "arn:aws:s3:::another-bucket"),
+        # push_to_s3 only writes: listing and reading the code are the flow runs' (their role).
+        Request("s3:ListBucket", code),
+        Request("s3:GetObject", flow_file),
         Request("s3:DeleteObject", flow_file),
         Request("s3:PutBucketPolicy", code),
         Request("s3:DeleteBucket", code),

@@ -1,5 +1,8 @@
 """Environments from one code, on the embedded default: what the quick start registers, and a
-second environment bootstrapped with the image that passed in the first (promotion).
+second environment bootstrapped with the image that passed in the first (promotion). On those
+two, the staged pipeline of examples/github-actions run job by job (release.yml with a staging
+and a production role of the ci module, pull-request.yml), and the two roles proven by the
+calls their jobs made (tests/support/ci_roles.py).
 """
 
 from __future__ import annotations
@@ -7,16 +10,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import secrets
-import shlex
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +33,33 @@ from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.promote import variable_name
 from bootstrap_flows.image.push import MANIFEST_TYPES
 from bootstrap_flows.prefect_side import registration
+from bootstrap_local import processes
 from bootstrap_local.cli import deploy_all
-from bootstrap_local.settings import load_local_settings
+from bootstrap_local.registry import REGISTRY
 from tests.integration.test_bootstrap_flow import run_logs
-from tests.support.workflow_runner import Action, Context, JobRun, Provided, Runner, run_workflow
+from tests.support.ci_roles import JobCalls, Place, ci_roles
+from tests.support.pipeline import (
+    BIN,
+    FLOWS_FOLDER,
+    LOCAL,
+    PRODUCTION,
+    SMOKE,
+    Pipeline,
+    checkout,
+    exports,
+    installed,
+    pull_request_tools,
+    shell,
+)
+from tests.support.workflow_runner import Action, Context, Runner, run_workflow
 
 # Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
 pytestmark = pytest.mark.slow
 
-# The embedded default this session runs (tests/support/session.py chose its ports).
-LOCAL = load_local_settings()
 
 CHECKOUT = PROJECT_ROOT / "environments"
 VARIABLE = "BOOTSTRAP_ENVIRONMENTS_DIR"
-PROMOTED = "prom"
+PROMOTED = PRODUCTION
 
 
 def registered() -> dict[str, list[tuple[str, bool]]]:
@@ -157,136 +168,12 @@ def test_promoted_environment_runs_the_tested_digest(
 
 # --- the staged pipeline (examples/github-actions/release.yml), run on these two -----------------
 
-PIPELINE = PROJECT_ROOT / "examples" / "github-actions"
-OWN_FLOW = PROJECT_ROOT / "examples" / "own-flow"
-BIN = Path(sys.executable).parent
-SMOKE = "own-flow-report/pipeline-smoke"
-# The flows' repository's prefect.yaml: the smoke test is own-flow's report in its own image.
-FLOWS_PREFECT_YAML = """\
-name: pipeline-flows
-prefect-version: 3.9.1
-pull:
-  - prefect.deployments.steps.set_working_directory:
-      directory: /opt/prefect/own-flow
-deployments:
-  - name: pipeline-smoke
-    entrypoint: report.py:own_flow_report
-    parameters: {numbers: [2, 3, 5]}
-    work_pool:
-      name: "{{ $PREFECT_WORK_POOL }}"
-      job_variables:
-        image: "{{ $FLOW_IMAGE }}"
-"""
-BROKEN = 'raise RuntimeError("smoke test: the report is broken")'
-
-
-def _shell(env: dict[str, str], *command: str, stdin: str | None = None) -> str:
-    done = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True)
-    assert done.returncode == 0, f"{command} exited {done.returncode}: {done.stderr[-2000:]}"
-    return done.stdout
-
-
-def _checkout(root: Path, broken: bool) -> Path:
-    """The flows' repository as a runner checks it out: own-flow's image flow, the pipeline's
-    workflow and scripts where the example README says to copy them."""
-    repo = root / ("broken" if broken else "good")
-    names = ("Dockerfile", ".dockerignore", "flow.py", "report.py", "requirements.txt")
-    repo.mkdir()
-    for name in names:
-        shutil.copy(OWN_FLOW / name, repo / name)
-    ca_bundle = os.environ.get("SSL_CERT_FILE")  # this machine's proxy (own-flow's Dockerfile)
-    if ca_bundle and Path(ca_bundle).is_file():
-        shutil.copy(ca_bundle, repo / "extra-ca.pem")
-    (repo / "prefect.yaml").write_text(FLOWS_PREFECT_YAML)
-    if broken:
-        report = (repo / "report.py").read_text()
-        (repo / "report.py").write_text(report.replace("print(table)", BROKEN))
-    (repo / ".github" / "workflows").mkdir(parents=True)
-    shutil.copy(PIPELINE / "release.yml", repo / ".github" / "workflows")
-    shutil.copytree(PIPELINE / "scripts", repo / ".github" / "scripts")
-    return repo
-
-
-@dataclass
-class Pipeline:
-    """The runner's machine: its environment, the stand-ins of the actions, each environment's
-    repository variables (from `bootstrap-flows outputs`, as README tells a user to set them)."""
-
-    # Not in a failure's report: the machine's whole environment, and secrets.
-    env: dict[str, str] = field(repr=False)
-    variables: dict[str, dict[str, str]]
-    secrets: dict[str, str] = field(repr=False)
-    root: Path
-    passwords: dict[str, str] = field(default_factory=dict, repr=False)
-
-    def password(self, environment: str) -> str:
-        """The registry's password, for reading it back (asked once per environment)."""
-        if environment not in self.passwords:
-            asked = ("bootstrap-flows", "outputs", environment, "--registry-password")
-            self.passwords[environment] = _shell(self.env, *asked).strip()
-        return self.passwords[environment]
-
-    def actions(self) -> dict[str, Action]:
-        def credentials(given: dict[str, str], env: dict[str, str]) -> dict[str, str]:
-            # The OIDC exchange: here the emulator's keys, which the base env already holds.
-            env.update(AWS_REGION=given["aws-region"], AWS_DEFAULT_REGION=given["aws-region"])
-            return {}
-
-        def ecr_login(given: dict[str, str], env: dict[str, str]) -> dict[str, str]:
-            environment = env["BOOTSTRAP_ENVIRONMENT"]
-            password = _shell(env, "bootstrap-flows", "outputs", environment, "--registry-password")
-            registry = self.variables[environment]["ECR_REGISTRY"]
-            login = ("docker", "login", "--username", "AWS", "--password-stdin", registry)
-            _shell(env, *login, stdin=password)
-            return {"registry": registry}
-
-        def nothing(given: dict[str, str], env: dict[str, str]) -> dict[str, str]:
-            return {}  # the checkout is the runner's directory; Python is this one
-
-        return {
-            "actions/checkout": nothing,
-            "actions/setup-python": nothing,
-            "aws-actions/configure-aws-credentials": credentials,
-            "aws-actions/amazon-ecr-login": ecr_login,
-        }
-
-    def release(self, sha: str, broken: bool = False) -> tuple[dict[str, JobRun], Runner]:
-        repo = _checkout(self.root, broken)
-        scratch = self.root / f"runner-{sha[:8]}"
-        scratch.mkdir()
-        runner = Runner(repo, self.env, self.actions(), scratch, provided=_installed())
-        contexts = {
-            job: Context(self.variables[environment], self.secrets, sha)
-            for job, environment in (("staging", "local"), ("production", PROMOTED))
-        }
-        return run_workflow(
-            runner, repo / ".github" / "workflows" / "release.yml", contexts
-        ), runner
-
-
-def _installed() -> dict[str, Provided]:
-    """`pip install` of the workflow's pins: this environment must already have exactly them."""
-
-    def check(script: str) -> None:
-        pins = dict(re.findall(r'"([\w-]+)==([\w.]+)"', script))
-        assert pins and {n: version(n) for n in pins} == pins, script
-
-    return {"python -m pip install ": check}
-
-
-def _exports(env: dict[str, str], environment: str) -> dict[str, str]:
-    exported: dict[str, str] = {}
-    for line in _shell(env, "bootstrap-flows", "outputs", environment).splitlines():
-        words = shlex.split(line, comments=True)
-        if words and words[0] == "export":
-            name, _, value = words[1].partition("=")
-            exported[name] = value
-    return exported
-
 
 @pytest.fixture(scope="module")
 def pipeline(
-    promoted: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    promoted: dict[str, Any],
+    local_stack: BootstrapSettings,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     root = tmp_path_factory.mktemp("pipeline")
     env = {
@@ -299,7 +186,7 @@ def pipeline(
     api = os.environ["PREFECT_API_URL"]
     variables = {}
     for environment in ("local", PROMOTED):
-        out = _exports(env, environment)
+        out = exports(env, environment)
         variables[environment] = {
             **{name: out[name] for name in ("AWS_REGION", "ECR_REPOSITORY", "ECR_REGISTRY")},
             "WORKER_IMAGE": out["WORKER_IMAGE"],
@@ -312,10 +199,31 @@ def pipeline(
         }
     auth = os.environ.get("PREFECT_API_AUTH_STRING", "")
     given = {"PREFECT_API_AUTH_STRING": auth, "BOOTSTRAP_API_AUTH_STRING": auth}
-    yield Pipeline(env, variables, given, root)
+    account = aws.client(local_stack, "sts").get_caller_identity()["Account"]
+    places = {
+        environment: Place(out["ECR_REPOSITORY"], out["PREFECT_CODE_BUCKET"])
+        for environment, out in variables.items()
+    }
+    aws_env = aws.aws_environment(local_stack)
+    region = local_stack.aws_region
+    with ci_roles(aws_env, region, account, root, places["local"], places[PROMOTED]) as roles:
+        # Each GitHub environment's AWS_ROLE_ARN: its role of the ci module.
+        variables["local"]["AWS_ROLE_ARN"] = roles["staging"]
+        variables[PROMOTED]["AWS_ROLE_ARN"] = roles["production"]
+        jobs = JobCalls(processes.log_file(LOCAL.state_dir, REGISTRY))
+        yield Pipeline(env, variables, given, root, jobs)
     with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
         client.delete_deployment(client.read_deployment_by_name(SMOKE).id)
-    listed = _shell(env, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
+    # The code push_to_s3 pushed is the flows' repository's, which teardown leaves alone (it
+    # deletes only bootstrap's objects), so a bucket holding it would not be destroyed.
+    s3 = aws.client(local_stack, "s3")
+    for place in places.values():
+        listed = s3.list_object_versions(Bucket=place.bucket, Prefix=f"{FLOWS_FOLDER}/")
+        versions = listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+        for version in versions:
+            key, version_id = version["Key"], version["VersionId"]
+            s3.delete_object(Bucket=place.bucket, Key=key, VersionId=version_id)
+    listed = shell(env, "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
     flows = [image for image in listed.split() if ":flows-" in image]
     subprocess.run(["docker", "image", "rm", *flows], capture_output=True, check=False)
 
@@ -394,3 +302,67 @@ def test_a_failing_smoke_test_stops_before_production(pipeline: Pipeline) -> Non
     assert _registry_digest(pipeline, PROMOTED, f"flows-{sha}") is None
     deployed_version, _, pool = _deployed()
     assert (deployed_version, pool) == (sha, pipeline.variables["local"]["PREFECT_WORK_POOL"])
+
+
+def test_a_pull_request_runs_the_flows_tests_the_lint_and_stagings_drift_check(
+    pipeline: Pipeline,
+) -> None:
+    """pull-request.yml's jobs in order on this module's environments: the flows' tests, zizmor
+    on the workflows, and a drift check of staging (`local`) through bootstrap-flows' own
+    deployment, with no AWS credentials in any job (none is given on a pull request)."""
+    repo = checkout(pipeline.root, broken=False, name="pull-request")
+    scratch = pipeline.root / "runner-pull-request"
+    scratch.mkdir()
+    env = {k: v for k, v in pipeline.env.items() if not k.startswith("AWS_")}
+    nothing: Action = lambda given, env: {}  # noqa: E731 (checkout, Python: already here)
+    actions = {"actions/checkout": nothing, "actions/setup-python": nothing}
+    provided = pull_request_tools() | installed()
+    runner = Runner(repo, env, actions, scratch, provided=provided)
+    variables = {
+        "BOOTSTRAP_API_URL": pipeline.variables["local"]["BOOTSTRAP_API_URL"],
+        "STAGING_BOOTSTRAP_ENVIRONMENT": "local",
+    }
+    context = Context(variables, pipeline.secrets, secrets.token_hex(20))
+    started = time.monotonic()
+    jobs = run_workflow(
+        runner,
+        repo / ".github" / "workflows" / "pull-request.yml",
+        {job: context for job in ("tests", "lint", "drift-check")},
+    )
+    print(f"pull-request workflow: {time.monotonic() - started:.1f} s")
+    timings = {f"{j.name}: {s.name}": s.seconds for j in jobs.values() for s in j.steps if s.ran}
+    print("\n".join(f"  {t:6.1f} s  {name}" for name, t in timings.items()))
+    assert list(jobs) == ["tests", "lint", "drift-check"]
+    for job in jobs.values():
+        failed = job.failed_step()
+        assert failed is None, f"{job.name}: {failed and failed.name}:\n{failed and failed.output}"
+    ran = {step.name: step for job in jobs.values() for step in job.steps}
+    assert "1 passed" in ran["Run the flows' tests"].output
+    not_run = [s.name for j in jobs.values() for s in j.steps if not s.ran]
+    expected = ["Install the flows' requirements", "Install actionlint and zizmor", "actionlint"]
+    assert not_run == [*expected, "Install Prefect"]
+    summary = runner.summary.read_text()
+    assert "### `drift-check/local`" in summary, summary
+    assert "finished successfully in 'Completed'" in summary, summary
+
+
+def test_the_ci_roles_made_every_call_and_need_every_grant(
+    pipeline: Pipeline, local_stack: BootstrapSettings
+) -> None:
+    """Last: both releases above ran with the roles of the ci module. Every call their jobs
+    made (the emulator's recording, and the registry requests of their `docker` commands as
+    ECR authorizes them) is allowed by the job's role, and every grant was used or the
+    module's Terraform says when it is (tests/support/ci_roles.py)."""
+    roles = [pipeline.variables[e]["AWS_ROLE_ARN"] for e in ("local", PROMOTED)]
+    iam = aws.client(local_stack, "iam")
+    findings = pipeline.jobs.check(iam, LOCAL.aws_endpoint, local_stack.aws_region, roles)
+    uses = {roles[0]: "staging's jobs", roles[1]: "production's job"}
+    print(findings.report(uses))  # per role: calls, grants, what went unrecorded and why
+    assert set(pipeline.jobs.keys.values()) == set(roles)
+    assert findings.denials(set()) == [], findings.report(uses)
+    assert findings.unexplained(roles) == [], findings.report(uses)
+    # Production read staging's repository (the promotion) and wrote only its own.
+    staging = pipeline.variables["local"]["ECR_REPOSITORY"]
+    calls = findings.checks[roles[1]].calls
+    read = {c.action for c in calls if c.params.get("repositoryName") == staging}
+    assert read and read <= {"BatchGetImage", "GetDownloadUrlForLayer"}, read

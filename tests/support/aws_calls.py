@@ -308,6 +308,22 @@ RESOURCES: dict[str, Callable[[Scope], Addressed]] = {
     "ec2:DescribeSubnets": lambda _: [("*", {})],
     "ec2:DescribeSecurityGroups": lambda _: [("*", {})],
     "ecr:GetAuthorizationToken": lambda _: [("*", {})],
+    # The registry's requests (docker pull and push), as tests/support/registry_calls.py names
+    # them: each on the repository it addresses.
+    **{
+        f"ecr:{action}": lambda s: [
+            (s.arn("ecr", f"repository/{s.call.params['repositoryName']}"), {})
+        ]
+        for action in (
+            "BatchGetImage",
+            "GetDownloadUrlForLayer",
+            "BatchCheckLayerAvailability",
+            "InitiateLayerUpload",
+            "UploadLayerPart",
+            "CompleteLayerUpload",
+            "PutImage",
+        )
+    },
     "secretsmanager:GetSecretValue": lambda s: [(str(s.call.params["SecretId"]), {})],
     "logs:CreateLogGroup": lambda s: [(s.log_group(), {})],
     "logs:DescribeLogStreams": lambda s: [(s.log_group(), {})],

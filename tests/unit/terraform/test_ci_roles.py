@@ -144,8 +144,7 @@ def test_staging_may_push_to_its_repository_and_read_nothing_else(
         "EcrLogin": (["ecr:GetAuthorizationToken"], "*"),
         "EcrPullWorkerImage": (PULL, STAGING_REPO),
         "EcrPushFlowImage": (PUSH, STAGING_REPO),
-        "ListCodeBucket": (["s3:ListBucket"], "arn:aws:s3:::acme-staging-code"),
-        "ReadWriteFlowCode": (["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::acme-staging-code/*"),
+        "PushFlowCode": (["s3:PutObject"], "arn:aws:s3:::acme-staging-code/*"),
     }
 
 
@@ -160,8 +159,7 @@ def test_production_may_only_read_stagings_repository(planned: dict[str, dict[st
         "EcrLogin",
         "EcrPullWorkerImage",
         "EcrPushFlowImage",
-        "ListCodeBucket",
-        "ReadWriteFlowCode",
+        "PushFlowCode",
     }
 
 

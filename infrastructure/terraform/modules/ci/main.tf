@@ -85,6 +85,10 @@ data "aws_iam_policy_document" "permissions" {
   }
 
   # `docker build` of an image FROM the worker image, which lives in this repository.
+  # unrecorded ecr:GetDownloadUrlForLayer: downloading a layer the runner does not hold: a
+  #   GitHub runner starts empty and downloads every layer of the worker image; the pipeline
+  #   test's machine built that image, so its staging job reads only the manifest (production's
+  #   job records the action, mounting layers from staging's repository).
   statement {
     sid = "EcrPullWorkerImage"
     actions = [
@@ -122,21 +126,12 @@ data "aws_iam_policy_document" "permissions" {
     }
   }
 
-  # `aws s3 sync` / `ls` of the code bucket (what is already there).
-  statement {
-    sid       = "ListCodeBucket"
-    actions   = ["s3:ListBucket"]
-    resources = [var.code_bucket_arn]
-  }
-
   # prefect-aws's push_to_s3 step in `prefect deploy` (PutObject, multipart uploads
-  # included), and reading back what was pushed.
+  # included). Nothing else in the bucket: push_to_s3 neither lists nor reads, and the flow
+  # runs read their code with the flow-run task role, not this one.
   statement {
-    sid = "ReadWriteFlowCode"
-    actions = [
-      "s3:GetObject",
-      "s3:PutObject",
-    ]
+    sid       = "PushFlowCode"
+    actions   = ["s3:PutObject"]
     resources = ["${var.code_bucket_arn}/*"]
   }
 }
