@@ -7,18 +7,11 @@ venv=/opt/venv
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 cd "$site"
 
-# The UI's static files: only `prefect server start` serves them.
-rm -rf prefect/server/ui prefect/server/ui-v2
-# The Prefect server's own dependencies: its database (SQLAlchemy, Alembic, asyncpg, aiosqlite)
-# and its background services (pydocket with redis, burner-redis, py-key-value-aio, beartype).
-# Only prefect.server and `prefect server` import them; the worker and its flow runs reach the
-# API over HTTP. (`prefect version` reads the server's database settings and fails here; with
-# PREFECT_API_URL unset, Prefect would start a hidden in-process server: here that is a clear
-# ModuleNotFoundError instead of a run recorded nowhere.) Build tools too: pip installs wheels
-# without setuptools and fetches its own for an sdist. pip itself stays (derived images and
-# deployment pull steps pip-install).
-"$venv/bin/pip" uninstall -y -q sqlalchemy alembic asyncpg aiosqlite pydocket redis \
-    burner-redis py-key-value-aio beartype setuptools
+# The Prefect server stays whole (its UI, SQLAlchemy, Alembic, asyncpg, pydocket...): the
+# server stack (modules/prefect_server) serves Prefect from this same image. Build tools go: pip
+# installs wheels without setuptools and fetches its own for an sdist. pip itself stays (derived
+# images and deployment pull steps pip-install).
+"$venv/bin/pip" uninstall -y -q setuptools
 # Type-checking and test files: never imported at run time.
 find . -name '*.pyi' -delete
 find . -maxdepth 1 -type d -name '*-stubs' -exec rm -rf {} +
@@ -53,6 +46,7 @@ import prefect.cli
 import prefect.flow_engine
 import prefect.main
 import prefect.runner
+import prefect.server.api.server  # the server stack's `prefect server start`
 import prefect_aws
 import prefect_aws.deployments.steps
 import prefect_aws.workers.ecs_worker

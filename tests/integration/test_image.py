@@ -455,17 +455,18 @@ def test_worker_image_starts_without_compiling(
 
 
 @pytest.mark.slow
-def test_worker_image_carries_no_server_and_stays_small(
+def test_worker_image_keeps_the_server_and_stays_small(
     engine: docker.DockerClient, worker_image: image.BuiltImage
 ) -> None:
     site = "/opt/venv/lib/python3.11/site-packages"
-    gone = ["prefect/server/ui", "prefect/server/ui-v2", "sqlalchemy", "docket", "setuptools"]
-    present = f"cd {site} && for p in {' '.join(gone)} pip; do [ ! -e $p ] || echo $p; done"
-    assert _run(engine, worker_image, "sh", "-c", present).split() == ["pip"]
+    # The server stack serves Prefect from this image: its UI and database packages stay.
+    kept = ["prefect/server/ui", "sqlalchemy", "alembic", "asyncpg", "docket", "pip"]
+    listing = f"cd {site} && for p in {' '.join(kept)} setuptools; do [ ! -e $p ] || echo $p; done"
+    assert _run(engine, worker_image, "sh", "-c", listing).split() == kept
     # What Fargate pulls on every flow run: 172 MiB gzip-compressed before worker/slim.sh and
-    # the slim base, 85 MiB after (a Python package added to requirements.txt shows here).
+    # the slim base, 103 MiB after, server kept (a package added to requirements.txt shows here).
     compressed = _gzip_size(engine, worker_image.image_id)
-    assert compressed < 90 * 2**20, f"{compressed / 2**20:.1f} MiB compressed"
+    assert compressed < 110 * 2**20, f"{compressed / 2**20:.1f} MiB compressed"
 
 
 def _gzip_size(engine: docker.DockerClient, image_id: str) -> int:
