@@ -6,12 +6,18 @@ side ever sees the other's state, resources, pool or deployment.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
+
+import docker
 
 from bench import manual
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
@@ -21,10 +27,12 @@ from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.image.build import build_image
 from bootstrap_flows.image.context import build_context, write_context
-from bootstrap_flows.image.engine import docker_client
+from bootstrap_flows.image.engine import docker_client, stream_error
 from bootstrap_flows.image.models import ImageSource
 from bootstrap_flows.prefect_side import target_prefect
 from bootstrap_flows.terraform import platform_stack, stacks, worker_stack
+from bootstrap_local.registry import registry_dir
+from bootstrap_local.settings import load_local_settings
 
 OURS, MANUAL = "bench", "manual"
 LOG = logging.getLogger("bench")
@@ -50,9 +58,9 @@ def _flow_state(state: Any) -> tuple[Any, UUID | None]:
     return state.result(raise_on_failure=True), state.state_details.flow_run_id
 
 
-def ours_bootstrap(expect_changes: bool) -> Sample:
+def ours_bootstrap(expect_changes: bool, **extra: Any) -> Sample:
     started = time.monotonic()
-    state = bootstrap(environment=OURS, overrides=overrides(OURS), return_state=True)
+    state = bootstrap(environment=OURS, overrides=overrides(OURS) | extra, return_state=True)
     seconds = time.monotonic() - started
     result, run_id = _flow_state(state)
     assert isinstance(result, BootstrapResult), f"bootstrap ended {state.name}: {state.message}"
@@ -61,6 +69,13 @@ def ours_bootstrap(expect_changes: bool) -> Sample:
         f"applied {result.applied}, expected changes: {expect_changes}"
     )
     return Sample(seconds, dict(result.timings), run_id)
+
+
+def ours_first(base: str) -> Sample:
+    """The first bootstrap ever: `base` is a fresh_base, so nothing of the image is cached."""
+    empty_registry()  # untimed, as is everything before ours_bootstrap's clock starts
+    shutil.rmtree(settings_for(OURS).environment_dir, ignore_errors=True)
+    return ours_bootstrap(expect_changes=True, worker_base_image=base)
 
 
 def ours_drift() -> Sample:
@@ -108,6 +123,15 @@ class Baseline:
         self.context.mkdir(parents=True, exist_ok=True)
         write_context(context, self.context)
 
+    def first(self, base: str) -> Sample:
+        """The manual procedure on a fresh_base, `docker build --no-cache` (untimed: the reset)."""
+        empty_registry()
+        shutil.rmtree(self.work / MANUAL, ignore_errors=True)
+        steps = manual.manual_bootstrap(
+            settings_for(MANUAL), self.account, self.work / MANUAL, self.context, base, True
+        )
+        return Sample(steps.total, steps.seconds)
+
     def cold(self) -> Sample:
         steps = manual.manual_bootstrap(
             settings_for(MANUAL), self.account, self.work / MANUAL, self.context, self.base_image
@@ -153,3 +177,76 @@ class Baseline:
             for pool in client.read_work_pools():
                 if pool.name == settings.work_pool_name:
                     client.delete_work_pool(pool.name)
+
+
+# --- first: nothing cached --------------------------------------------------------------------
+# What stays cached on both sides alike: the base image's layers in the engine (Docker is offline
+# here; a user's pulled base would be), the Terraform provider (a filesystem mirror) and
+# whatever the machine's HTTPS proxy keeps of the package index pip downloads from (the build
+# sets PIP_NO_CACHE_DIR). Gone before each side's sample: every build step, the worker image in
+# the engine and in the registry, and the side's local Terraform data dirs.
+FIRST_LABEL = "org.bootstrap-flows.bench-first"
+FIRST_BASE = "bootstrap-flows/bench-first-base"
+
+
+def fresh_base(parent: str) -> str:
+    """`parent`'s layers under a new image id that no image on the engine descends from.
+
+    The legacy builder's cache for a step is a child of the same parent image made by the same
+    instruction, so no step of a build on this base can come from any cache, and the images
+    other builds on this shared engine rely on are never touched (`builder prune` would).
+    """
+    nonce = uuid4().hex[:12]
+    tag = f"{FIRST_BASE}:{nonce}"
+    dockerfile = f"FROM {parent}\nLABEL {FIRST_LABEL}={nonce}\n".encode()
+    events = docker_client().api.build(
+        fileobj=io.BytesIO(dockerfile), tag=tag, pull=False, rm=True, decode=True
+    )
+    for event in events:
+        if failure := stream_error(event):
+            raise RuntimeError(f"making the first case's base from {parent}: {failure}")
+    return tag
+
+
+def empty_registry() -> None:
+    """No worker image in the bench's own registry (its state dir's; untimed, with both
+    environments down): every repository goes, so a push cannot mount a layer from the other
+    side's repository either (ECR mounts none unless switched on)."""
+    shutil.rmtree(registry_dir(load_local_settings()) / "data" / "docker", ignore_errors=True)
+
+
+def forget_first(base: str) -> list[str]:
+    """After the side's teardown: remove every image built on `base` (labels are inherited:
+    the build stages, the worker image and its registry tags) and `base`; the ids left."""
+    nonce = base.rsplit(":", 1)[1]
+    api = docker_client().api
+    left = [i["Id"] for i in api.images(all=True, filters={"label": f"{FIRST_LABEL}={nonce}"})]
+    # A parent goes only after its children; the engine says which (409), so retry those.
+    for _ in range(5):
+        for image in list(left):
+            try:
+                api.remove_image(image, force=True)
+                left.remove(image)
+            except docker.errors.NotFound:
+                left.remove(image)
+            except docker.errors.APIError as exc:
+                LOG.debug("image %s not removed yet: %s", image, exc.explanation)
+        if not left:
+            break
+    return left
+
+
+def first_pair(
+    baseline: Baseline, time_it: Callable[[str, str, Callable[[], Sample]], Any]
+) -> None:
+    """One pair of `first`: each side from nothing, then down again (untimed, `first-down`) and
+    its images removed, so the next side starts from nothing too."""
+    for side, run, down in (
+        ("ours", ours_first, ours_teardown),
+        ("baseline", baseline.first, baseline.teardown),
+    ):
+        base = fresh_base(baseline.base_image)
+        time_it("first", side, functools.partial(run, base))
+        time_it("first-down", side, down)
+        if left := forget_first(base):
+            LOG.warning("first: images built on %s left on the engine: %s", base, left)

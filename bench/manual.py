@@ -130,7 +130,12 @@ def _docker_env(config: Path) -> dict[str, str]:
 
 
 def _push(
-    settings: BootstrapSettings, platform: PlatformOutputs, context: Path, base: str, steps: Steps
+    settings: BootstrapSettings,
+    platform: PlatformOutputs,
+    context: Path,
+    base: str,
+    steps: Steps,
+    no_cache: bool,
 ) -> str:
     repository = push_repository(
         settings, platform.ecr_repository_name, platform.ecr_repository_url
@@ -144,6 +149,7 @@ def _push(
                     "docker",
                     "build",
                     "-q",
+                    *(["--no-cache"] if no_cache else []),
                     "-t",
                     image,
                     "--build-arg",
@@ -182,9 +188,16 @@ def _prefect_yaml(settings: BootstrapSettings, image: str, where: Path) -> Path:
 
 
 def manual_bootstrap(
-    settings: BootstrapSettings, account: str, work: Path, context: Path, base: str
+    settings: BootstrapSettings,
+    account: str,
+    work: Path,
+    context: Path,
+    base: str,
+    no_cache: bool = False,
 ) -> Steps:
-    """The seeds' procedure, cold, in `settings.environment`; returns its timed steps."""
+    """The seeds' procedure, cold, in `settings.environment`; returns its timed steps.
+
+    `no_cache`: `docker build --no-cache`, a user's first build on a new machine."""
     steps, bare = Steps(), bare_stacks(settings, work)
     platform_tf = bare[platform_stack.STACK]
     with steps("state bucket"):
@@ -207,7 +220,7 @@ def manual_bootstrap(
         platform_stack.store_api_secret(
             settings, platform.prefect_api_secret_arn, credential.get_secret_value()
         )
-    image = _push(settings, platform, context, base, steps)
+    image = _push(settings, platform, context, base, steps, no_cache)
     worker_tf = bare[worker_stack.STACK]
     with steps("terraform init worker"):
         worker_tf.init(bucket, worker_stack.worker_variables(settings, platform, image))

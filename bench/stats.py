@@ -6,8 +6,16 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Issue 13's targets: ours / baseline at most this (Prefect's overhead: seconds per stage).
-TARGETS: dict[str, float] = {"cold": 0.6, "rerun": 1.3, "drift": 1.2, "teardown": 1.1}
+# Issues 13 and 27's targets: ours / baseline at most this (Prefect's overhead: seconds per
+# stage). Cold is a warm build cache: the image build, which ours overlaps with the platform
+# apply, takes 0.1 s there, so only `first` (nothing cached) can show that overlap.
+TARGETS: dict[str, float] = {
+    "first": 0.7,
+    "cold": 1.0,
+    "rerun": 1.3,
+    "drift": 1.2,
+    "teardown": 1.1,
+}
 PREFECT_OVERHEAD_TARGET = 0.5
 
 
@@ -46,6 +54,8 @@ class CaseResult:
     ours: Summary | None
     baseline: Summary | None
     ratio: Summary | None  # of the per-repetition pairs
+    # The pair with the highest ratio (ours s, baseline s): a median hides the run people recall.
+    worst: tuple[float, float] | None = None
 
     @property
     def target(self) -> float | None:
@@ -62,10 +72,19 @@ class CaseResult:
 def case_result(
     case: str, labels: tuple[str, str], ours: Sequence[float], baseline: Sequence[float]
 ) -> CaseResult:
+    pairs = [(o, b) for o, b in zip(ours, baseline, strict=False) if b > 0]
+    worst = max(pairs, key=lambda pair: pair[0] / pair[1], default=None)
     ratios = pair_ratios(ours, baseline)
     return CaseResult(
-        case, labels[0], labels[1], summarize(ours), summarize(baseline), summarize(ratios)
+        case, labels[0], labels[1], summarize(ours), summarize(baseline), summarize(ratios), worst
     )
+
+
+def show_worst(worst: tuple[float, float] | None) -> str:
+    if worst is None:
+        return "-"
+    ours, baseline = worst
+    return f"{ours:.1f} s / {baseline:.1f} s = {ours / baseline:.2f}x"
 
 
 def verdict(met: bool | None, target: float | None, ratio: Summary | None) -> str:
@@ -76,10 +95,11 @@ def verdict(met: bool | None, target: float | None, ratio: Summary | None) -> st
 
 
 def table(results: Sequence[CaseResult]) -> str:
-    """A Markdown table: medians (min-max) of each side, the pair ratio, the target."""
+    """A Markdown table: medians (min-max) of each side, the pair ratio, the worst pair, the
+    target."""
     lines = [
-        "| case | ours | baseline | ratio (median of pairs) | target |",
-        "|---|---|---|---|---|",
+        "| case | ours | baseline | ratio (median of pairs) | worst pair | target |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         ours = r.ours.show() if r.ours else "failed"
@@ -91,7 +111,7 @@ def table(results: Sequence[CaseResult]) -> str:
                 ratio += f" ({r.ratio.low:.2f}-{r.ratio.high:.2f})"
         lines.append(
             f"| {r.case}: {r.ours_label} | {ours} | {r.baseline_label}: {base} | {ratio} "
-            f"| {verdict(r.met, r.target, r.ratio)} |"
+            f"| {show_worst(r.worst)} | {verdict(r.met, r.target, r.ratio)} |"
         )
     return "\n".join(lines)
 
