@@ -6,6 +6,7 @@ side ever sees the other's state, resources, pool or deployment.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -18,8 +19,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import docker
+from botocore.exceptions import ClientError
 
 from bench import manual
+from bootstrap_flows.aws_side import clients as aws
+from bootstrap_flows.config.names import derived
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.drift_check import drift_check
@@ -168,7 +172,19 @@ class Baseline:
         steps = manual.Steps()
         manual.bare_destroy(manual.bare_stacks(settings_for(MANUAL), self.work / MANUAL), steps)
         self.forget_manual_pool()
+        self.forget_manual_secret()
         return Sample(steps.total, steps.seconds)
+
+    def forget_manual_secret(self) -> None:
+        """Untimed: `destroy` leaves the API secret scheduled for deletion (a recovery window, as
+        on AWS), and a CreateSecret of its name is refused until the window ends; the next
+        manual bootstrap is a user's after the window, not a restore (ours restores, timed)."""
+        settings = settings_for(MANUAL)
+        name = derived("API key secret").name(settings.name_prefix, MANUAL)
+        with contextlib.suppress(ClientError):  # nothing to forget: the destroy failed earlier
+            aws.client(settings, "secretsmanager").delete_secret(
+                SecretId=name, ForceDeleteWithoutRecovery=True
+            )
 
     def forget_manual_pool(self) -> None:
         """What the manual procedure made on Prefect (untimed; destroy does not touch it)."""
