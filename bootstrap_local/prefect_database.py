@@ -15,9 +15,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
-
-import prefect
 
 from bootstrap_flows.errors import ServiceError
 
@@ -35,7 +34,8 @@ def cache_dir() -> Path:
 
 def template_path() -> Path:
     # The version names the schema: a template never outlives the Prefect that migrated it.
-    return cache_dir() / f"prefect-{prefect.__version__}.db"
+    # (From the installed distribution: importing prefect costs the CLI a second.)
+    return cache_dir() / f"prefect-{version('prefect')}.db"
 
 
 def connection_url(database: Path) -> str:
