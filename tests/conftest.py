@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bootstrap_flows.terraform.runner import GO_GC_PERCENT
 from tests.support.session import (
     AUTH_STRING,
     DNS_PORT,
@@ -45,6 +46,8 @@ os.environ.update(
         "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.3",
     }
 )
+# The tests that run Terraform themselves (and the registry, Go too) collect as bootstrap's runs do.
+os.environ.setdefault("GOGC", GO_GC_PERCENT)
 
 
 # How the modules are spread over pytest-xdist's workers (scripts/test.sh): tests/schedule.py.

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap_flows.terraform.runner import (
+    GO_GC_PERCENT,
     INIT_STAMP,
     EventStream,
     Terraform,
@@ -113,6 +114,17 @@ def test_provider_mirror_setting_writes_cli_config(tmp_path: Path) -> None:
     config = Path(terraform.env["TF_CLI_CONFIG_FILE"]).read_text()
     assert 'path    = "/mirror"' in config
     assert terraform.env["TF_DATA_DIR"] == str(tmp_path / ".terraform")
+
+
+def test_go_collects_less_often_unless_the_caller_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    assert Terraform(stack_dir=TINY, work_dir=tmp_path).env["GOGC"] == GO_GC_PERCENT == "400"
+    monkeypatch.setenv("GOGC", "100")
+    assert Terraform(stack_dir=TINY, work_dir=tmp_path).env["GOGC"] == "100"
+    given = Terraform(stack_dir=TINY, work_dir=tmp_path, env={"GOGC": "off"})
+    assert given.env["GOGC"] == "off"
 
 
 def test_init_is_skipped_only_while_its_inputs_are_unchanged(
