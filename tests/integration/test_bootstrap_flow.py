@@ -427,9 +427,8 @@ def test_a_rerun_that_changes_the_worker_runs_the_test_flows_again(
     assert ahead is not None
     assert changed.e2e.flow_run_id != ahead[1]
     assert changed.storage_e2e.flow_run_id != ahead[2]
-    restored, logs = rerun({})
-    assert restored.applied["worker"] and "worker stack applied" in logs
-    assert worker_env(deployed)["PREFECT_WORKER_QUERY_SECONDS"] == "5"
+    # Not restored: the teardown test comes next, and the bootstrap after it starts from defaults
+    # (a restoring re-run cost a worker deploy and four test flow runs, ~100 s of the module).
 
 
 def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_run: UUID) -> None:
