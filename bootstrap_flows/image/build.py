@@ -4,6 +4,7 @@ readable ImageBuildError that names the step, its last output and the build argu
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 import time
@@ -20,6 +21,7 @@ from bootstrap_flows.image.context import BuildContext, build_context, write_con
 from bootstrap_flows.image.engine import docker_client, inspect, stream_error
 from bootstrap_flows.image.errors import ImageBuildError
 from bootstrap_flows.image.models import BuiltImage, ImageSource, LoggerLike
+from bootstrap_flows.safety.locks import file_lock
 
 HASH_LABEL = "org.bootstrap-flows.content-hash"
 # Builds use the host's network: on machines whose package index is only reachable through a
@@ -152,6 +154,29 @@ def build_image(
     source = source or ImageSource()
     client = docker_client()
     context = build_context(settings, source, build_args, client)
+    # Runs on one machine that need the same image at once (environments bootstrapped side by
+    # side; the suite's first bootstraps) wait for one build: the engine's classic builder would
+    # run every step once per caller (the worker image, three callers at once: three builds in
+    # 107 s each here; with this lock one build, and all three had it after 68 s).
+    with file_lock(_build_lock(source, context)):
+        return _build_once(settings, source, build_args, client, context, logger, started)
+
+
+def _build_lock(source: ImageSource, context: BuildContext) -> Path:
+    key = hashlib.sha256(f"{source.local_repository}\0{context.content_hash}".encode())
+    return Path(tempfile.gettempdir()) / f"bootstrap-flows-build-{key.hexdigest()[:16]}.lock"
+
+
+def _build_once(
+    settings: BootstrapSettings,
+    source: ImageSource,
+    build_args: Mapping[str, str] | None,
+    client: docker.DockerClient,
+    context: BuildContext,
+    logger: LoggerLike,
+    started: float,
+) -> BuiltImage:
+    """The build, unless an image of this content is here already (built while we waited)."""
     name = f"{source.local_repository}:{context.tag}"
 
     existing = inspect(client, name)

@@ -147,6 +147,27 @@ def test_rebuild_comes_from_cache(tmp_path: Path, stack: Stack) -> None:
     assert second.build_seconds < 5
 
 
+@pytest.mark.slow
+def test_builds_of_one_image_at_once_build_it_once(tmp_path: Path, stack: Stack) -> None:
+    """Runs that need the same image at once wait for one build (each would run every step)."""
+    source = tiny(tmp_path)
+    (source.directory / "hello.txt").write_text(f"built once {uuid.uuid4()}\n")
+    start = threading.Barrier(3)
+    built: list[image.BuiltImage] = []
+
+    def build() -> None:
+        start.wait()
+        built.append(stack.build(source))
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(b.cached for b in built) == [False, True, True]
+    assert len({b.image_id for b in built}) == 1
+
+
 # --- the CPU architecture ------------------------------------------------------------------------
 
 
