@@ -159,53 +159,39 @@ def build_image(
     # run every step once per caller (the worker image, three callers at once: three builds in
     # 107 s each here; with this lock one build, and all three had it after 68 s).
     with file_lock(_build_lock(source, context)):
-        return _build_once(settings, source, build_args, client, context, logger, started)
+        name = f"{source.local_repository}:{context.tag}"
+        existing = inspect(client, name)
+        if existing and (existing["Config"].get("Labels") or {}).get(HASH_LABEL) == (
+            context.content_hash
+        ):
+            logger.info("Image %s is already built here", name)
+            return _built(context, name, existing, True, time.monotonic() - started, 0.0)
+
+        context, base_seconds = _prepare_base(settings, source, build_args, client, context, logger)
+        name = f"{source.local_repository}:{context.tag}"
+        logger.info("Building %s", name)
+        with tempfile.TemporaryDirectory(prefix="bootstrap-image-") as temporary:
+            directory = Path(temporary)
+            write_context(context, directory)
+            image_id, cached = _run_build(client, directory, name, context, logger)
+        info = inspect(client, image_id)
+        if info is None:
+            raise ImageBuildError(f"the engine reported image {image_id} but does not have it")
+        seconds = time.monotonic() - started
+        built = _built(context, name, info, cached, seconds, base_seconds)
+        logger.info(
+            "Built %s (%s, %.0f MB) in %.1f s",
+            name,
+            "from cache" if cached else "fresh",
+            built.size_bytes / 1e6,
+            seconds,
+        )
+        return built
 
 
 def _build_lock(source: ImageSource, context: BuildContext) -> Path:
     key = hashlib.sha256(f"{source.local_repository}\0{context.content_hash}".encode())
     return Path(tempfile.gettempdir()) / f"bootstrap-flows-build-{key.hexdigest()[:16]}.lock"
-
-
-def _build_once(
-    settings: BootstrapSettings,
-    source: ImageSource,
-    build_args: Mapping[str, str] | None,
-    client: docker.DockerClient,
-    context: BuildContext,
-    logger: LoggerLike,
-    started: float,
-) -> BuiltImage:
-    """The build, unless an image of this content is here already (built while we waited)."""
-    name = f"{source.local_repository}:{context.tag}"
-
-    existing = inspect(client, name)
-    if existing and (existing["Config"].get("Labels") or {}).get(HASH_LABEL) == (
-        context.content_hash
-    ):
-        logger.info("Image %s is already built here", name)
-        return _built(context, name, existing, True, time.monotonic() - started, 0.0)
-
-    context, base_seconds = _prepare_base(settings, source, build_args, client, context, logger)
-    name = f"{source.local_repository}:{context.tag}"
-    logger.info("Building %s", name)
-    with tempfile.TemporaryDirectory(prefix="bootstrap-image-") as temporary:
-        directory = Path(temporary)
-        write_context(context, directory)
-        image_id, cached = _run_build(client, directory, name, context, logger)
-    info = inspect(client, image_id)
-    if info is None:
-        raise ImageBuildError(f"the engine reported image {image_id} but does not have it")
-    seconds = time.monotonic() - started
-    built = _built(context, name, info, cached, seconds, base_seconds)
-    logger.info(
-        "Built %s (%s, %.0f MB) in %.1f s",
-        name,
-        "from cache" if cached else "fresh",
-        built.size_bytes / 1e6,
-        seconds,
-    )
-    return built
 
 
 def _prepare_base(
