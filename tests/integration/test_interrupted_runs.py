@@ -128,7 +128,10 @@ class Worker:
         assert pid is not None, f"{self.name} is not running"
         tree = descendants(pid)
         for each in tree:
-            os.kill(each, signal.SIGKILL)
+            # A short-lived child (a docker or terraform call) may end between the listing and
+            # its kill: that one is gone already (a cold image build made this race likely).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(each, signal.SIGKILL)
         processes.alive(pid)  # reaps it
         return tree
 
