@@ -159,6 +159,12 @@ class Ahead:
         """The test runs made ahead (waits for them); None if none ran or they did not pass."""
         return self.test_runs.result() if self.test_runs is not None else None
 
+    def finish_test_runs(self) -> None:
+        """Wait for the test runs made ahead, if still going (before their worker is replaced)."""
+        if self.test_runs is not None and not self.test_runs.state.is_final():
+            get_run_logger().info("Waiting for the test flows run ahead before the worker changes")
+            self.test_runs.wait()
+
     def settle(self) -> None:
         """Wait for what was started ahead and is still going (its outcome no longer matters)."""
         for future in (self.worker_plan, self.test_runs):

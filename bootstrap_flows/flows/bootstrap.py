@@ -16,7 +16,7 @@ picture.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,9 +85,12 @@ class _Record:
         bucket: str,
         variables: dict[str, Any],
         planned: PlanResult | None = None,
+        before_apply: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         """Converge one stack (approval when its plan needs it); return its outputs."""
-        plan, outputs = converge(settings, stack, bucket, variables, planned=planned)
+        plan, outputs = converge(
+            settings, stack, bucket, variables, planned=planned, before_apply=before_apply
+        )
         self.applied[stack], self.counts[stack] = plan.has_changes, plan.counts
         return outputs
 
@@ -121,8 +124,12 @@ def _worker_service(
     since = worker_online.utcnow()
     variables = worker_stack.worker_variables(settings, platform, image_uri)
     planned = started.plan_for(variables, record.applied[platform_stack.STACK])
+    # A change replaces the worker: test runs made ahead on the old one finish first, or one
+    # it had picked up would stay Pending with nobody left to start it.
     worker = WorkerOutputs.model_validate(
-        record.provision(settings, worker_stack.STACK, bucket, variables, planned)
+        record.provision(
+            settings, worker_stack.STACK, bucket, variables, planned, started.finish_test_runs
+        )
     )
     if not record.applied[worker_stack.STACK]:
         # The running worker was not replaced: a recent heartbeat proves it is online.
