@@ -5,8 +5,10 @@ bootstrap-flows deploy              register bootstrap/<env>, teardown/<env>, dr
                                     on PREFECT_API_URL; delete those of other environments
 bootstrap-flows outputs ENV [--registry-password]   what a user deploying flows to ENV's pool
                                     needs (buckets, pool, ECR, worker image), as shell exports
-bootstrap-flows operator-policy ENV [--account-id ID]   the IAM policy the identity that runs
-                                    bootstrap, drift-check and teardown of ENV needs, as JSON
+bootstrap-flows operator-policy ENV [--account-id ID] [--parts]   the IAM policy the identity
+                                    that runs bootstrap, drift-check and teardown of ENV needs, as
+                                    JSON (--parts: as the managed policies the operator module
+                                    creates, each under IAM's 6,144-character limit)
 
 Other packages add commands through the entry point group `bootstrap_flows.commands` (the
 embedded default adds `quickstart` and `local`): each entry is a function that adds its
@@ -56,7 +58,16 @@ def _operator_policy(args: argparse.Namespace) -> int:
             raise operator_policy.OperatorPolicyError(
                 f"cannot ask AWS for the account ({exc}): pass --account-id or set aws_account_id"
             ) from exc
-    print(json.dumps(operator_policy.render(settings, account), indent=2))
+    document = operator_policy.render(settings, account)
+    if args.parts:
+        # What IAM accepts as managed policies: the whole document is over IAM's size limit.
+        print(
+            json.dumps(
+                operator_policy.parts(document, operator_policy.statements_per_part()), indent=2
+            )
+        )
+    else:
+        print(json.dumps(document, indent=2))
     return 0
 
 
@@ -82,6 +93,11 @@ def parser() -> argparse.ArgumentParser:
         "--account-id",
         default=None,
         help="the account (12 digits); default: setting aws_account_id, else STS's answer",
+    )
+    policy.add_argument(
+        "--parts",
+        action="store_true",
+        help="print a JSON list of policies small enough for IAM (the operator module's parts)",
     )
     policy.set_defaults(run=_operator_policy)
     for plugin in entry_points(group=COMMANDS_GROUP):

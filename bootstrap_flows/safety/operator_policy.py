@@ -25,6 +25,9 @@ MODULE = PROJECT_ROOT / "infrastructure" / "terraform" / "modules" / "operator"
 TEMPLATE = MODULE / "policy.json.tftpl"
 PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
 ACCOUNT = re.compile(r"^[0-9]{12}$")
+# The module's split into managed policies (IAM holds at most 6,144 characters in one), read
+# from its main.tf so the command prints the parts the module creates.
+PER_PART = re.compile(r"^\s*statements_per_part\s*=\s*([0-9]+)\s*$", re.M)
 
 
 class OperatorPolicyError(BootstrapError):
@@ -62,3 +65,24 @@ def render(settings: BootstrapSettings, account_id: str) -> dict[str, Any]:
     """The operator policy document for `settings`' environment in `account_id`."""
     document: dict[str, Any] = json.loads(render_text(names(settings, account_id)))
     return document
+
+
+def statements_per_part(main_tf: Path = MODULE / "main.tf") -> int:
+    """How many statements the operator module puts in each managed policy it creates."""
+    try:
+        found = PER_PART.search(main_tf.read_text())
+    except OSError as exc:
+        raise OperatorPolicyError(f"cannot read the operator module: {exc}") from exc
+    if found is None:
+        raise OperatorPolicyError(f"{main_tf}: no `statements_per_part = <n>` in its locals")
+    return int(found[1])
+
+
+def parts(document: dict[str, Any], per_part: int) -> list[dict[str, Any]]:
+    """The policy as the module creates it: managed policies of `per_part` statements each,
+    every statement once, in order."""
+    statements = document["Statement"]
+    return [
+        {"Version": document["Version"], "Statement": statements[start : start + per_part]}
+        for start in range(0, len(statements), per_part)
+    ]

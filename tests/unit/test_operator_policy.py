@@ -112,6 +112,26 @@ def test_the_command_prints_the_policy_and_refuses_a_bad_account(
     assert "is not 12 digits" in capsys.readouterr().err
 
 
+def test_the_command_prints_the_parts_iam_accepts_every_statement_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["operator-policy", "local", "--account-id", ACCOUNT, "--parts"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    whole = operator_policy.render(load_settings(environment="local"), ACCOUNT)
+    assert len(printed) > 1 and {part["Version"] for part in printed} == {whole["Version"]}
+    assert [each for part in printed for each in part["Statement"]] == whole["Statement"]
+    assert max(len(json.dumps(part, separators=(",", ":"))) for part in printed) <= 6144
+
+
+def test_the_split_is_read_from_the_module_or_refused(tmp_path: Path) -> None:
+    main_tf = tmp_path / "main.tf"
+    main_tf.write_text("locals {\n  statements_per_part = 3\n}\n")
+    assert operator_policy.statements_per_part(main_tf) == 3
+    main_tf.write_text("locals {}\n")
+    with pytest.raises(operator_policy.OperatorPolicyError, match="statements_per_part"):
+        operator_policy.statements_per_part(main_tf)
+
+
 def test_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
     template = tmp_path / "policy.json.tftpl"
     template.write_text('{"Resource": "${nope}"}')
@@ -181,4 +201,7 @@ def test_each_managed_policy_part_is_under_iams_limit_for_the_longest_names(
     assert len(parts) == 4 and max(sizes) <= 6144, sizes
     statements = [each for part in parts for each in json.loads(part)["Statement"]]
     assert statements == json.loads(text)["Statement"]
+    # `bootstrap-flows operator-policy --parts` prints exactly the module's parts.
+    split = operator_policy.parts(json.loads(text), operator_policy.statements_per_part())
+    assert split == [json.loads(part) for part in parts]
     assert len(re.sub(r"\s", "", text)) > 6144  # why there are parts at all
