@@ -37,6 +37,7 @@ from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 
 if TYPE_CHECKING:
+    from mypy_boto3_ecr.type_defs import ImageDetailTypeDef
     from mypy_boto3_ecs.client import ECSClient
     from mypy_boto3_ecs.type_defs import TaskTypeDef
 
@@ -121,8 +122,8 @@ def delete_results(
 ) -> list[str]:
     """Delete what bootstrap's test runs persisted in the results bucket (exactly those keys).
 
-    Anything else in either bucket is someone's code or results: it stays, and the bucket's
-    destroy then stops with S3's own message, as the repository's does for others' images."""
+    Anything else in either bucket is someone's code or results: it stays, and teardown refuses
+    before it starts (cleanup/others.py), as it does for others' images."""
     if not platform.results_bucket_name:
         return []
     bucket = platform.results_bucket_name
@@ -182,12 +183,11 @@ def deregister_task_definitions(settings: BootstrapSettings) -> list[str]:
     return arns
 
 
-def delete_pushed_images(settings: BootstrapSettings, repository: str) -> list[str]:
-    """Delete the images bootstrap pushed (content tags); any other image stays, and then the
-    repository's destroy stops with ECR's own message: nobody's image is deleted unasked."""
+def repository_images(settings: BootstrapSettings, repository: str) -> list[ImageDetailTypeDef]:
+    """Every image in the repository, every page ([] if there is no repository)."""
     ecr = aws.client(settings, "ecr")
     try:
-        images = [
+        return [
             image
             for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository)
             for image in page["imageDetails"]
@@ -196,10 +196,20 @@ def delete_pushed_images(settings: BootstrapSettings, repository: str) -> list[s
         if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
             return []
         raise
+
+
+def pushed_by_bootstrap(image: ImageDetailTypeDef) -> bool:
+    """Tagged, and only with content tags: an image bootstrap pushed (and nobody re-tagged)."""
+    tags = image.get("imageTags", [])
+    return bool(tags) and all(PUSHED_TAG.match(tag) for tag in tags)
+
+
+def delete_pushed_images(settings: BootstrapSettings, repository: str) -> list[str]:
+    """Delete the images bootstrap pushed (content tags); any other image stays (teardown
+    refuses before it starts: cleanup/others.py): nobody's image is deleted unasked."""
+    ecr = aws.client(settings, "ecr")
     ours = [
-        image
-        for image in images
-        if image.get("imageTags") and all(PUSHED_TAG.match(t) for t in image["imageTags"])
+        image for image in repository_images(settings, repository) if pushed_by_bootstrap(image)
     ]
     for chunk in chunks(ours, DELETE_IMAGES_MOST):
         ecr.batch_delete_image(

@@ -1,6 +1,7 @@
 """`teardown`: destroy what bootstrap made in an environment, and show what is left.
 
-    preflight ─► [approval] ─► drain the pool ─► worker stack ─► server stack ─► platform stack
+    preflight ─► nothing of others' left in the buckets and repository (cleanup/others.py)
+      ─► [approval] ─► drain the pool ─► worker stack ─► server stack ─► platform stack
       ─► (work pool, state bucket: when asked) ─► receipt
 
 The drain (pool paused, flow-run tasks stopped, the e2e deployments deleted, the worker's task
@@ -30,7 +31,7 @@ from prefect.client.schemas.objects import State
 from prefect.futures import PrefectFuture
 
 from bootstrap_flows.aws_side import clients as aws
-from bootstrap_flows.cleanup import drain, receipt
+from bootstrap_flows.cleanup import drain, others, receipt
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.outcomes import failing_on_rate_limits
 from bootstrap_flows.flows.stages import converge, plan_stack, preflight, state_backend
@@ -228,6 +229,9 @@ def _destroy_stacks(run: _Teardown, delete_database: bool) -> int:
     platform_variables = run.applied_with(
         platform_stack.STACK, platform_stack.platform_variables(settings)
     )
+    if not keeps_database:
+        # Before the drain: the platform's destroy would stop at what is not bootstrap's.
+        others.refuse_others(run.settings, run.platform)
     run.start(None if keeps_database else platform_variables)
     try:
         if worker:

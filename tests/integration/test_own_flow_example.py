@@ -31,7 +31,9 @@ from prefect.client.schemas.objects import FlowRun
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import PROJECT_ROOT, BootstrapSettings
 from bootstrap_flows.flows.bootstrap import bootstrap
+from bootstrap_flows.flows.teardown import teardown
 from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_location
+from bootstrap_flows.safety.refusal import PreflightError
 
 # Shares the worker's `local` environment with the other modules of tests/schedule.py's SHARED.
 pytestmark = pytest.mark.slow
@@ -294,3 +296,27 @@ def test_an_image_from_the_worker_image_runs_completed_on_the_pool(
     assert [cell.strip() for cell in header.strip("|").split("|")] == ["n", "n²"]
     cells = [[int(cell) for cell in row.strip("|").split("|")] for row in rows]
     assert cells == [[n, n * n] for n in NUMBERS]
+
+
+def _standing(settings: BootstrapSettings) -> tuple[Any, ...]:
+    """What a teardown's first changes would touch: the worker service, the pool, the images."""
+    ecs, ecr = aws.client(settings, "ecs"), aws.client(settings, "ecr")
+    cluster = ecs.list_clusters()["clusterArns"]
+    services = ecs.list_services(cluster=cluster[0])["serviceArns"] if cluster else []
+    repositories = ecr.describe_repositories()["repositories"]
+    images = [ecr.list_images(repositoryName=r["repositoryName"])["imageIds"] for r in repositories]
+    with get_client(sync_client=True) as client:
+        paused = client.read_work_pool(settings.work_pool_name).is_paused
+    return services, images, paused
+
+
+def test_teardown_refuses_unchanged_while_the_users_code_and_results_are_there(
+    user: User, code_bucket_run: FlowRun, image_run: FlowRun
+) -> None:
+    """The user's code and results are never deleted, and S3 deletes no bucket holding them:
+    the platform's destroy would stop there with the worker gone. Refused before the drain."""
+    before = _standing(user.settings)
+    with pytest.raises(PreflightError, match=r"^Teardown refused, nothing changed") as refused:
+        teardown(environment="local", confirm="local")
+    assert f"s3://{user.env['PREFECT_CODE_BUCKET']}/own-flow/flow.py" in str(refused.value)
+    assert _standing(user.settings) == before

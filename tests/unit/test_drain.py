@@ -15,11 +15,12 @@ import pytest
 from moto import mock_aws
 
 from bootstrap_flows.aws_side import clients as aws
-from bootstrap_flows.cleanup import drain
+from bootstrap_flows.cleanup import drain, others
 from bootstrap_flows.cleanup.task_definitions import WORKER_FAMILY
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.prefect_side.e2e_storage import CODE_PREFIX
 from bootstrap_flows.prefect_side.target_prefect import TargetPrefectError
+from bootstrap_flows.safety.refusal import PreflightError
 from bootstrap_flows.terraform.platform_stack import PlatformOutputs
 from bootstrap_local import aws_like
 from tests.support.ports import free_port
@@ -186,3 +187,32 @@ def test_with_the_prefect_unknown_the_work_pool_is_left_with_one_line(
     assert teardown._delete_work_pool(_unknown(), logger) is False
     (line,) = [r.getMessage() for r in caplog.records if r.name == logger.name]
     assert line.startswith("Work pool ecs-work-pool not deleted: no Prefect API for the worker")
+
+
+def test_what_is_not_bootstraps_is_found_before_anything_changes() -> None:
+    """Others' objects (every version and delete marker) and images, which the drain leaves and
+    S3 and ECR then refuse to delete a bucket or repository over: teardown refuses up front."""
+    settings = _settings()
+    ecr, s3 = aws.client(settings, "ecr"), aws.client(settings, "s3")
+    ecr.create_repository(repositoryName="repo")
+    platform = PlatformOutputs.model_construct(
+        ecr_repository_name="repo", code_bucket_name="code", results_bucket_name="results"
+    )
+    for bucket in ("code", "results"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    ecr.put_image(repositoryName="repo", imageManifest=_manifest("a"), imageTag=OURS)
+    s3.put_object(Bucket="code", Key=f"{CODE_PREFIX}/flow.py", Body=b"x")
+    others.refuse_others(settings, platform)  # only bootstrap's: nothing to refuse
+
+    ecr.put_image(repositoryName="repo", imageManifest=_manifest("b"), imageTag=THEIRS)
+    s3.put_object(Bucket="code", Key="theirs/flow.py", Body=b"x")
+    s3.delete_object(Bucket="code", Key="theirs/flow.py")  # a version and a delete marker
+    # With the Prefect gone no result is known to be bootstrap's: the drain leaves them too.
+    s3.put_object(Bucket="results", Key="result-1", Body=b"x")
+    found = others.others(settings, platform)
+    digest = ecr.describe_images(repositoryName="repo", imageIds=[{"imageTag": THEIRS}])
+    theirs = digest["imageDetails"][0]["imageDigest"]
+    assert found == ["s3://code/theirs/flow.py", "s3://results/result-1", f"repo@{theirs} (mine-1)"]
+    with pytest.raises(PreflightError, match=r"^Teardown refused, nothing changed: .* 3 "):
+        others.refuse_others(settings, platform)
