@@ -7,9 +7,10 @@ and the condition operators below (with `IfExists`). An explicit Deny wins; othe
 is allowed if one Allow statement matches it. tests/unit/local/test_iam_policy.py pins its
 answers.
 
-Two users: the tests, which judge recorded calls against the roles' policies, and moto's
-IAM SimulatePrincipalPolicy (bootstrap_local/aws_like/iam.py), which preflight asks about the
-caller; so the emulator's simulator and the tests' verdicts are the same code.
+Three users: the tests, which judge recorded calls against the roles' policies; moto's IAM
+SimulatePrincipalPolicy (bootstrap_local/aws_like/iam.py), which preflight asks about the
+caller; and the local ECS runtime, which holds a role's trust policy to the service assuming it
+(`trusts`); so the emulator's answers and the tests' verdicts are the same code.
 """
 
 from __future__ import annotations
@@ -116,3 +117,23 @@ def evaluate(documents: list[dict[str, Any]], request: Request) -> Decision:
 def decide(documents: list[dict[str, Any]], request: Request) -> bool:
     """Allowed by these identity policies together: some Allow matches and no Deny does."""
     return evaluate(documents, request) == "allowed"
+
+
+def _names_service(statement: dict[str, Any], service: str) -> bool:
+    """Whether a trust statement's Principal covers the AWS service principal `service`."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False  # NotPrincipal, or none: never what a service assumes a role through
+    return "*" in _as_list(principal.get("AWS", [])) or service in _as_list(
+        principal.get("Service", [])
+    )
+
+
+def trusts(document: dict[str, Any], service: str, request: Request) -> bool:
+    """Whether a role's trust policy lets `service` (e.g. ecs-tasks.amazonaws.com) make
+    `request` (sts:AssumeRole, with the context the service supplies: aws:SourceAccount,
+    aws:SourceArn): the statements naming that principal, evaluated as a policy."""
+    statements = [s for s in _as_list(document.get("Statement", [])) if _names_service(s, service)]
+    return decide([{"Statement": statements}], request)

@@ -2,7 +2,11 @@
 the execution role's to what the ECS agent does for the task (image pull auth, secrets, logs).
 
 ECS assumes the roles itself; here the emulated STS's AssumeRole does, so every AWS call the
-task or the agent makes is signed with keys of that role alone. Each key ID issued is written
+task or the agent makes is signed with keys of that role alone. ECS can assume a role only if
+its trust policy lets `ecs-tasks.amazonaws.com` do so, with the conditions ECS supplies
+(aws:SourceAccount, aws:SourceArn); moto's STS assumes any role for anyone, so the trust policy
+is evaluated here first (bootstrap_local/iam_policy.py), and a task whose role does not trust
+ECS stops with ECS's message. Each key ID issued is written
 to a ledger (`<state dir>/run/role-keys.jsonl`: key ID, role ARN, task ARN, what for), so calls
 recorded by the emulator can be attributed to the role they were made under. The ledger holds
 no secret: a key ID is not a credential.
@@ -15,17 +19,20 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bootstrap_local.ecs_runtime.clients import AwsClients, error_code
 from bootstrap_local.ecs_runtime.errors import LaunchError
 from bootstrap_local.ecs_runtime.spec import task_id
+from bootstrap_local.iam_policy import Request, trusts
 from bootstrap_local.settings import LocalSettings
 
 # ECS refreshes task credentials well before they expire; a cached set is renewed this early.
 RENEW_BEFORE = 300.0
 SESSION_SECONDS = 3600
+ECS_TASKS = "ecs-tasks.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class TaskRoles:
         cached = self._cache.get(key)
         if cached and cached.expires - time.time() > RENEW_BEFORE:
             return cached
+        self._check_trust(role_arn, task_arn)
         try:
             answer = self.clients.get("sts").assume_role(
                 RoleArn=role_arn,
@@ -109,6 +117,28 @@ class TaskRoles:
         self._cache[key] = credentials
         self._record(credentials.access_key_id, role_arn, task_arn, use)
         return credentials
+
+    def _check_trust(self, role_arn: str, task_arn: str) -> None:
+        """Refuse, as ECS does, a role whose trust policy does not let ECS assume it here."""
+        try:
+            role = self.clients.get("iam").get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
+        except (ClientError, BotoCoreError) as exc:
+            raise LaunchError(
+                f"ResourceInitializationError: unable to read the role {role_arn}: "
+                f"{error_code(exc)}"
+            ) from exc
+        document = role["AssumeRolePolicyDocument"]
+        if isinstance(document, str):  # as moto may serve it: JSON, URL-encoded or not
+            document = json.loads(unquote(document))
+        context = {"aws:SourceAccount": task_arn.split(":")[4], "aws:SourceArn": task_arn}
+        if not trusts(document, ECS_TASKS, Request("sts:AssumeRole", role_arn, context)):
+            # ECS's own words for a role whose trust relationship leaves it out.
+            raise LaunchError(
+                f"ECS was unable to assume the role '{role_arn}' that was provided for this "
+                "task. Please verify that the role being passed has the proper trust "
+                "relationship and permissions and that your IAM user has permissions to pass "
+                "this role."
+            )
 
     def agent_clients(self, role_arn: str | None, task_arn: str) -> AwsClients:
         """Clients for what the ECS agent does for a task: its execution role's, or the

@@ -137,3 +137,43 @@ def test_task_and_agent_calls_are_made_under_their_own_roles(
     # Nothing the agent does for a task is made with the runtime's own keys.
     unassumed = {call.iam_action for call in by_role["(unassumed)"]}
     assert not unassumed & agent, unassumed
+
+
+@pytest.mark.slow
+def test_a_task_role_whose_trust_leaves_out_ecs_stops_the_task_as_ecs_does(
+    aws: Emulated,  # noqa: F811
+    runtime: Runtime,  # noqa: F811
+    probe_image: str,  # noqa: F811
+    endpoint: str,  # noqa: F811
+) -> None:
+    """ECS assumes a task role only if its trust policy lets ecs-tasks.amazonaws.com; moto's
+    STS would hand anyone its keys (tests/unit/local/test_moto_iam.py)."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    lambda_only = {
+        **TRUST,
+        "Statement": [{**TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}],
+    }
+    role = iam.create_role(RoleName="lambda-only", AssumeRolePolicyDocument=json.dumps(lambda_only))
+    definition = aws.ecs.register_task_definition(
+        family="untrusted",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        taskRoleArn=role["Role"]["Arn"],
+        containerDefinitions=[
+            {"name": "untrusted", "image": probe_image, "memory": 512, "command": PRINT_KEY}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    runtime.start()
+    arn = aws.run_task(definition)
+    task = wait_for(lambda: aws.stopped(arn), 60, "the task to stop")
+    said = f"ECS was unable to assume the role '{role['Role']['Arn']}' that was provided"
+    assert task["stoppedReason"].startswith(said), task["stoppedReason"]
+    assert read_ledger(ledger_file(runtime.local)) == {}  # no key was issued for it

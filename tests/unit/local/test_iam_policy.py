@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bootstrap_local.iam_policy import Request, decide
+from bootstrap_local.iam_policy import Request, decide, trusts
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/main"
 TASKS = "arn:aws:ecs:us-east-1:123456789012:task/main/*"
@@ -142,3 +142,88 @@ TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/prefect:3"
 )
 def test_decide(statements: tuple[dict[str, Any], ...], request_: Request, allowed: bool) -> None:
     assert decide(policy(*statements), request_) is allowed
+
+
+# The iam module's trust policy (modules/iam: ecs_tasks_assume), with the account and region.
+ECS_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": "123456789012"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"},
+            },
+        }
+    ],
+}
+ROLE = "arn:aws:iam::123456789012:role/flow-run"
+TASK = "arn:aws:ecs:us-east-1:123456789012:task/main/0f3c"
+
+
+def assume(account: str = "123456789012", source: str = TASK) -> Request:
+    return Request("sts:AssumeRole", ROLE, {"aws:SourceAccount": account, "aws:SourceArn": source})
+
+
+@pytest.mark.parametrize(
+    ("document", "service", "request_", "trusted"),
+    [
+        (ECS_TRUST, "ecs-tasks.amazonaws.com", assume(), True),
+        # The confused deputy the conditions are there for: ECS acting for another account.
+        (ECS_TRUST, "ecs-tasks.amazonaws.com", assume(account="210987654321"), False),
+        (
+            ECS_TRUST,
+            "ecs-tasks.amazonaws.com",
+            assume(source=TASK.replace("us-east-1", "eu-west-1")),
+            False,
+        ),
+        (ECS_TRUST, "lambda.amazonaws.com", assume(), False),
+        # The prefect_server module's: no conditions.
+        (
+            {"Statement": [{**ECS_TRUST["Statement"][0], "Condition": {}}]},
+            "ecs-tasks.amazonaws.com",
+            Request("sts:AssumeRole", ROLE),
+            True,
+        ),
+        (
+            {"Statement": [{**ECS_TRUST["Statement"][0], "Principal": "*"}]},
+            "ecs-tasks.amazonaws.com",
+            assume(),
+            True,
+        ),
+        (
+            {
+                "Statement": [
+                    *ECS_TRUST["Statement"],
+                    {**ECS_TRUST["Statement"][0], "Effect": "Deny", "Condition": {}},
+                ]
+            },
+            "ecs-tasks.amazonaws.com",
+            assume(),
+            False,
+        ),
+        # A role only a person (an AWS principal) may assume: not ECS.
+        (
+            {"Statement": [{**ECS_TRUST["Statement"][0], "Principal": {"AWS": ROLE}}]},
+            "ecs-tasks.amazonaws.com",
+            assume(),
+            False,
+        ),
+    ],
+    ids=[
+        "ecs",
+        "other-account",
+        "other-region",
+        "other-service",
+        "no-conditions",
+        "anyone",
+        "deny-wins",
+        "a-person",
+    ],
+)
+def test_a_trust_policy_lets_only_the_services_it_names_assume_the_role(
+    document: dict[str, Any], service: str, request_: Request, trusted: bool
+) -> None:
+    assert trusts(document, service, request_) is trusted

@@ -137,3 +137,21 @@ def test_an_unknown_principal_is_no_such_entity_and_moto_s_own_identity_may_do_a
         )
     caller = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Arn"]
     assert decisions(iam, caller, ["iam:CreateRole"], ["*"]) == {("iam:CreateRole", "*"): "allowed"}
+
+
+def test_stock_moto_assumes_a_role_whose_trust_names_another_service(iam: Any) -> None:
+    """Why the local ECS runtime evaluates a task role's trust policy itself
+    (ecs_runtime/roles.py). If this fails, moto's STS enforces trust: let it answer instead."""
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ]
+    }
+    role = iam.create_role(RoleName="lambda-only", AssumeRolePolicyDocument=json.dumps(trust))
+    sts = boto3.client("sts", region_name="us-east-1")
+    answer = sts.assume_role(RoleArn=role["Role"]["Arn"], RoleSessionName="ecs-task")
+    assert answer["Credentials"]["AccessKeyId"]
