@@ -14,6 +14,7 @@ from bootstrap_local.aws_like.ec2 import nat_gateways_like_aws, security_group_r
 from bootstrap_local.aws_like.ecr import ecr_like_aws
 from bootstrap_local.aws_like.ecs import ecs_like_aws
 from bootstrap_local.aws_like.elbv2 import listener_certificates_like_aws
+from bootstrap_local.aws_like.events import event_targets_like_aws
 from bootstrap_local.aws_like.iam import iam_like_aws
 from bootstrap_local.aws_like.rds import engine_versions_like_aws
 from bootstrap_local.aws_like.route53 import delegation_sets_like_aws
@@ -27,6 +28,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     security_group_rules_like_aws,
     bucket_policies_like_aws,
     queues_like_aws,
+    event_targets_like_aws,
     engine_versions_like_aws,
     ecs_like_aws,
     ecr_like_aws,

@@ -103,7 +103,19 @@ class Emulated:
             "detail-type": ["ECS Task State Change"],
             "detail": {"clusterArn": [self.cluster]},
         }
-        self.events.put_rule(Name="ecs-task-events", EventPattern=json.dumps(pattern))
+        rule_arn = self.events.put_rule(Name="ecs-task-events", EventPattern=json.dumps(pattern))[
+            "RuleArn"
+        ]
+        # The observer module's access policy: EventBridge delivers for this rule only.
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+        }
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        self.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": policy})
         self.events.put_targets(Rule="ecs-task-events", Targets=[{"Id": "q", "Arn": queue_arn}])
         return str(queue)
 
