@@ -27,6 +27,7 @@ from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_local.ecs_runtime.runtime import healthy
 from bootstrap_local.ecs_runtime.spec import RUNTIME_LABEL, TASK_LABEL
 from bootstrap_local.settings import load_local_settings
+from tests.support.samples import observer_queue_policy
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "ecs_runtime"
 LOG = logging.getLogger("test_ecs_runtime")
@@ -76,6 +77,7 @@ class Emulated:
         self.events = session.client("events", endpoint_url=endpoint)
         self.logs = session.client("logs", endpoint_url=endpoint)
         self.secrets = session.client("secretsmanager", endpoint_url=endpoint)
+        self.iam = session.client("iam", endpoint_url=endpoint)
         self.account = session.client("sts", endpoint_url=endpoint).get_caller_identity()["Account"]
         vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         # moto's awsvpc tasks need DNS hostnames for their network interface.
@@ -106,22 +108,18 @@ class Emulated:
         rule_arn = self.events.put_rule(Name="ecs-task-events", EventPattern=json.dumps(pattern))[
             "RuleArn"
         ]
-        # The observer module's access policy: EventBridge delivers for this rule only.
-        statement = {
-            "Effect": "Allow",
-            "Principal": {"Service": "events.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-        }
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        # As the observer module's: EventBridge delivers only what the queue's policy allows.
+        policy = observer_queue_policy(rule_arn, queue_arn)
         self.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": policy})
         self.events.put_targets(Rule="ecs-task-events", Targets=[{"Id": "q", "Arn": queue_arn}])
         return str(queue)
 
-    def task_definition(self, family: str, image_ref: str, **container: Any) -> str:
+    def task_definition(
+        self, family: str, image_ref: str, task_role_arn: str | None = None, **container: Any
+    ) -> str:
         container.setdefault("command", SLEEP)
         definition = {"name": family, "image": image_ref, "memory": 512, **container}
+        role = {"taskRoleArn": task_role_arn} if task_role_arn else {}
         return str(
             self.ecs.register_task_definition(
                 family=family,
@@ -130,6 +128,7 @@ class Emulated:
                 cpu="256",
                 memory="512",
                 containerDefinitions=[definition],
+                **role,
             )["taskDefinition"]["taskDefinitionArn"]
         )
 

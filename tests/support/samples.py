@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
@@ -63,3 +64,15 @@ def no_server_stack_recorded(environment: str, **more: Any) -> BootstrapSettings
         server_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0b1c",
         **more,
     )
+
+
+def observer_queue_policy(rule_arn: str, queue_arn: str) -> str:
+    """The observer module's queue access policy: EventBridge may send for this rule only."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
@@ -41,21 +40,13 @@ PRINT_KEY = ["python3", "-c", "import os; print('key', os.environ['AWS_ACCESS_KE
 
 def _roles_secret_and_definition(
     aws: Emulated,  # noqa: F811
-    endpoint: str,
     probe_image: str,  # noqa: F811
 ) -> tuple[dict[str, str], str, str]:
     """Two roles, a secret and a task definition naming all three."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
     roles = {
-        name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"][
-            "Arn"
-        ]
+        name: aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))[
+            "Role"
+        ]["Arn"]
         for name in ("probe-execution", "probe-task")
     }
     secret = aws.secrets.create_secret(Name="probe-secret", SecretString="s3cr3t-value")["ARN"]
@@ -92,7 +83,7 @@ def test_task_and_agent_calls_are_made_under_their_own_roles(
     probe_image: str,  # noqa: F811
     endpoint: str,  # noqa: F811
 ) -> None:
-    roles, secret, definition = _roles_secret_and_definition(aws, endpoint, probe_image)
+    roles, secret, definition = _roles_secret_and_definition(aws, probe_image)
     start_recording(endpoint)
     runtime.start()
     arn = aws.run_task(definition)
@@ -144,33 +135,19 @@ def test_a_task_role_whose_trust_leaves_out_ecs_stops_the_task_as_ecs_does(
     aws: Emulated,  # noqa: F811
     runtime: Runtime,  # noqa: F811
     probe_image: str,  # noqa: F811
-    endpoint: str,  # noqa: F811
 ) -> None:
     """ECS assumes a task role only if its trust policy lets ecs-tasks.amazonaws.com; moto's
     STS would hand anyone its keys (tests/unit/local/test_moto_iam.py)."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
     lambda_only = {
         **TRUST,
         "Statement": [{**TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}],
     }
-    role = iam.create_role(RoleName="lambda-only", AssumeRolePolicyDocument=json.dumps(lambda_only))
-    definition = aws.ecs.register_task_definition(
-        family="untrusted",
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
-        cpu="256",
-        memory="512",
-        taskRoleArn=role["Role"]["Arn"],
-        containerDefinitions=[
-            {"name": "untrusted", "image": probe_image, "memory": 512, "command": PRINT_KEY}
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
+    role = aws.iam.create_role(
+        RoleName="lambda-only", AssumeRolePolicyDocument=json.dumps(lambda_only)
+    )
+    definition = aws.task_definition(
+        "untrusted", probe_image, task_role_arn=role["Role"]["Arn"], command=PRINT_KEY
+    )
     runtime.start()
     arn = aws.run_task(definition)
     task = wait_for(lambda: aws.stopped(arn), 60, "the task to stop")

@@ -13,22 +13,11 @@ from moto import mock_aws
 from moto.events.models import Rule
 
 from bootstrap_local import aws_like
+from tests.support.samples import observer_queue_policy
 
 # As moto has it (captured at import, before any test patches it).
 STOCK = Rule.__dict__["_send_to_sqs_queue"]
 PATTERN = {"source": ["probe"]}
-
-
-def queue_policy(rule_arn: str, queue_arn: str) -> str:
-    """The observer module's queue policy: this rule only."""
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": queue_arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-    }
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 @pytest.fixture
@@ -68,13 +57,13 @@ def test_stock_moto_delivers_to_a_queue_whose_policy_lets_nobody_send(
 @pytest.mark.parametrize(
     ("policy_for", "count"),
     [
-        (queue_policy, 1),
+        (observer_queue_policy, 1),
         (lambda rule, queue: None, 0),
         # Another rule's policy (the condition names a rule that is not this one).
-        (lambda rule, queue: queue_policy(rule.replace("rule/r", "rule/other"), queue), 0),
+        (lambda rule, queue: observer_queue_policy(rule.replace("rule/r", "rule/other"), queue), 0),
         # A policy for a person, not the service.
         (
-            lambda rule, queue: queue_policy(rule, queue).replace(
+            lambda rule, queue: observer_queue_policy(rule, queue).replace(
                 '{"Service": "events.amazonaws.com"}', '{"AWS": "arn:aws:iam::123456789012:root"}'
             ),
             0,
