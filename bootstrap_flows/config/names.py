@@ -321,6 +321,44 @@ def derived(what: str) -> Derived:
     return next(each for each in DERIVED if each.what == what)
 
 
+# Kinds with one namespace per account whatever the region: IAM's (global), and S3's (global).
+ACCOUNT_WIDE = frozenset({"IAM role", "IAM policy", "S3 bucket"})
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What decides an environment's names, and where they live (its account is the caller's)."""
+
+    prefix: str
+    environment: str
+    server: bool
+    region: str
+
+    def names(self) -> dict[tuple[str, str], str]:
+        """(kind, name) -> what it is, for every name this environment makes."""
+        return {
+            (each.kind, each.name(self.prefix, self.environment)): each.what
+            for each in DERIVED
+            if self.server or not each.server
+        }
+
+
+def clash(first: Owner, second: Owner) -> str | None:
+    """The first name two environments of one account would both make, as one message (each
+    would adopt, change or destroy the other's); None if they share none. E.g. `dev` with a
+    server stack and `dev-server` both name the role `<prefix>-dev-server-execution`."""
+    mine = first.names()
+    for (kind, name), what in second.names().items():
+        theirs = mine.get((kind, name))
+        if theirs and (kind in ACCOUNT_WIDE or first.region == second.region):
+            return (
+                f"environments {first.environment!r} and {second.environment!r} would both make "
+                f"the {kind} {name!r} (the {theirs} of one, the {what} of the other), so each "
+                "would take over the other's: rename one, or give it another BOOTSTRAP_NAME_PREFIX"
+            )
+    return None
+
+
 def stack_prefix(prefix: str, environment: str) -> str:
     """What the `<stack>-` names of DERIVED start with (roles, ECS names, the repository): the
     listings that find an environment's leftovers by name search by it."""

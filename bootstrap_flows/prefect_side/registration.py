@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from bootstrap_flows.config import environments
+from bootstrap_flows.config import environments, names
 from bootstrap_flows.config.settings import (
     PROJECT_ROOT,
     BootstrapSettings,
@@ -77,7 +77,24 @@ def configured_settings() -> dict[str, BootstrapSettings]:
                 f"{environments.environment_file(name)}"
             )
         pools[pool] = name
+    _refuse_shared_names(loaded)
     return loaded
+
+
+def _refuse_shared_names(loaded: Mapping[str, BootstrapSettings]) -> None:
+    """Two environments of one account must not derive one AWS name (config/names.py)."""
+    owners = {
+        name: names.Owner(s.name_prefix, s.environment, s.prefect_server == "aws", s.aws_region)
+        for name, s in loaded.items()
+    }
+    ordered = list(loaded)
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1 :]:
+            if loaded[first].aws_account_id != loaded[second].aws_account_id:
+                continue
+            clash = names.clash(owners[first], owners[second])
+            if clash:
+                raise RegistrationError(f"{clash} ({environments.environment_file(second)})")
 
 
 def _for_environment(template: Mapping[str, Any], settings: BootstrapSettings) -> dict[str, Any]:

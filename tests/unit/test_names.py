@@ -18,7 +18,15 @@ from collections.abc import Iterator
 import pytest
 
 from bootstrap_flows.config.environments import ENVIRONMENT_MAX, PREFIX_MAX
-from bootstrap_flows.config.names import DERIVED, Derived, problem, rules, stack_prefix
+from bootstrap_flows.config.names import (
+    DERIVED,
+    Derived,
+    Owner,
+    clash,
+    problem,
+    rules,
+    stack_prefix,
+)
 from bootstrap_flows.config.settings import SettingsError, load_settings
 from tests.support.hcl import UNKNOWN, Scope, evaluate_all, stack
 
@@ -212,3 +220,16 @@ def test_the_receipts_listings_by_name_find_every_derived_role_repository_and_ec
     listed = [d for d in DERIVED if d.kind in ("IAM role", "ECR repository", "ECS name")]
     assert start == "prefect-dev-" and len(listed) >= 10
     assert [d.what for d in listed if not d.name(*BASE).startswith(start)] == []
+
+
+def test_an_environment_named_after_anothers_server_stack_clashes_in_its_iam_names() -> None:
+    """`dev` with a server stack names its roles `prefect-dev-server-…`; so does `dev-server`'s
+    platform. IAM's names are the account's, so regions do not part them."""
+    dev = Owner("prefect", "dev", server=True, region="us-east-1")
+    found = clash(dev, Owner("prefect", "dev-server", server=False, region="eu-west-1"))
+    assert found is not None and "IAM role 'prefect-dev-server-execution'" in found
+    # Without the server stack, or under another prefix, nothing is shared.
+    plain = Owner("prefect", "dev", server=False, region="us-east-1")
+    assert clash(plain, Owner("prefect", "dev-server", server=False, region="us-east-1")) is None
+    other = Owner("team", "dev-server", server=False, region="us-east-1")
+    assert clash(dev, other) is None

@@ -88,3 +88,22 @@ def test_two_environments_on_one_pool_are_refused(folder: Path) -> None:
     )
     with pytest.raises(registration.RegistrationError, match="'dev' and 'qa' both use work pool"):
         registration.configured_settings()
+
+
+def test_two_environments_of_one_account_that_derive_one_name_are_refused(folder: Path) -> None:
+    # `qa` with prefix `prefect-dev` and `dev-qa` with the default `prefect`: every name is
+    # `prefect-dev-qa-…` in both.
+    for name, prefix in (("dev-qa", ""), ("qa", "BOOTSTRAP_NAME_PREFIX=prefect-dev\n")):
+        (folder / f"{name}.env").write_text(
+            "BOOTSTRAP_AWS_ACCOUNT_ID=111111111111\n"
+            "BOOTSTRAP_PREFECT_API_URL=https://prefect.example.com/api\n"
+            f"BOOTSTRAP_WORK_POOL_NAME={name}-pool\n{prefix}"
+        )
+    with pytest.raises(registration.RegistrationError, match="would both make the") as refused:
+        registration.configured_settings()
+    assert "'prefect-dev-qa-" in str(refused.value) and "qa.env" in str(refused.value)
+    # In another account they are names of two accounts: both register.
+    (folder / "qa.env").write_text(
+        (folder / "qa.env").read_text().replace("111111111111", "222222222222")
+    )
+    assert {"dev-qa", "qa"} <= set(registration.configured_settings())
