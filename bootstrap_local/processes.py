@@ -101,6 +101,13 @@ def stop(state_dir: Path, name: str, grace: float = 15.0) -> bool:
     pid_file(state_dir, name).unlink(missing_ok=True)
     if pid is None:
         return False
+    stop_group(pid, grace)
+    return True
+
+
+def stop_group(pid: int, grace: float = 15.0) -> None:
+    """SIGTERM the process group led by `pid`, then SIGKILL it if it has not exited in `grace` s:
+    a loaded machine can take longer than any fixed grace to run a server's exit handlers."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
@@ -111,4 +118,3 @@ def stop(state_dir: Path, name: str, grace: float = 15.0) -> bool:
             time.sleep(0.2)
         if not alive(pid):
             break
-    return True

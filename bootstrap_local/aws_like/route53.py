@@ -22,9 +22,25 @@ from moto.route53.models import DelegationSet
 DOMAINS = ("com", "net", "org", "co.uk")
 
 
+# Numbers handed out in this process: a second zone drawing one of the first's four by chance
+# (4 in 512) would look delegated to the registrar's old servers, which Route 53 avoids.
+_GIVEN: set[int] = set()
+
+
+def _draw(block: int) -> int:
+    free = [n for n in range(block * 512, (block + 1) * 512) if n not in _GIVEN]
+    if not free:  # 512 zones in one process: start over rather than fail
+        _GIVEN.difference_update(range(block * 512, (block + 1) * 512))
+        return _draw(block)
+    number = free[secrets.randbelow(len(free))]
+    _GIVEN.add(number)
+    return number
+
+
 def name_servers() -> list[str]:
-    """Four name servers as Route 53 assigns them: `ns-<n>.awsdns-<n // 32>.<domain>`."""
-    numbers = [block * 512 + secrets.randbelow(512) for block in range(len(DOMAINS))]
+    """Four name servers as Route 53 assigns them: `ns-<n>.awsdns-<n // 32>.<domain>`, none
+    given to another delegation set in this process."""
+    numbers = [_draw(block) for block in range(len(DOMAINS))]
     return [
         f"ns-{n}.awsdns-{n // 32:02d}.{domain}" for n, domain in zip(numbers, DOMAINS, strict=True)
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from bootstrap_local import prefect_database
 from bootstrap_local.moto_server import record_operator_calls, record_role_calls
+from bootstrap_local.processes import stop_group
 from bootstrap_local.stack import MOTO_SERVER
 from bootstrap_local.target import MOTO_READY_PATH
 from tests.support.ports import free_port
@@ -101,8 +101,8 @@ def moto_server(
             time.sleep(0.3)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
+        stop_group(process.pid)
+        process.wait(timeout=5)
 
 
 @contextmanager
@@ -143,5 +143,5 @@ def prefect_server(home: Path, auth_string: str) -> Iterator[tuple[str, subproce
             time.sleep(0.5)
         yield url, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_group(process.pid, grace=30)
+        process.wait(timeout=5)

@@ -11,13 +11,13 @@ from moto import mock_aws
 from moto.rds.models import RDSBackend
 
 from bootstrap_local import aws_like
+from bootstrap_local.aws_like.limits import stock
 
 
 @pytest.fixture
 def rds(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in this process, unpatched; the test decides (the original comes back afterwards)."""
-    current = RDSBackend.create_db_instance
-    monkeypatch.setattr(RDSBackend, "create_db_instance", getattr(current, "__wrapped__", current))
+    monkeypatch.setattr(RDSBackend, "create_db_instance", stock(RDSBackend, "create_db_instance"))
     with mock_aws():
         yield boto3.client("rds", region_name="us-east-1")
 

@@ -16,6 +16,7 @@ from moto import mock_aws
 from moto.secretsmanager.models import SecretsManagerBackend
 
 from bootstrap_local import aws_like
+from bootstrap_local.aws_like.limits import stock
 from bootstrap_local.aws_like.secretsmanager import SCHEDULED_FOR_DELETION
 
 NAME = "prefect/local/prefect-api-key"
@@ -25,9 +26,8 @@ MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in this process, unpatched; the test decides (the original comes back afterwards)."""
-    current = SecretsManagerBackend.create_secret
     monkeypatch.setattr(
-        SecretsManagerBackend, "create_secret", getattr(current, "__wrapped__", current)
+        SecretsManagerBackend, "create_secret", stock(SecretsManagerBackend, "create_secret")
     )
     with mock_aws():
         yield boto3.client("secretsmanager", region_name="us-east-1")

@@ -11,6 +11,7 @@ from moto import mock_aws
 from moto.ec2.models.security_groups import SecurityGroupBackend
 
 from bootstrap_local import aws_like
+from bootstrap_local.aws_like.limits import stock
 
 
 @pytest.fixture
@@ -18,8 +19,7 @@ def ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in this process, unpatched; the test decides (the originals come back afterwards)."""
     for direction in ("ingress", "egress"):
         name = f"revoke_security_group_{direction}"
-        current = getattr(SecurityGroupBackend, name)
-        monkeypatch.setattr(SecurityGroupBackend, name, getattr(current, "__wrapped__", current))
+        monkeypatch.setattr(SecurityGroupBackend, name, stock(SecurityGroupBackend, name))
     with mock_aws():
         yield boto3.client("ec2", region_name="us-east-1")
 

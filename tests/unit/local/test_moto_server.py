@@ -11,13 +11,14 @@ from moto import mock_aws
 from moto.ec2.models.nat_gateways import NatGatewayBackend
 
 from bootstrap_local import aws_like
+from bootstrap_local.aws_like.limits import stock
 
 
 @pytest.fixture
 def ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in this process, unpatched; the test decides (the original comes back afterwards)."""
     monkeypatch.setattr(
-        NatGatewayBackend, "delete_nat_gateway", NatGatewayBackend.delete_nat_gateway
+        NatGatewayBackend, "delete_nat_gateway", stock(NatGatewayBackend, "delete_nat_gateway")
     )
     with mock_aws():
         yield boto3.client("ec2", region_name="us-east-1")
