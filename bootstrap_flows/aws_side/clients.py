@@ -6,6 +6,7 @@ import base64
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 from urllib.parse import urlparse
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_iam.client import IAMClient
     from mypy_boto3_logs.client import CloudWatchLogsClient
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import DeleteMarkerEntryTypeDef, ObjectVersionTypeDef
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_sqs.client import SQSClient
     from mypy_boto3_ssm.client import SSMClient
@@ -211,31 +213,35 @@ def ecr_login(ecr: ECRClient) -> RegistryLogin:
     return RegistryLogin(user, password, urlparse(str(data.get("proxyEndpoint", ""))).netloc)
 
 
+def object_versions(
+    settings: BootstrapSettings, bucket: str, prefix: str = ""
+) -> Iterator[list[ObjectVersionTypeDef | DeleteMarkerEntryTypeDef]]:
+    """Each page of versions and delete markers under `prefix` (none when the bucket is gone):
+    a versioned bucket is only empty without every one of them."""
+    s3 = client(settings, "s3")
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            yield [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+
+
 def delete_versions(
     settings: BootstrapSettings, bucket: str, prefix: str, exact: bool = False
 ) -> list[str]:
     """Delete every version (and delete marker) under `prefix`, or of the key `prefix` when
-    `exact`; return the keys that went. A versioned bucket is only empty without them."""
+    `exact`; return the keys that went."""
     s3 = client(settings, "s3")
     deleted: set[str] = set()
-    try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            versions = [
-                v
-                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-                if not exact or v["Key"] == prefix
-            ]
-            if versions:
-                s3.delete_objects(
-                    Bucket=bucket,
-                    Delete={
-                        "Objects": [
-                            {"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions
-                        ]
-                    },
-                )
-                deleted |= {v["Key"] for v in versions}
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
-            raise
+    for page in object_versions(settings, bucket, prefix):
+        versions = [v for v in page if not exact or v["Key"] == prefix]
+        if versions:
+            s3.delete_objects(
+                Bucket=bucket,
+                Delete={
+                    "Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]
+                },
+            )
+            deleted |= {v["Key"] for v in versions}
     return sorted(deleted)

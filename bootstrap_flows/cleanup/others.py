@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from botocore.exceptions import ClientError
-
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.cleanup import drain
 from bootstrap_flows.config.settings import BootstrapSettings
@@ -32,14 +30,12 @@ def _bucket_others(
     """Keys in `bucket` with a version or delete marker that `ours` does not claim."""
     if not bucket:
         return []
-    s3, found = aws.client(settings, "s3"), set()
-    try:
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            versions = [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-            found |= {v["Key"] for v in versions if not ours(v["Key"])}
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
-            raise
+    found = {
+        v["Key"]
+        for page in aws.object_versions(settings, bucket)
+        for v in page
+        if not ours(v["Key"])
+    }
     return [f"s3://{bucket}/{key}" for key in sorted(found)]
 
 

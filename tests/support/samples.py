@@ -76,3 +76,16 @@ def observer_queue_policy(rule_arn: str, queue_arn: str) -> str:
         "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def ecs_trust(**condition: dict[str, str]) -> dict[str, Any]:
+    """A trust policy that lets ECS tasks assume the role, with the iam module's conditions
+    (modules/iam: ecs_tasks_assume; e.g. StringEquals={"aws:SourceAccount": ...})."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+    }
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}

@@ -13,18 +13,10 @@ from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_local.iam_policy import decide
 from tests.support.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
 from tests.support.ecs_runtime import Emulated, Runtime, wait_for
+from tests.support.samples import ecs_trust
 from tests.support.servers import moto_server
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-        }
-    ],
-}
+TRUST = ecs_trust()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.iam_lint import as_identity_policy, lint
+from tests.support.samples import ecs_trust
 
 TASK_DEFINITIONS = "arn:aws:ecs:us-east-1:123456789012:task-definition/*"
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/main"
@@ -52,17 +53,7 @@ def test_each_kind_of_mistake_is_found(statement: dict[str, Any], issue: str) ->
 
 
 def test_a_trust_policy_is_linted_against_its_role() -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
-            }
-        ],
-    }
+    trust = ecs_trust(StringEquals={"aws:SourceAccount": "123456789012"})
     role = "arn:aws:iam::123456789012:role/worker"
     assert lint("trust", as_identity_policy(trust, role)) == []
     trust["Statement"][0]["Action"] = "sts:AssumeRoles"

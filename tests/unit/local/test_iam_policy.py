@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bootstrap_local.iam_policy import Request, decide, trusts
+from tests.support.samples import ecs_trust
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/main"
 TASKS = "arn:aws:ecs:us-east-1:123456789012:task/main/*"
@@ -145,20 +146,10 @@ def test_decide(statements: tuple[dict[str, Any], ...], request_: Request, allow
 
 
 # The iam module's trust policy (modules/iam: ecs_tasks_assume), with the account and region.
-ECS_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": "sts:AssumeRole",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-            "Condition": {
-                "StringEquals": {"aws:SourceAccount": "123456789012"},
-                "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"},
-            },
-        }
-    ],
-}
+ECS_TRUST = ecs_trust(
+    StringEquals={"aws:SourceAccount": "123456789012"},
+    ArnLike={"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"},
+)
 ROLE = "arn:aws:iam::123456789012:role/flow-run"
 TASK = "arn:aws:ecs:us-east-1:123456789012:task/main/0f3c"
 
