@@ -60,6 +60,13 @@ class LocalSettings(BaseSettings):
         description="UDP port of the DNS responder that answers, beside emulated AWS, the NS "
         "records public DNS would give for its Route 53 zones (the delegation check asks it).",
     )
+    iam_propagation_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=600,
+        description="How long a new IAM role stays unassumable by the local ECS runtime, as IAM's "
+        "eventual consistency makes it on AWS (which states no figure: usually seconds).",
+    )
 
     @model_validator(mode="after")
     def _ports_differ(self) -> LocalSettings:

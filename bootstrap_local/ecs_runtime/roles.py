@@ -6,10 +6,13 @@ task or the agent makes is signed with keys of that role alone. ECS can assume a
 its trust policy lets `ecs-tasks.amazonaws.com` do so, with the conditions ECS supplies
 (aws:SourceAccount, aws:SourceArn); moto's STS assumes any role for anyone, so the trust policy
 is evaluated here first (bootstrap_local/iam_policy.py), and a task whose role does not trust
-ECS stops with ECS's message. Each key ID issued is written
-to a ledger (`<state dir>/run/role-keys.jsonl`: key ID, role ARN, task ARN, what for), so calls
-recorded by the emulator can be attributed to the role they were made under. The ledger holds
-no secret: a key ID is not a credential.
+ECS stops with ECS's message. IAM is eventually consistent: a role created moments ago is not
+yet assumable everywhere, and a task that needs it then stops with the same message (a service
+tries again after its back-off, as ECS's scheduler does); moto's role is usable at once, so a
+role younger than `iam_propagation_seconds` (LocalSettings) is refused here. Each key ID issued
+is written to a ledger (`<state dir>/run/role-keys.jsonl`: key ID, role ARN, task ARN, what
+for), so calls recorded by the emulator can be attributed to the role they were made under. The
+ledger holds no secret: a key ID is not a credential.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -33,6 +37,22 @@ from bootstrap_local.settings import LocalSettings
 RENEW_BEFORE = 300.0
 SESSION_SECONDS = 3600
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+
+
+def propagated(created: datetime, seconds: float, now: datetime | None = None) -> bool:
+    """Whether a role created at `created` is assumable yet, IAM taking `seconds` to propagate
+    it (eventual consistency, above)."""
+    return ((now or datetime.now(UTC)) - created).total_seconds() >= seconds
+
+
+def unable_to_assume(role_arn: str) -> LaunchError:
+    """ECS's own words for a role it cannot assume: trust left it out, or IAM has not
+    propagated it yet (AWS says the same for both)."""
+    return LaunchError(
+        f"ECS was unable to assume the role '{role_arn}' that was provided for this task. "
+        "Please verify that the role being passed has the proper trust relationship and "
+        "permissions and that your IAM user has permissions to pass this role."
+    )
 
 
 @dataclass(frozen=True)
@@ -83,9 +103,10 @@ def read_ledger(path: Path) -> dict[str, dict[str, str]]:
 class TaskRoles:
     """Assumes task and execution roles in the emulated STS; one session per task and use."""
 
-    def __init__(self, clients: AwsClients, ledger: Path) -> None:
+    def __init__(self, clients: AwsClients, ledger: Path, propagation_seconds: float) -> None:
         self.clients = clients
         self.ledger = ledger
+        self.propagation_seconds = propagation_seconds
         self._cache: dict[tuple[str, str, str], RoleCredentials] = {}
         self._agent_clients: dict[str, AwsClients] = {}  # by access key ID
 
@@ -119,7 +140,8 @@ class TaskRoles:
         return credentials
 
     def _check_trust(self, role_arn: str, task_arn: str) -> None:
-        """Refuse, as ECS does, a role whose trust policy does not let ECS assume it here."""
+        """Refuse, as ECS does, a role whose trust policy does not let ECS assume it here, or
+        that IAM has not propagated yet."""
         try:
             role = self.clients.get("iam").get_role(RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
         except (ClientError, BotoCoreError) as exc:
@@ -132,13 +154,9 @@ class TaskRoles:
             document = json.loads(unquote(document))
         context = {"aws:SourceAccount": task_arn.split(":")[4], "aws:SourceArn": task_arn}
         if not trusts(document, ECS_TASKS, Request("sts:AssumeRole", role_arn, context)):
-            # ECS's own words for a role whose trust relationship leaves it out.
-            raise LaunchError(
-                f"ECS was unable to assume the role '{role_arn}' that was provided for this "
-                "task. Please verify that the role being passed has the proper trust "
-                "relationship and permissions and that your IAM user has permissions to pass "
-                "this role."
-            )
+            raise unable_to_assume(role_arn)
+        if not propagated(role["CreateDate"], self.propagation_seconds):
+            raise unable_to_assume(role_arn)
 
     def agent_clients(self, role_arn: str | None, task_arn: str) -> AwsClients:
         """Clients for what the ECS agent does for a task: its execution role's, or the

@@ -112,7 +112,7 @@ class EcsRuntime:
         self.clients = AwsClients(settings)
         self.ecs = EmulatedEcs(self.clients.get("ecs"), endpoint)
         self.events = TaskEvents(self.clients.get("events"))
-        self.roles = TaskRoles(self.clients, ledger_file(local))
+        self.roles = TaskRoles(self.clients, ledger_file(local), local.iam_propagation_seconds)
         self.rds = RdsStandIn(self.clients, local)
         self.egress = EgressGate(self.clients.get("ec2"))
         self.executor = DockerExecutor(

@@ -24,6 +24,7 @@ import docker.errors
 
 from bootstrap_flows import image
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
+from bootstrap_local.ecs_runtime import roles
 from bootstrap_local.ecs_runtime.runtime import healthy
 from bootstrap_local.ecs_runtime.spec import RUNTIME_LABEL, TASK_LABEL
 from bootstrap_local.settings import load_local_settings
@@ -113,6 +114,17 @@ class Emulated:
         self.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": policy})
         self.events.put_targets(Rule="ecs-task-events", Targets=[{"Id": "q", "Arn": queue_arn}])
         return str(queue)
+
+    def role(self, name: str, trust: dict[str, Any], propagation: float | None = None) -> str:
+        """A new role's ARN, once IAM has propagated it (the runtime refuses a younger one, as
+        ECS does: bootstrap_local/ecs_runtime/roles.py); at once when `propagation` is 0."""
+        seconds = (
+            load_local_settings().iam_propagation_seconds if propagation is None else propagation
+        )
+        role = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        created = role["Role"]["CreateDate"]
+        wait_for(lambda: roles.propagated(created, seconds), seconds + 30, f"{name} in IAM")
+        return str(role["Role"]["Arn"])
 
     def task_definition(
         self, family: str, image_ref: str, task_role_arn: str | None = None, **container: Any

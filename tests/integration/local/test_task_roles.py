@@ -3,12 +3,12 @@ execution role: every call the emulator records is attributed to the role that m
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bootstrap_local.ecs_runtime import roles
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_local.iam_policy import decide
 from tests.support.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
@@ -35,12 +35,7 @@ def _roles_secret_and_definition(
     probe_image: str,  # noqa: F811
 ) -> tuple[dict[str, str], str, str]:
     """Two roles, a secret and a task definition naming all three."""
-    roles = {
-        name: aws.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))[
-            "Role"
-        ]["Arn"]
-        for name in ("probe-execution", "probe-task")
-    }
+    roles = {name: aws.role(name, TRUST) for name in ("probe-execution", "probe-task")}
     secret = aws.secrets.create_secret(Name="probe-secret", SecretString="s3cr3t-value")["ARN"]
     aws.logs.create_log_group(logGroupName="probe-roles")
     definition = aws.ecs.register_task_definition(
@@ -134,15 +129,41 @@ def test_a_task_role_whose_trust_leaves_out_ecs_stops_the_task_as_ecs_does(
         **TRUST,
         "Statement": [{**TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}],
     }
-    role = aws.iam.create_role(
-        RoleName="lambda-only", AssumeRolePolicyDocument=json.dumps(lambda_only)
-    )
+    role = aws.role("lambda-only", lambda_only)
     definition = aws.task_definition(
-        "untrusted", probe_image, task_role_arn=role["Role"]["Arn"], command=PRINT_KEY
+        "untrusted", probe_image, task_role_arn=role, command=PRINT_KEY
     )
     runtime.start()
     arn = aws.run_task(definition)
     task = wait_for(lambda: aws.stopped(arn), 60, "the task to stop")
-    said = f"ECS was unable to assume the role '{role['Role']['Arn']}' that was provided"
+    said = f"ECS was unable to assume the role '{role}' that was provided"
     assert task["stoppedReason"].startswith(said), task["stoppedReason"]
     assert read_ledger(ledger_file(runtime.local)) == {}  # no key was issued for it
+
+
+@pytest.mark.slow
+def test_a_role_iam_has_not_propagated_yet_stops_the_task_and_serves_a_later_one(
+    aws: Emulated,  # noqa: F811
+    runtime: Runtime,  # noqa: F811
+    probe_image: str,  # noqa: F811
+) -> None:
+    """IAM is eventually consistent: ECS cannot assume a role created moments ago (moto's STS
+    can at once). A long propagation here, so the first task meets it however loaded the
+    machine is."""
+    propagation = 20.0
+    runtime.env["BOOTSTRAP_LOCAL_IAM_PROPAGATION_SECONDS"] = str(propagation)
+    runtime.start()
+    role = aws.role("fresh", TRUST, propagation=0)
+    definition = aws.task_definition("fresh", probe_image, task_role_arn=role, command=PRINT_KEY)
+    early = aws.run_task(definition)
+    task = wait_for(lambda: aws.stopped(early), 60, "the early task to stop")
+    said = f"ECS was unable to assume the role '{role}' that was provided"
+    assert task["stoppedReason"].startswith(said), task["stoppedReason"]
+    assert read_ledger(ledger_file(runtime.local)) == {}
+    # Once IAM has propagated it, the same task definition runs under the role.
+    created = aws.iam.get_role(RoleName="fresh")["Role"]["CreateDate"]
+    wait_for(lambda: roles.propagated(created, propagation), 60, "IAM to propagate the role")
+    later = aws.run_task(definition)
+    task = wait_for(lambda: aws.stopped(later), 60, "the later task to end")
+    assert [c.get("exitCode") for c in task["containers"]] == [0], task
+    assert [entry["role"] for entry in read_ledger(ledger_file(runtime.local)).values()] == [role]
