@@ -23,7 +23,7 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.flows.stages import converge
 from bootstrap_flows.safety.approval import NotApproved, final_state
 from bootstrap_flows.terraform import stacks
-from bootstrap_flows.terraform.stacks import state_key
+from tests.support import platform_state
 from tests.support.paused import Running
 
 pytestmark = pytest.mark.slow
@@ -89,10 +89,7 @@ def variables(name: str, value: str) -> dict[str, Any]:
 
 
 def state_versions(settings: BootstrapSettings) -> list[str]:
-    key = state_key(settings, STACK)
-    listed = aws.client(settings, "s3").list_object_versions(Bucket=BUCKET, Prefix=key)
-    # Exactly the state object: its lock file (`.tflock`) comes and goes with every plan.
-    return [v["VersionId"] for v in listed.get("Versions", []) if v["Key"] == key]
+    return [v["VersionId"] for v in platform_state.state_versions(settings, STACK, BUCKET)]
 
 
 def parameter(settings: BootstrapSettings) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import (
     ArtifactFilterKey,
     DeploymentFilter,
     DeploymentFilterId,
+    DeploymentFilterTags,
     FlowRunFilter,
     FlowRunFilterTags,
 )
@@ -31,13 +32,20 @@ from bootstrap_flows.config.settings import BootstrapSettings, SettingsError
 from bootstrap_flows.flows.bootstrap import bootstrap
 from bootstrap_flows.flows.summary import BootstrapResult
 from bootstrap_flows.image import promote
-from bootstrap_flows.prefect_side.e2e import E2EFailed, run_e2e
+from bootstrap_flows.prefect_side.e2e import DEPLOYMENT_TAGS, E2EFailed, run_e2e
 from bootstrap_flows.prefect_side.e2e_storage import decode_result, result_location
 from bootstrap_flows.safety.preflight import PreflightError
 from bootstrap_local.cli import deploy_all, run_and_wait, summary_headline
 from bootstrap_local.settings import load_local_settings
 from tests.support.flow_runs import run_artifacts, run_logs
 from tests.support.paused import Running
+from tests.support.platform_state import (
+    api_secrets,
+    platform_outputs,
+    read_state,
+    state_versions,
+    tagged_vpcs,
+)
 from tests.support.ports import free_port
 from tests.support.session import AUTH_STRING
 
@@ -46,35 +54,6 @@ pytestmark = pytest.mark.slow
 
 # The embedded default this session runs (tests/support/session.py chose its ports).
 LOCAL = load_local_settings()
-
-
-def state_versions(settings: BootstrapSettings) -> list[dict[str, Any]]:
-    """Every stored version of the platform state object."""
-    s3 = aws.client(settings, "s3")
-    bucket = settings.state_bucket_name("123456789012")
-    listed = s3.list_object_versions(Bucket=bucket, Prefix="platform/")
-    return [v for v in listed.get("Versions", []) if v["Key"] == "platform/local.tfstate"]
-
-
-def read_state(settings: BootstrapSettings, version_id: str) -> str:
-    s3 = aws.client(settings, "s3")
-    bucket = settings.state_bucket_name("123456789012")
-    body = s3.get_object(Bucket=bucket, Key="platform/local.tfstate", VersionId=version_id)["Body"]
-    return str(body.read().decode())
-
-
-def api_secrets(settings: BootstrapSettings) -> list[dict[str, Any]]:
-    """The environment's secrets, those scheduled for deletion too."""
-    listed = aws.client(settings, "secretsmanager").list_secrets(
-        IncludePlannedDeletion=True, Filters=[{"Key": "name", "Values": ["prefect/local/"]}]
-    )
-    return list(listed["SecretList"])
-
-
-def tagged_vpcs(settings: BootstrapSettings) -> list[dict[str, Any]]:
-    tags = {"Environment": "local", "Project": "bootstrap-flows"}
-    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
-    return list(aws.client(settings, "ec2").describe_vpcs(Filters=filters)["Vpcs"])
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +67,6 @@ def first_run(deployed: BootstrapSettings) -> UUID:
     run_id, state = run_and_wait("bootstrap/local", timeout=900)
     assert state == "Completed", run_logs(run_id)[-4000:]
     return run_id
-
-
-def platform_outputs(settings: BootstrapSettings) -> dict[str, Any]:
-    """The outputs recorded in the newest platform state."""
-    state = json.loads(read_state(settings, state_versions(settings)[0]["VersionId"]))
-    return {name: value["value"] for name, value in state["outputs"].items()}
 
 
 def platform_image(settings: BootstrapSettings) -> str:
@@ -333,11 +306,21 @@ def test_crashing_flow_ends_crashed_via_the_observer(
     assert "last logs:" in str(caught.value)
 
 
+def e2e_deployments_written() -> dict[UUID, Any]:
+    """When each of bootstrap's test deployments was last written."""
+    tagged = DeploymentFilter(tags=DeploymentFilterTags(all_=[*DEPLOYMENT_TAGS, "local"]))
+    with get_client(sync_client=True) as client:
+        return {d.id: d.updated for d in client.read_deployments(deployment_filter=tagged)}
+
+
 def test_second_run_applies_nothing(deployed: BootstrapSettings, first_run: UUID) -> None:
-    before = state_versions(deployed)
+    before, written = state_versions(deployed), e2e_deployments_written()
     run_id, state = run_and_wait("bootstrap/local", timeout=900)
     assert state == "Completed", run_logs(run_id)[-4000:]
     assert state_versions(deployed) == before  # the state object was not rewritten
+    # Nor were the test deployments: the same image, the same code (Prefect's upsert would
+    # validate their job variables against the pool's template again).
+    assert len(written) == 2 and e2e_deployments_written() == written
     plan = next(a for a in run_artifacts(run_id) if a.key == "local-platform-plan")
     assert "no changes" in (plan.description or "")
     logs = run_logs(run_id)
