@@ -131,9 +131,14 @@ def orchestrator_variables(variables: Mapping[str, Any]) -> Iterator[None]:
 
 @contextmanager
 def existing_pool(kind: str | None, settings: BootstrapSettings) -> Iterator[None]:
-    """The pool a case finds (see LiveCase.pool); asserts it is untouched, then deletes it."""
+    """The pool a case finds (see LiveCase.pool); asserts it is untouched, then deletes it.
+
+    A pool of that name already there is an earlier module's `local` one (the default name):
+    it is put back as it was afterwards, or `local`'s ECS worker, still running, would make it
+    again with Prefect's default template in the middle of a later case."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
 
     from bootstrap_flows.prefect_side.work_pool import ensure_work_pool
     from tests.support.samples import IMAGE, OUTPUTS
@@ -143,6 +148,11 @@ def existing_pool(kind: str | None, settings: BootstrapSettings) -> Iterator[Non
         return
     name = settings.work_pool_name
     with get_client(sync_client=True) as client:
+        try:
+            found = client.read_work_pool(name)
+            client.delete_work_pool(name)
+        except ObjectNotFound:
+            found = None
         if kind == "ecs":  # what the other environment's bootstrap made
             ensure_work_pool(settings.model_copy(update={"environment": "first"}), OUTPUTS, IMAGE)
         else:
@@ -153,6 +163,17 @@ def existing_pool(kind: str | None, settings: BootstrapSettings) -> Iterator[Non
         finally:
             after = client.read_work_pool(name)
             client.delete_work_pool(name)
+            if found is not None:
+                client.create_work_pool(
+                    WorkPoolCreate(
+                        name=name,
+                        type=found.type,
+                        description=found.description,
+                        base_job_template=found.base_job_template,
+                        is_paused=found.is_paused,
+                        concurrency_limit=found.concurrency_limit,
+                    )
+                )
     assert after == before, "the other pool was changed"
 
 
