@@ -77,7 +77,7 @@ class Bench:
         call_counts.take()  # what ran before this sample is not its
         try:
             sample = run()
-        except Exception as exc:  # noqa: BLE001 - a failed sample is a result too
+        except Exception as exc:
             traceback.print_exc()
             if case in self.samples:
                 self.samples[case][side].append({"error": f"{type(exc).__name__}: {exc}"[:2000]})
@@ -107,7 +107,7 @@ class Bench:
         try:
             if self.selected & WARM:
                 b.init_ours()
-        except Exception:  # noqa: BLE001 - the bare side's samples then fail, and say why
+        except Exception:
             traceback.print_exc()
         if self.selected & {"rerun", "prefect"}:
             self.time("rerun", "ours", lambda: cases.ours_bootstrap(expect_changes=False))

@@ -28,7 +28,7 @@ class WebhookSink(Served):
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 sink.receive(self.rfile.read(length).decode("utf-8", errors="replace"))
                 self.send_response(200)

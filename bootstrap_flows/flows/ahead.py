@@ -112,7 +112,7 @@ def run_test_flows_ahead(settings: BootstrapSettings, last: Recorded) -> RunsAhe
             )
             e2e_result = e2e.run_e2e(settings, last.image_uri)
             storage_result = storage_run.result()
-    except Exception as exc:  # noqa: BLE001 - the e2e stage runs them again and says why
+    except Exception as exc:
         logger.warning(
             "Test flows run ahead did not pass (%s); they run again after the plans", exc
         )
@@ -142,7 +142,7 @@ class Ahead:
             return None
         try:
             plan = self.worker_plan.result()
-        except Exception:  # noqa: BLE001 - planned again in order, which reports the error
+        except Exception:
             return None
         return plan if variables == self.worker_variables and not platform_applied else None
 

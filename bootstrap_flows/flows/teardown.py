@@ -131,7 +131,7 @@ class _Teardown:
             return None
         try:
             return future.result()
-        except Exception as exc:  # noqa: BLE001 - planned again in turn, which says what failed
+        except Exception as exc:
             get_run_logger().warning(
                 "The %s destroy plan made ahead failed (%s): planning it again", stack, exc
             )

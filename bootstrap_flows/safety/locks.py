@@ -283,7 +283,7 @@ def _renewed(environment: str, lease_id: UUID) -> Iterator[None]:
             while not stop.wait(_RENEW_EVERY_SECONDS):
                 try:
                     client.renew_concurrency_lease(lease_id, lease_duration=LEASE_SECONDS)
-                except Exception as exc:  # noqa: BLE001 - reported; the next tick tries again
+                except Exception as exc:
                     logger.error(
                         "could not renew the lease on the lock of environment %s (%s): if it "
                         "runs out, another bootstrap of %s may start",
@@ -332,7 +332,7 @@ def _bookkeep(step: Callable[[str, Holder], None], environment: str, holder: Hol
     """The record only explains a wait: failing to write it must not fail (or hide) the run."""
     try:
         step(environment, holder)
-    except Exception as exc:  # noqa: BLE001 - any API failure; the lock itself is unaffected
+    except Exception as exc:
         _logger().warning(
             "could not update %s (who holds the lock of %s): %s",
             holder_variable(environment),

@@ -221,7 +221,7 @@ class StateLockKeeper:
             )
         try:
             dead, why = dead_because(holder, self.flow_run_state, process_space())
-        except Exception as exc:  # noqa: BLE001 - any failure to look leaves the lock be
+        except Exception as exc:
             return f"whether its holder, {holder.describe()}, still runs is unknown ({exc})"
         if not dead:
             return why

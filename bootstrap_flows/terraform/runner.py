@@ -316,7 +316,7 @@ class Terraform:
                 watcher.join()
         try:
             self.lock_keeper.ended()
-        except Exception as exc:  # noqa: BLE001 - a stale record names a lock that is gone
+        except Exception as exc:
             self.logger.warning("could not delete the record of who held the state lock: %s", exc)
 
     def _watch_lock(self, process: subprocess.Popen[str], log: Path, done: threading.Event) -> None:
@@ -328,7 +328,7 @@ class Terraform:
                 continue
             try:
                 self.lock_keeper.record(found.group(1), process.pid)
-            except Exception as exc:  # noqa: BLE001 - the record only helps a later run decide
+            except Exception as exc:
                 self.logger.warning("could not record who holds the state lock: %s", exc)
             return
 

@@ -40,6 +40,7 @@ from bootstrap_local.settings import load_local_settings
 from tests.support.flow_runs import run_artifacts, run_logs
 from tests.support.paused import Running
 from tests.support.platform_state import (
+    ACCOUNT,
     api_secrets,
     platform_outputs,
     read_state,
@@ -203,7 +204,7 @@ def test_storage_buckets_blocks_pool_defaults_and_the_result_read_back(
     Prefect, and the storage test flow's result in the results bucket, as the summary shows."""
     settings, outputs = deployed, platform_outputs(deployed)
     buckets = [outputs["code_bucket_name"], outputs["results_bucket_name"]]
-    assert buckets == [f"prefect-local-{kind}-123456789012" for kind in ("code", "results")]
+    assert buckets == [f"prefect-local-{kind}-{ACCOUNT}" for kind in ("code", "results")]
     s3 = aws.client(settings, "s3")
     for bucket in buckets:
         assert_private_encrypted_versioned_tls_only(s3, bucket)
@@ -435,13 +436,13 @@ def test_teardown_leaves_nothing_but_state(deployed: BootstrapSettings, first_ru
     # only the state bucket is left, and the API secret for AWS's 7-day recovery window.
     (secret,) = api_secrets(deployed)
     assert [item.resource for item in receipt.leftovers(deployed)] == [
-        f"arn:aws:s3:::{deployed.state_bucket_name('123456789012')}",
+        f"arn:aws:s3:::{deployed.state_bucket_name(ACCOUNT)}",
         secret["ARN"],
     ]
     # The code and results buckets were emptied of what bootstrap wrote, then destroyed.
     buckets = [b["Name"] for b in aws.client(deployed, "s3").list_buckets()["Buckets"]]
     assert [b for b in buckets if b.startswith("prefect-local-")] == [
-        deployed.state_bucket_name("123456789012")
+        deployed.state_bucket_name(ACCOUNT)
     ]
     # The worker's, deregistered by the drain. By family prefix: ListTaskDefinitions' familyPrefix
     # is a whole family name, and the worker's families end in a deployment or flow id.

@@ -99,10 +99,10 @@ def rate_limiting_prefect() -> Iterator[str]:
     (so Prefect's client runs through its retries at once); yields its API URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.answer()
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.answer()
 

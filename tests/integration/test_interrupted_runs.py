@@ -68,6 +68,7 @@ from bootstrap_flows.terraform.lock_holder import holder_key, process_space, pro
 from bootstrap_local import processes
 from bootstrap_local import stack as local_stack
 from bootstrap_local.settings import load_local_settings
+from tests.support.platform_state import ACCOUNT
 
 pytestmark = pytest.mark.slow
 
@@ -189,7 +190,7 @@ def wait_for_platform_apply(run_id: UUID, timeout: float = 600) -> None:
 def wait_for_terraform_lock(settings: BootstrapSettings, timeout: float = 60) -> None:
     """Until `terraform apply` holds the platform's state lock (its provider still starting)."""
     s3 = aws.client(settings, "s3")
-    bucket, key = settings.state_bucket_name("123456789012"), "platform/crash.tfstate.tflock"
+    bucket, key = settings.state_bucket_name(ACCOUNT), "platform/crash.tfstate.tflock"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount"):
@@ -204,7 +205,7 @@ def wait_for_resources_outside_the_state(
     """Until the apply has created a VPC and an IAM role that the platform's state lacks."""
     ec2, iam = aws.client(settings, "ec2"), aws.client(settings, "iam")
     tag: list[Any] = [{"Name": "tag:Environment", "Values": [ENVIRONMENT]}]
-    bucket = settings.state_bucket_name("123456789012")
+    bucket = settings.state_bucket_name(ACCOUNT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag)["Vpcs"]]
@@ -255,7 +256,7 @@ def killed(local_stack: BootstrapSettings) -> Iterator[Killed]:
     lost.kill_everything()
     killed_at = time.monotonic()
     state = recorded_in(
-        stacks.read_state(settings, "platform", settings.state_bucket_name("123456789012"))
+        stacks.read_state(settings, "platform", settings.state_bucket_name(ACCOUNT))
     )
     outside = {kind: sorted(set(ids) - set(state[kind])) for kind, ids in in_aws(settings).items()}
     assert outside["aws_vpc"] and outside["aws_iam_role"], outside  # else nothing to adopt
@@ -295,7 +296,7 @@ def test_the_next_run_releases_the_dead_holders_lock_and_converges_without_dupli
     ), text[-3000:]
     assert f"the last holder of environment crash's lock, flow run {killed.run_name} " in text
     # Terraform's lock, left by the killed apply: released by the run itself, said once.
-    bucket = settings.state_bucket_name("123456789012")
+    bucket = settings.state_bucket_name(ACCOUNT)
     released = [line for line in text.splitlines() if line.startswith("Released the ")]
     assert len(released) == 1, text[-3000:]
     assert re.fullmatch(
@@ -435,7 +436,7 @@ def test_a_lock_whose_holder_is_alive_is_kept_with_the_command_to_release_it(
     settings = local_stack.model_copy(update={"environment": ENVIRONMENT, **OVERRIDES})
     assert wait_final(killed.next_run[0], 900)[0] == "COMPLETED"
     s3 = aws.client(settings, "s3")
-    bucket, key = settings.state_bucket_name("123456789012"), "platform/crash.tfstate.tflock"
+    bucket, key = settings.state_bucket_name(ACCOUNT), "platform/crash.tfstate.tflock"
     lock_id = str(uuid4())
     alive = subprocess.Popen(["sleep", "600"])
     try:

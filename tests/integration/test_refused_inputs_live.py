@@ -93,10 +93,10 @@ LIVE_CASES: dict[Key, LiveCase] = {
 class _StandIn(BaseHTTPRequestHandler):
     answers: tuple[int, int] = (200, 200)
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self._answer()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._answer()
 
     def _answer(self) -> None:
@@ -164,15 +164,9 @@ def existing_pool(kind: str | None, settings: BootstrapSettings) -> Iterator[Non
             after = client.read_work_pool(name)
             client.delete_work_pool(name)
             if found is not None:
+                fields = set(WorkPoolCreate.model_fields)
                 client.create_work_pool(
-                    WorkPoolCreate(
-                        name=name,
-                        type=found.type,
-                        description=found.description,
-                        base_job_template=found.base_job_template,
-                        is_paused=found.is_paused,
-                        concurrency_limit=found.concurrency_limit,
-                    )
+                    WorkPoolCreate.model_validate(found.model_dump(include=fields))
                 )
     assert after == before, "the other pool was changed"
 

@@ -32,6 +32,7 @@ from bootstrap_flows.terraform import stacks
 from bootstrap_local.certificate import import_self_signed
 from bootstrap_local.settings import load_local_settings
 from bootstrap_local.stack import operator_calls_file
+from tests.support.platform_state import ACCOUNT
 
 pytestmark = pytest.mark.slow
 
@@ -231,7 +232,7 @@ def test_teardown_keeps_the_database_until_asked(
     srv = local_stack.model_copy(update={"environment": ENVIRONMENT})
     listed = receipt.leftovers(srv)
     left = {item.resource.rsplit(":", 1)[-1] for item in listed if not item.expected}
-    assert left == {srv.state_bucket_name("123456789012"), final}
+    assert left == {srv.state_bucket_name(ACCOUNT), final}
     assert [item.service for item in listed if item.expected] == ["secretsmanager"]
 
 

@@ -118,13 +118,17 @@ class Emulated:
     def role(self, name: str, trust: dict[str, Any], propagation: float | None = None) -> str:
         """A new role's ARN, once IAM has propagated it (the runtime refuses a younger one, as
         ECS does: bootstrap_local/ecs_runtime/roles.py); at once when `propagation` is 0."""
+        role = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        self.propagated(name, propagation)
+        return str(role["Role"]["Arn"])
+
+    def propagated(self, name: str, propagation: float | None = None) -> None:
+        """Wait until role `name` is older than `propagation` seconds (the local setting's)."""
         seconds = (
             load_local_settings().iam_propagation_seconds if propagation is None else propagation
         )
-        role = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        created = role["Role"]["CreateDate"]
+        created = self.iam.get_role(RoleName=name)["Role"]["CreateDate"]
         wait_for(lambda: roles.propagated(created, seconds), seconds + 30, f"{name} in IAM")
-        return str(role["Role"]["Arn"])
 
     def task_definition(
         self, family: str, image_ref: str, task_role_arn: str | None = None, **container: Any

@@ -26,8 +26,8 @@ from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.safety import operator_policy, service_linked_roles
 from bootstrap_local.iam_policy import Request, decide
 from tests.support.aws_calls import UNAUTHORIZED, Call, operator_calls
+from tests.support.platform_state import ACCOUNT
 
-ACCOUNT = "123456789012"  # moto's
 README = operator_policy.MODULE / "README.md"
 JUSTIFIED_ROW = re.compile(r"^\|\s*`([a-z0-9-]+:[A-Za-z0-9]+)`\s*\|\s*(.+?)\s*\|\s*$")
 # Calls the tests make with the operator's key that are not the operator's: the user's own

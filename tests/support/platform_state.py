@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
+
 from bootstrap_flows.aws_side import clients as aws
 from bootstrap_flows.config.settings import BootstrapSettings
 from bootstrap_flows.terraform.stacks import state_key
-
-ACCOUNT = "123456789012"  # moto's
 
 
 def state_versions(
@@ -25,9 +25,12 @@ def state_versions(
     return [v for v in listed.get("Versions", []) if v["Key"] == key]
 
 
-def read_state(settings: BootstrapSettings, version_id: str, stack: str = "platform") -> str:
+def read_state(
+    settings: BootstrapSettings, version_id: str, stack: str = "platform", bucket: str | None = None
+) -> str:
+    """One stored version of the stack's state object."""
     body = aws.client(settings, "s3").get_object(
-        Bucket=settings.state_bucket_name(ACCOUNT),
+        Bucket=bucket or settings.state_bucket_name(ACCOUNT),
         Key=state_key(settings, stack),
         VersionId=version_id,
     )["Body"]

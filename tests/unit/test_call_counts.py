@@ -28,13 +28,13 @@ def serve() -> ThreadingHTTPServer:
     """Answers as a Prefect server with CSRF off: every work pool read finds none."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             csrf = self.path.startswith("/api/csrf-token")
             self.send_response(422 if csrf else 200)
             self.end_headers()
             self.wfile.write(b'{"detail": "CSRF protection is disabled."}' if csrf else b"{}")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

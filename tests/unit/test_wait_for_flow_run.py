@@ -29,10 +29,10 @@ class Answers:
 
 def serve(answers: Answers) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.answer(RUN.model_dump_json())
 
-        def do_POST(self) -> None:  # noqa: N802 - a work pool read (a filter) is a POST
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.answer("[]")
 

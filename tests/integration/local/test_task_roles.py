@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap_local.ecs_runtime import roles
 from bootstrap_local.ecs_runtime.roles import ledger_file, read_ledger
 from bootstrap_local.iam_policy import decide
 from tests.support.aws_calls import calls_by_role, recorded_calls, request_of, start_recording
@@ -31,8 +30,8 @@ PRINT_KEY = ["python3", "-c", "import os; print('key', os.environ['AWS_ACCESS_KE
 
 
 def _roles_secret_and_definition(
-    aws: Emulated,  # noqa: F811
-    probe_image: str,  # noqa: F811
+    aws: Emulated,
+    probe_image: str,
 ) -> tuple[dict[str, str], str, str]:
     """Two roles, a secret and a task definition naming all three."""
     roles = {name: aws.role(name, TRUST) for name in ("probe-execution", "probe-task")}
@@ -65,10 +64,10 @@ def _roles_secret_and_definition(
 
 @pytest.mark.slow
 def test_task_and_agent_calls_are_made_under_their_own_roles(
-    aws: Emulated,  # noqa: F811
-    runtime: Runtime,  # noqa: F811
-    probe_image: str,  # noqa: F811
-    endpoint: str,  # noqa: F811
+    aws: Emulated,
+    runtime: Runtime,
+    probe_image: str,
+    endpoint: str,
 ) -> None:
     roles, secret, definition = _roles_secret_and_definition(aws, probe_image)
     start_recording(endpoint)
@@ -119,9 +118,9 @@ def test_task_and_agent_calls_are_made_under_their_own_roles(
 
 @pytest.mark.slow
 def test_a_task_role_whose_trust_leaves_out_ecs_stops_the_task_as_ecs_does(
-    aws: Emulated,  # noqa: F811
-    runtime: Runtime,  # noqa: F811
-    probe_image: str,  # noqa: F811
+    aws: Emulated,
+    runtime: Runtime,
+    probe_image: str,
 ) -> None:
     """ECS assumes a task role only if its trust policy lets ecs-tasks.amazonaws.com; moto's
     STS would hand anyone its keys (tests/unit/local/test_moto_iam.py)."""
@@ -143,9 +142,9 @@ def test_a_task_role_whose_trust_leaves_out_ecs_stops_the_task_as_ecs_does(
 
 @pytest.mark.slow
 def test_a_role_iam_has_not_propagated_yet_stops_the_task_and_serves_a_later_one(
-    aws: Emulated,  # noqa: F811
-    runtime: Runtime,  # noqa: F811
-    probe_image: str,  # noqa: F811
+    aws: Emulated,
+    runtime: Runtime,
+    probe_image: str,
 ) -> None:
     """IAM is eventually consistent: ECS cannot assume a role created moments ago (moto's STS
     can at once). A long propagation here, so the first task meets it however loaded the
@@ -161,8 +160,7 @@ def test_a_role_iam_has_not_propagated_yet_stops_the_task_and_serves_a_later_one
     assert task["stoppedReason"].startswith(said), task["stoppedReason"]
     assert read_ledger(ledger_file(runtime.local)) == {}
     # Once IAM has propagated it, the same task definition runs under the role.
-    created = aws.iam.get_role(RoleName="fresh")["Role"]["CreateDate"]
-    wait_for(lambda: roles.propagated(created, propagation), 60, "IAM to propagate the role")
+    aws.propagated("fresh", propagation)
     later = aws.run_task(definition)
     task = wait_for(lambda: aws.stopped(later), 60, "the later task to end")
     assert [c.get("exitCode") for c in task["containers"]] == [0], task

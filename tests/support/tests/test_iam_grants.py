@@ -177,13 +177,13 @@ def test_unknown_grants_by_not_action_are_refused() -> None:
 class _Roles:
     """What `current_calls` asks IAM: a role's creation time (boto3's shape)."""
 
-    class exceptions:  # noqa: N801 - boto3's attribute name
+    class exceptions:
         NoSuchEntityException = KeyError
 
     def __init__(self, created: dict[str, float]) -> None:
         self.created = created
 
-    def get_role(self, RoleName: str) -> dict[str, Any]:  # noqa: N803 - boto3's keyword
+    def get_role(self, RoleName: str) -> dict[str, Any]:
         from datetime import UTC, datetime
 
         return {"Role": {"CreateDate": datetime.fromtimestamp(self.created[RoleName], UTC)}}
