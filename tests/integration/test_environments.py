@@ -105,6 +105,26 @@ def test_quick_start_schedules_only_configured_environments(
         client.pause_deployment(client.read_deployment_by_name("drift-check/local").id)
 
 
+def test_a_check_due_while_one_runs_is_skipped(local_stack: BootstrapSettings) -> None:
+    """Two drift-check/local runs at once on the `bootstrap` worker (as when a check outlasts its
+    schedule's period): one checks, the other is Cancelled by Prefect's deployment concurrency
+    limit (CANCEL_NEW) instead of waiting its turn. The deployment is the one the test above
+    registered; what the check finds depends on what ran before, so only skipping is asserted."""
+    from prefect.deployments import run_deployment
+
+    runs = [run_deployment("drift-check/local", timeout=0) for _ in range(2)]
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + 600
+        states = [run.state for run in runs]
+        while time.monotonic() < deadline and not all(s and s.is_final() for s in states):
+            time.sleep(2)
+            states = [client.read_flow_run(run.id).state for run in runs]
+    said = [(s.name, s.message) for s in states if s]
+    assert len(said) == 2 and all(s and s.is_final() for s in states), said
+    skipped = [(name, message) for name, message in said if name == "Cancelled"]
+    assert skipped == [("Cancelled", "Deployment concurrency limit reached.")], said
+
+
 def _bootstrap(environment: str) -> tuple[BootstrapResult, str]:
     state: State[Any] = bootstrap(environment=environment, return_state=True)
     logs = run_logs(state.state_details.flow_run_id) if state.state_details.flow_run_id else ""

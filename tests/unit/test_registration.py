@@ -54,6 +54,10 @@ def test_copies_for_each_configured_environment(folder: Path) -> None:
     assert found["bootstrap/dev"]["tags"] == ["bootstrap", "dev"]
     assert found["drift_check/dev"]["schedules"] == [{"cron": "0 3 * * *", "active": True}]
     assert found["drift_check/local"]["schedules"] == [{"cron": "*/30 * * * *", "active": True}]
+    # One check of an environment at a time; one due while another runs is skipped.
+    skipped = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    assert found["drift_check/dev"]["concurrency_limit"] == skipped
+    assert "concurrency_limit" not in found["bootstrap/dev"]  # the environment lock queues those
     # Only the emulator's disposable environment is torn down without approval.
     assert found["teardown/local"]["parameters"] == {"environment": "local", "confirm": "local"}
     assert found["teardown/dev"]["parameters"] == {"environment": "dev"}
