@@ -59,21 +59,24 @@ class EmulatedEcs:
     def __init__(self, ecs: Any, endpoint: str) -> None:
         self.client = ecs
         self.endpoint = endpoint
+        # One connection for the control calls of every pass: a bare httpx.post builds a client
+        # (and its SSL context) each time, 24 ms of CPU against 2 ms, most of an idle pass.
+        self.control = httpx.Client(base_url=endpoint, timeout=5)
 
     # --- moto's control API ----------------------------------------------------------------
 
     def hold_task_status(self) -> None:
         """Stop moto from advancing task status on its own (see the module docstring)."""
-        response = httpx.post(
-            f"{self.endpoint}{SET_TRANSITION_PATH}", json=TASK_TRANSITION, timeout=5
-        )
-        response.raise_for_status()
+        self.control.post(SET_TRANSITION_PATH, json=TASK_TRANSITION).raise_for_status()
 
     def answers(self) -> bool:
         try:
-            return httpx.get(f"{self.endpoint}{MOTO_READY_PATH}", timeout=3).status_code < 500
+            return self.control.get(MOTO_READY_PATH, timeout=3).status_code < 500
         except httpx.HTTPError:
             return False
+
+    def close(self) -> None:
+        self.control.close()
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -474,6 +474,7 @@ class EcsRuntime:
             self.tasks.pop(record.arn, None)
         for container in self.executor.own_containers():
             self._remove_quietly(container.id)
+        self.ecs.close()
 
     def _remove_quietly(self, container_id: str) -> None:
         # At shutdown there is nobody left to tell; what Docker refuses stays for the next start.
