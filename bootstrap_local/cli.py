@@ -14,10 +14,12 @@ import os
 from typing import Any
 from uuid import UUID
 
+import httpx
+
 from bootstrap_flows.cli import report
 from bootstrap_flows.config.settings import BootstrapSettings, load_settings
 from bootstrap_flows.prefect_side import registration
-from bootstrap_local import certificate
+from bootstrap_local import certificate, emulated_checks
 from bootstrap_local import stack as local_stack
 from bootstrap_local.settings import LocalSettings, load_local_settings
 
@@ -84,10 +86,20 @@ def manage(args: argparse.Namespace) -> int:
     if args.action == "up":
         settings = load_settings(environment="local")
         print(f"Local stack up; Prefect UI: {local_stack.up(settings, local)}")
+        for name in emulated_checks.paused(local):
+            print(
+                f"{name} is paused: its emulated AWS stopped with `local down`. Bootstrap it "
+                "again and resume it with bootstrap-flows quickstart (or bootstrap-flows deploy)."
+            )
     elif args.action == "certificate":
         settings = load_settings(environment="local")
         print(certificate.import_self_signed(settings, args.host))
     elif args.action == "down":
+        try:
+            for name in emulated_checks.pause(local):
+                print(f"Paused {name}: its emulated AWS stops with the stack.")
+        except httpx.HTTPError as exc:  # a Prefect that does not answer must not keep it up
+            print(f"Could not pause the emulated environments' drift checks ({exc}).")
         print(f"Stopped: {', '.join(local_stack.down(local)) or 'nothing was running'}")
     else:
         for service, pid in local_stack.status(local).items():

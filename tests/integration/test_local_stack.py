@@ -63,6 +63,25 @@ class Stack:
     def status(self) -> str:
         return self.cli("local", "status").stdout
 
+    def drift_check(self, expected: tuple[bool, int], timeout: float = 60) -> tuple[bool, int]:
+        """drift-check/local on this stack's Prefect: (paused, its runs waiting as Scheduled),
+        once it is `expected` (the scheduler makes the waiting run) or at the timeout."""
+        api, deadline = self.env["PREFECT_API_URL"], time.monotonic() + timeout
+        while True:
+            deployment = httpx.get(f"{api}/deployments/name/drift-check/local", timeout=10).json()
+            waiting = httpx.post(
+                f"{api}/flow_runs/filter",
+                json={
+                    "deployments": {"id": {"any_": [deployment["id"]]}},
+                    "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+                },
+                timeout=10,
+            ).json()
+            seen = (bool(deployment["paused"]), len(waiting))
+            if seen == expected or time.monotonic() > deadline:
+                return seen
+            time.sleep(1)
+
     def worker_name(self) -> str:
         return (self.state / "run" / "worker.name").read_text().strip()
 
@@ -130,3 +149,16 @@ def test_up_twice_then_down_then_up_serves_runs(stack: Stack) -> None:
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     run = stack.run(str(BIN / "prefect"), "deployment", "run", "teardown/local", "--watch")
     assert run.returncode == 0 and "Completed" in run.stdout, run.stdout + run.stderr
+    assert stack.drift_check((False, 1)) == (False, 1)  # its schedule's next run waits
+
+    # `down` takes the emulated AWS along: local's drift check is paused (its waiting run gone),
+    # so no check runs against an emptied emulator at the next `up` and fails.
+    down = stack.cli("local", "down")
+    assert "Paused drift-check/local" in down.stdout, down.stdout + down.stderr
+    up = stack.cli("local", "up")
+    assert "drift-check/local is paused" in up.stdout, up.stdout + up.stderr
+    assert stack.drift_check((True, 0)) == (True, 0)
+    # Registering the deployments again (the quick start does, then bootstraps) resumes it.
+    deployed = stack.run(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert stack.drift_check((False, 1)) == (False, 1)
