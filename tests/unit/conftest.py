@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,3 +17,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     monkeypatch.setenv("BOOTSTRAP_ENV_FILE", "/nonexistent")
     monkeypatch.setenv("BOOTSTRAP_ENVIRONMENTS_DIR", "/nonexistent")
+
+
+@pytest.fixture
+def environments_folder(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An environments directory with `local` (the emulator) and `dev` (an AWS account, Prefect
+    Cloud; its key by environment variable), as BOOTSTRAP_ENVIRONMENTS_DIR."""
+    directory = tmp_path / "environments"
+    directory.mkdir()
+    monkeypatch.setenv("BOOTSTRAP_ENVIRONMENTS_DIR", str(directory))
+    (directory / "local.env").write_text("BOOTSTRAP_TARGET=emulator\n")
+    (directory / "dev.env").write_text(
+        "BOOTSTRAP_AWS_ACCOUNT_ID=111111111111\n"
+        "BOOTSTRAP_PREFECT_API_URL=https://prefect.example.com/api\n"
+        "BOOTSTRAP_WORK_POOL_NAME=dev-pool\n"
+        'BOOTSTRAP_DRIFT_SCHEDULE="0 3 * * *"\n'
+    )
+    monkeypatch.setenv("BOOTSTRAP_PREFECT_API_KEY", "pnu_test")
+    return directory

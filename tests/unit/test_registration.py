@@ -15,21 +15,10 @@ pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "environments"
-    directory.mkdir()
-    monkeypatch.setenv("BOOTSTRAP_ENVIRONMENTS_DIR", str(directory))
-    (directory / "local.env").write_text("BOOTSTRAP_TARGET=emulator\n")
-    (directory / "dev.env").write_text(
-        "BOOTSTRAP_AWS_ACCOUNT_ID=111111111111\n"
-        "BOOTSTRAP_PREFECT_API_URL=https://prefect.example.com/api\n"
-        "BOOTSTRAP_WORK_POOL_NAME=dev-pool\n"
-        'BOOTSTRAP_DRIFT_SCHEDULE="0 3 * * *"\n'
-    )
+def folder(environments_folder: Path) -> Path:
     # An example: no account, so not configured.
-    (directory / "prod.env").write_text("BOOTSTRAP_AWS_REGION=eu-west-1\n")
-    monkeypatch.setenv("BOOTSTRAP_PREFECT_API_KEY", "pnu_test")
-    return directory
+    (environments_folder / "prod.env").write_text("BOOTSTRAP_AWS_REGION=eu-west-1\n")
+    return environments_folder
 
 
 def by_flow(project: dict[str, object]) -> dict[str, dict[str, object]]:

@@ -9,22 +9,6 @@ import pytest
 
 from bootstrap_local import emulated_checks
 
-pytestmark = pytest.mark.usefixtures("clean_env")
-
-
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = tmp_path / "environments"
-    directory.mkdir()
-    monkeypatch.setenv("BOOTSTRAP_ENVIRONMENTS_DIR", str(directory))
-    (directory / "local.env").write_text("BOOTSTRAP_TARGET=emulator\n")
-    (directory / "dev.env").write_text(
-        "BOOTSTRAP_AWS_ACCOUNT_ID=111111111111\n"
-        "BOOTSTRAP_PREFECT_API_URL=https://prefect.example.com/api\n"
-        "BOOTSTRAP_PREFECT_API_KEY=pnu_test\n"
-    )
-    return directory
-
 
 def check_of(environment: str | None) -> SimpleNamespace:
     """A drift-check deployment as Prefect's client returns it, with the fields read."""
@@ -41,11 +25,13 @@ def check_of(environment: str | None) -> SimpleNamespace:
     ],
 )
 def test_only_environments_on_the_emulator_are_paused(
-    folder: Path, environment: str | None, paused: bool
+    environments_folder: Path, environment: str | None, paused: bool
 ) -> None:
     assert emulated_checks.on_emulator(check_of(environment)) is paused
 
 
-def test_an_environment_whose_settings_do_not_load_is_left_alone(folder: Path) -> None:
-    (folder / "broken.env").write_text("BOOTSTRAP_AWS_REGION=mars-north-1\n")
+def test_an_environment_whose_settings_do_not_load_is_left_alone(
+    environments_folder: Path,
+) -> None:
+    (environments_folder / "broken.env").write_text("BOOTSTRAP_AWS_REGION=mars-north-1\n")
     assert emulated_checks.on_emulator(check_of("broken")) is False
