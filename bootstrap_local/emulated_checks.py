@@ -13,7 +13,8 @@ Environments on real AWS keep their schedules: their AWS is still there.
 
 from __future__ import annotations
 
-import os
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from bootstrap_flows.config.settings import SettingsError, load_settings
@@ -32,27 +33,34 @@ def on_emulator(deployment: Any) -> bool:
         return False  # not configured here any more: not ours to judge
 
 
-def _drift_checks(local: LocalSettings) -> list[Any]:
-    """The drift-check deployments on this stack's Prefect whose environment is emulated."""
+@contextlib.contextmanager
+def _client(local: LocalSettings) -> Iterator[Any]:
+    """A client of this stack's Prefect, whatever PREFECT_API_URL this process was started with
+    (unset in a user's shell: Prefect would start a throwaway server of its own)."""
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: local.prefect_api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        yield client
+
+
+def _drift_checks(client: Any) -> list[Any]:
+    """The drift-check deployments on this stack's Prefect whose environment is emulated."""
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
-    os.environ["PREFECT_API_URL"] = local.prefect_api_url
-    with get_client(sync_client=True) as client:
-        found = client.read_deployments(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[DRIFT_CHECK]))
-        )
+    found = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[DRIFT_CHECK])))
     return [deployment for deployment in found if on_emulator(deployment)]
 
 
 def pause(local: LocalSettings) -> list[str]:
     """Pause the emulated environments' drift checks (before the stack stops); their names."""
-    from prefect.client.orchestration import get_client
-
     if processes.running_pid(local.state_dir, "prefect") is None:
         return []
-    checks = [d for d in _drift_checks(local) if not d.paused]
-    with get_client(sync_client=True) as client:
+    with _client(local) as client:
+        checks = [d for d in _drift_checks(client) if not d.paused]
         for deployment in checks:
             client.pause_deployment(deployment.id)
     return [f"{DRIFT_CHECK}/{deployment.name}" for deployment in checks]
@@ -60,4 +68,5 @@ def pause(local: LocalSettings) -> list[str]:
 
 def paused(local: LocalSettings) -> list[str]:
     """The emulated environments' drift checks that are paused (after the stack started)."""
-    return [f"{DRIFT_CHECK}/{d.name}" for d in _drift_checks(local) if d.paused]
+    with _client(local) as client:
+        return [f"{DRIFT_CHECK}/{d.name}" for d in _drift_checks(client) if d.paused]
